@@ -1,0 +1,36 @@
+/* The command-line front end: global options and one function per command.
+ * Only this layer prints; the library returns errors with messages. */
+#ifndef CLRESNET_CLI_H
+#define CLRESNET_CLI_H
+
+#include <stdbool.h>
+
+#include "clresnet/runtime.h"
+
+typedef struct cli_globals {
+    const char *device;     /* --device N|gpu|cpu, NULL for the default choice */
+    bool no_kernel_cache;   /* --no-kernel-cache */
+    bool quiet;             /* --quiet */
+} cli_globals;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(const cli_globals *g, int argc, char **argv);
+    void (*help)(void);
+} cli_command;
+
+/* Selects the device as --device says, says which one and why on stderr,
+ * and starts the runtime (kernels built or loaded from the cache). */
+int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt);
+
+/* Prints "clresnet: error: <message>" on stderr and returns 1. */
+int cli_error(const crn_error *err);
+
+/* True when argv holds -h or --help. */
+bool cli_wants_help(int argc, char **argv);
+
+int cmd_list_devices(const cli_globals *g, int argc, char **argv);
+void help_list_devices(void);
+
+#endif

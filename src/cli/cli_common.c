@@ -1,0 +1,40 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clresnet/device.h"
+
+int cli_error(const crn_error *err)
+{
+    fprintf(stderr, "clresnet: error: %s\n", err->msg[0] ? err->msg : "unknown error");
+    return 1;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return true;
+    return false;
+}
+
+int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt)
+{
+    crn_device_list list;
+    crn_error err = {0};
+    int index = -1;
+    char why[1024];
+    if (crn_devices_list(&list, &err) != CRN_OK) return cli_error(&err);
+    if (crn_devices_select(&list, g->device, &index, why, sizeof why, &err) != CRN_OK) {
+        crn_devices_free(&list);
+        return cli_error(&err);
+    }
+    if (!g->quiet) fprintf(stderr, "clresnet: %s\n", why);
+    crn_runtime_options opt = {.profiling = profiling, .no_kernel_cache = g->no_kernel_cache};
+    int rc = crn_runtime_create(rt, &list.devices[index], &opt, &err);
+    crn_devices_free(&list);
+    if (rc != CRN_OK) return cli_error(&err);
+    if (!g->quiet)
+        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache)\n", (*rt)->build_seconds,
+                (*rt)->cache_builds, (*rt)->cache_hits);
+    return 0;
+}

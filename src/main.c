@@ -1,0 +1,78 @@
+/* clresnet: ResNet50 training on any OpenCL device. This file parses the
+ * global options and dispatches to a command in src/cli/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef CLRESNET_VERSION
+#define CLRESNET_VERSION "unknown"
+#endif
+
+static const cli_command COMMANDS[] = {
+    {"list-devices", "list OpenCL platforms and devices (--check tests each one)", cmd_list_devices,
+     help_list_devices},
+};
+static const int COMMAND_COUNT = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: clresnet [--device N|gpu|cpu] [--no-kernel-cache] [--quiet] COMMAND [options]\n"
+            "       clresnet COMMAND --help | --help | --version\n\n"
+            "commands:\n");
+    for (int i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(out, "\nglobal options:\n"
+                 "  --device N|gpu|cpu  device index from list-devices, or the first GPU / CPU device;\n"
+                 "                      default: the first GPU, else the first CPU device\n"
+                 "  --no-kernel-cache   build kernels from source; do not read or write the cache\n"
+                 "                      ($XDG_CACHE_HOME/clresnet, else ~/.cache/clresnet)\n"
+                 "  --quiet             print only results and errors\n");
+}
+
+int main(int argc, char **argv)
+{
+    cli_globals g = {0};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("clresnet %s\n", CLRESNET_VERSION);
+            return 0;
+        } else if (!strcmp(a, "--device") || !strncmp(a, "--device=", 9)) {
+            if (a[8] == '=') g.device = a + 9;
+            else if (i + 1 < argc) g.device = argv[++i];
+            else {
+                fprintf(stderr, "clresnet: error: --device needs a value (an index, gpu or cpu)\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--no-kernel-cache")) {
+            g.no_kernel_cache = true;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            g.quiet = true;
+        } else {
+            fprintf(stderr, "clresnet: error: unknown option '%s'\n\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (int c = 0; c < COMMAND_COUNT; c++) {
+        if (strcmp(argv[i], COMMANDS[c].name) != 0) continue;
+        if (cli_wants_help(argc - i, argv + i)) {
+            COMMANDS[c].help();
+            return 0;
+        }
+        return COMMANDS[c].run(&g, argc - i, argv + i);
+    }
+    fprintf(stderr, "clresnet: error: unknown command '%s'\n\n", argv[i]);
+    usage(stderr);
+    return 2;
+}

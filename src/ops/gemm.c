@@ -1,0 +1,48 @@
+#include "clresnet/gemm.h"
+
+#include <clblast_c.h>
+
+const char *crn_clblast_strerror(int s)
+{
+    switch (s) {
+    case CLBlastSuccess: return "success";
+    case CLBlastNotImplemented: return "routine or option not implemented";
+    case CLBlastInvalidMatrixA: return "invalid matrix A";
+    case CLBlastInvalidMatrixB: return "invalid matrix B";
+    case CLBlastInvalidMatrixC: return "invalid matrix C";
+    case CLBlastInvalidLeadDimA: return "lead dimension of A too small";
+    case CLBlastInvalidLeadDimB: return "lead dimension of B too small";
+    case CLBlastInvalidLeadDimC: return "lead dimension of C too small";
+    case CLBlastInsufficientMemoryA: return "buffer A too small";
+    case CLBlastInsufficientMemoryB: return "buffer B too small";
+    case CLBlastInsufficientMemoryC: return "buffer C too small";
+    case CLBlastInvalidLocalMemUsage: return "not enough local memory on the device";
+    case CLBlastNoHalfPrecision: return "no half precision";
+    case CLBlastInvalidLocalNumDimensions: return "invalid local work dimensions";
+    case CLBlastInvalidLocalThreadsTotal: return "too many local threads";
+    case CLBlastInvalidLocalThreadsDim: return "invalid local threads dimension";
+    case CLBlastInvalidOverrideKernel: return "invalid override kernel";
+    case CLBlastMissingOverrideParameter: return "missing override parameter";
+    case CLBlastDatabaseError: return "CLBlast database error";
+    case CLBlastUnknownError: return "CLBlast unknown error";
+    case CLBlastUnexpectedError: return "CLBlast unexpected error";
+    default:
+        if (s < 0 && s > -100) return crn_cl_strerror(s); /* an OpenCL error passed through */
+        return "CLBlast error";
+    }
+}
+
+int crn_sgemm(crn_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,
+              size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+              size_t ldc, crn_error *err)
+{
+    if (m == 0 || n == 0) return CRN_OK;
+    CLBlastStatusCode s =
+        CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+                     trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda, b, b_off,
+                     ldb, beta, c, c_off, ldc, &rt->queue, NULL);
+    if (s != CLBlastSuccess)
+        return crn_fail(err, CRN_EBLAS, "CLBlast SGEMM %zux%zux%zu on %s: %s (%d)", m, n, k, rt->dev.name,
+                        crn_clblast_strerror(s), (int)s);
+    return CRN_OK;
+}

@@ -1,0 +1,144 @@
+#include "clresnet/kernel_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Entry layout: magic[8] | key u64 | length u64 | checksum u64 | binary. */
+static const char MAGIC[8] = {'C', 'R', 'N', 'K', 'C', 'v', '0', '1'};
+enum { HEADER = 32 };
+
+uint64_t crn_hash64(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+int crn_cache_dir(char *buf, size_t size, crn_error *err)
+{
+    const char *v = getenv("CLRESNET_CACHE_DIR");
+    if (v && *v) {
+        snprintf(buf, size, "%s", v);
+        return CRN_OK;
+    }
+    v = getenv("XDG_CACHE_HOME");
+    if (v && *v) {
+        snprintf(buf, size, "%s/clresnet", v);
+        return CRN_OK;
+    }
+    v = getenv("HOME");
+    if (v && *v) {
+        snprintf(buf, size, "%s/.cache/clresnet", v);
+        return CRN_OK;
+    }
+    return crn_fail(err, CRN_EIO, "no cache folder: neither XDG_CACHE_HOME nor HOME is set");
+}
+
+void crn_cache_path(const char *dir, uint64_t key, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%016llx.clbin", dir, (unsigned long long)key);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+int crn_cache_load(const char *dir, uint64_t key, unsigned char **bin, size_t *len, char *why,
+                   size_t why_size)
+{
+    char path[4096];
+    crn_cache_path(dir, key, path, sizeof path);
+    *bin = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (why) snprintf(why, why_size, "not cached");
+        return 0;
+    }
+    unsigned char h[HEADER];
+    int hit = 0;
+    const char *reason = "truncated header";
+    if (fread(h, 1, HEADER, f) == HEADER) {
+        uint64_t n = get64(h + 16);
+        reason = "bad magic";
+        if (memcmp(h, MAGIC, 8) == 0) {
+            reason = "key mismatch";
+            if (get64(h + 8) == key) {
+                reason = "implausible length";
+                if (n > 0 && n < ((uint64_t)1 << 31)) {
+                    unsigned char *b = malloc(n);
+                    reason = "truncated binary";
+                    if (b && fread(b, 1, n, f) == n) {
+                        reason = "checksum mismatch";
+                        if (crn_hash64(CRN_HASH64_INIT, b, n) == get64(h + 24)) {
+                            *bin = b;
+                            *len = n;
+                            hit = 1;
+                        }
+                    }
+                    if (!hit) free(b);
+                }
+            }
+        }
+    }
+    fclose(f);
+    if (why) snprintf(why, why_size, "%s", hit ? "cached" : reason);
+    return hit;
+}
+
+static int mkdirs(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+int crn_cache_store(const char *dir, uint64_t key, const unsigned char *bin, size_t len,
+                    crn_error *err)
+{
+    if (mkdirs(dir) != 0)
+        return crn_fail(err, CRN_EIO, "cannot create kernel cache folder %s: %s", dir, strerror(errno));
+    char path[4096], tmp[4200];
+    crn_cache_path(dir, key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return crn_fail(err, CRN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    unsigned char h[HEADER];
+    memcpy(h, MAGIC, 8);
+    put64(h + 8, key);
+    put64(h + 16, len);
+    put64(h + 24, crn_hash64(CRN_HASH64_INIT, bin, len));
+    int ok = write(fd, h, HEADER) == HEADER && write(fd, bin, len) == (ssize_t)len && fsync(fd) == 0;
+    int saved = errno;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok) saved = errno;
+        unlink(tmp);
+        return crn_fail(err, CRN_EIO, "cannot write kernel cache entry %s: %s", path, strerror(saved));
+    }
+    return CRN_OK;
+}

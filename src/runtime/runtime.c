@@ -1,0 +1,272 @@
+#include "clresnet/runtime.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clresnet/kernel_cache.h"
+#include "clresnet/kernels.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Options come from what the device reports: -cl-std only where the device's
+ * OpenCL C is at least 1.2 (a 1.1 compiler rejects it). No fast-math: the
+ * numbers must agree with PyTorch. */
+static void choose_build_options(crn_runtime *rt)
+{
+    const crn_device_info *d = &rt->dev;
+    int n = 0;
+    rt->build_options[0] = '\0';
+    if (d->cl_c_major > 1 || (d->cl_c_major == 1 && d->cl_c_minor >= 2))
+        n += snprintf(rt->build_options + n, sizeof rt->build_options - (size_t)n, "-cl-std=CL1.2 ");
+    snprintf(rt->build_options + n, sizeof rt->build_options - (size_t)n, "-DCRN_MAX_WG=%zu%s",
+             d->max_work_group, d->fp64 ? " -DCRN_HAS_FP64=1" : "");
+}
+
+static uint64_t cache_key(const crn_runtime *rt, const char *name, const char *source)
+{
+    const crn_device_info *d = &rt->dev;
+    const char *parts[] = {"clresnet-kernels-1", d->platform_name, d->platform_version, d->name,
+                           d->vendor, d->version, d->driver_version, rt->build_options, name, source};
+    uint64_t h = CRN_HASH64_INIT;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        h = crn_hash64(h, parts[i], strlen(parts[i]) + 1);
+    return h;
+}
+
+static int build_log_error(crn_runtime *rt, cl_program p, const char *name, cl_int s, crn_error *err)
+{
+    size_t n = 0;
+    clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+    char *log = malloc(n + 1);
+    if (log) {
+        log[0] = '\0';
+        clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+        log[n] = '\0';
+    }
+    crn_fail(err, CRN_ECL, "building kernel file cl/%s for %s failed (%s), options '%s'; build log:\n%s",
+             name, rt->dev.name, crn_cl_strerror(s), rt->build_options, log ? log : "(no log)");
+    free(log);
+    return CRN_ECL;
+}
+
+static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, cl_program *out)
+{
+    cl_int s, bs;
+    cl_program p = clCreateProgramWithBinary(rt->ctx, 1, &rt->dev.device, &len, &bin, &bs, &s);
+    if (s != CL_SUCCESS || bs != CL_SUCCESS) {
+        if (p) clReleaseProgram(p);
+        return 0;
+    }
+    if (clBuildProgram(p, 1, &rt->dev.device, rt->build_options, NULL, NULL) != CL_SUCCESS) {
+        clReleaseProgram(p);
+        return 0;
+    }
+    *out = p;
+    return 1;
+}
+
+int crn_build_program(crn_runtime *rt, const char *name, const char *source, cl_program *out,
+                      bool use_cache, int *from_cache, crn_error *err)
+{
+    char dir[4096] = "";
+    uint64_t key = cache_key(rt, name, source);
+    *from_cache = 0;
+    if (use_cache && crn_cache_dir(dir, sizeof dir, NULL) == CRN_OK) {
+        unsigned char *bin = NULL;
+        size_t len = 0;
+        if (crn_cache_load(dir, key, &bin, &len, NULL, 0)) {
+            /* A binary the driver refuses is stale: fall through and rebuild. */
+            int ok = try_binary(rt, bin, len, out);
+            free(bin);
+            if (ok) {
+                *from_cache = 1;
+                return CRN_OK;
+            }
+        }
+    }
+    cl_int s;
+    size_t slen = strlen(source);
+    cl_program p = clCreateProgramWithSource(rt->ctx, 1, &source, &slen, &s);
+    if (s != CL_SUCCESS)
+        return crn_fail(err, CRN_ECL, "clCreateProgramWithSource(cl/%s): %s", name, crn_cl_strerror(s));
+    s = clBuildProgram(p, 1, &rt->dev.device, rt->build_options, NULL, NULL);
+    if (s != CL_SUCCESS) {
+        build_log_error(rt, p, name, s, err);
+        clReleaseProgram(p);
+        return CRN_ECL;
+    }
+    if (use_cache && dir[0]) {
+        size_t len = 0;
+        if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS && len > 0) {
+            unsigned char *bin = malloc(len);
+            if (bin && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS)
+                crn_cache_store(dir, key, bin, len, NULL); /* a cache that cannot be written only costs time */
+            free(bin);
+        }
+    }
+    *out = p;
+    return CRN_OK;
+}
+
+static int add_kernels(crn_runtime *rt, cl_program p, const char *file, crn_error *err)
+{
+    cl_uint n = 0;
+    cl_int s = clCreateKernelsInProgram(p, 0, NULL, &n);
+    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "cl/%s: listing kernels: %s", file, crn_cl_strerror(s));
+    if (n == 0) return CRN_OK;
+    cl_kernel *ks = calloc(n, sizeof *ks);
+    crn_kernel_entry *grown = realloc(rt->kernels, (size_t)(rt->kernel_count + (int)n) * sizeof *grown);
+    if (!ks || !grown) {
+        free(ks);
+        if (grown) rt->kernels = grown;
+        return crn_fail(err, CRN_ENOMEM, "out of host memory creating kernels");
+    }
+    rt->kernels = grown;
+    clCreateKernelsInProgram(p, n, ks, NULL);
+    for (cl_uint i = 0; i < n; i++) {
+        crn_kernel_entry *e = &rt->kernels[rt->kernel_count++];
+        memset(e, 0, sizeof *e);
+        e->kernel = ks[i];
+        clGetKernelInfo(ks[i], CL_KERNEL_FUNCTION_NAME, sizeof e->name, e->name, NULL);
+        e->name[sizeof e->name - 1] = '\0';
+        e->max_wg = rt->dev.max_work_group;
+        size_t wg = 0;
+        if (clGetKernelWorkGroupInfo(ks[i], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) ==
+                CL_SUCCESS && wg > 0)
+            e->max_wg = wg;
+    }
+    free(ks);
+    return CRN_OK;
+}
+
+int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_runtime_options *opt,
+                       crn_error *err)
+{
+    crn_runtime_options defaults = {0};
+    if (!opt) opt = &defaults;
+    crn_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return crn_fail(err, CRN_ENOMEM, "out of host memory");
+    rt->dev = *dev;
+    rt->profiling = opt->profiling;
+    cl_int s;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
+    rt->ctx = clCreateContext(props, 1, &dev->device, NULL, NULL, &s);
+    if (s != CL_SUCCESS) {
+        crn_runtime_destroy(rt);
+        return crn_fail(err, CRN_ECL, "cannot create an OpenCL context on %s: %s", dev->name, crn_cl_strerror(s));
+    }
+    rt->queue = clCreateCommandQueue(rt->ctx, dev->device, opt->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &s);
+    if (s != CL_SUCCESS) {
+        crn_runtime_destroy(rt);
+        return crn_fail(err, CRN_ECL, "cannot create a command queue on %s: %s", dev->name, crn_cl_strerror(s));
+    }
+    if (!dev->compiler_available) {
+        crn_runtime_destroy(rt);
+        return crn_fail(err, CRN_ENODEV, "%s has no OpenCL C compiler; choose another --device", dev->name);
+    }
+    choose_build_options(rt);
+    rt->programs = calloc((size_t)crn_cl_source_count, sizeof *rt->programs);
+    if (!rt->programs) {
+        crn_runtime_destroy(rt);
+        return crn_fail(err, CRN_ENOMEM, "out of host memory");
+    }
+    double t0 = now_s();
+    for (int i = 0; i < crn_cl_source_count; i++) {
+        int cached = 0;
+        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, &rt->programs[i],
+                                   !opt->no_kernel_cache, &cached, err);
+        if (rc == CRN_OK) {
+            rt->program_count++;
+            rc = add_kernels(rt, rt->programs[i], crn_cl_sources[i].name, err);
+        }
+        if (rc != CRN_OK) {
+            crn_runtime_destroy(rt);
+            return rc;
+        }
+        if (cached) rt->cache_hits++;
+        else rt->cache_builds++;
+    }
+    rt->build_seconds = now_s() - t0;
+    *out = rt;
+    return CRN_OK;
+}
+
+void crn_runtime_destroy(crn_runtime *rt)
+{
+    if (!rt) return;
+    for (int i = 0; i < rt->kernel_count; i++) clReleaseKernel(rt->kernels[i].kernel);
+    for (int i = 0; i < rt->program_count; i++) clReleaseProgram(rt->programs[i]);
+    free(rt->kernels);
+    free(rt->programs);
+    if (rt->queue) {
+        clFinish(rt->queue);
+        clReleaseCommandQueue(rt->queue);
+    }
+    if (rt->ctx) clReleaseContext(rt->ctx);
+    free(rt);
+}
+
+int crn_kernel_get(crn_runtime *rt, const char *name, crn_kernel_entry **out, crn_error *err)
+{
+    for (int i = 0; i < rt->kernel_count; i++)
+        if (!strcmp(rt->kernels[i].name, name)) {
+            *out = &rt->kernels[i];
+            return CRN_OK;
+        }
+    return crn_fail(err, CRN_EINVAL, "no kernel named '%s' in the cl/ kernel files", name);
+}
+
+int crn_kernel_args(cl_kernel k, crn_error *err, int count, ...)
+{
+    va_list ap;
+    va_start(ap, count);
+    for (int i = 0; i < count; i++) {
+        size_t size = va_arg(ap, size_t);
+        const void *ptr = va_arg(ap, const void *);
+        cl_int s = clSetKernelArg(k, (cl_uint)i, size, ptr);
+        if (s != CL_SUCCESS) {
+            va_end(ap);
+            char name[64] = "?";
+            clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+            return crn_fail(err, CRN_ECL, "kernel %s: argument %d: %s", name, i, crn_cl_strerror(s));
+        }
+    }
+    va_end(ap);
+    return CRN_OK;
+}
+
+int crn_launch(crn_runtime *rt, const crn_kernel_entry *k, int dims, const size_t *global, const size_t *local,
+               crn_error *err)
+{
+    size_t g[3];
+    for (int i = 0; i < dims; i++) {
+        g[i] = global[i];
+        if (local && local[i] > 0) g[i] = (global[i] + local[i] - 1) / local[i] * local[i];
+        if (g[i] == 0) return CRN_OK; /* nothing to do */
+    }
+    cl_int s = clEnqueueNDRangeKernel(rt->queue, k->kernel, (cl_uint)dims, NULL, g, local, 0, NULL, NULL);
+    if (s != CL_SUCCESS)
+        return crn_fail(err, CRN_ECL, "launching kernel %s: %s", k->name, crn_cl_strerror(s));
+    return CRN_OK;
+}
+
+int crn_launch_1d(crn_runtime *rt, const crn_kernel_entry *k, size_t n, crn_error *err)
+{
+    size_t local = k->max_wg < 256 ? k->max_wg : 256;
+    return crn_launch(rt, k, 1, &n, &local, err);
+}
+
+int crn_finish(crn_runtime *rt, crn_error *err)
+{
+    cl_int s = clFinish(rt->queue);
+    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "clFinish on %s: %s", rt->dev.name, crn_cl_strerror(s));
+    return CRN_OK;
+}

@@ -1,0 +1,229 @@
+/* The device runtime: start-up, every kernel file, CLBlast GEMM against a C
+ * reference, the binary cache (hit, corrupt entry rebuilt), device choice. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clresnet/device.h"
+#include "clresnet/gemm.h"
+#include "clresnet/kernel_cache.h"
+#include "clresnet/kernels.h"
+#include "clresnet/selftest.h"
+#include "test_support.h"
+
+START_TEST(test_runtime_starts)
+{
+    crn_runtime *rt = test_runtime();
+    ck_assert_ptr_nonnull(rt->ctx);
+    ck_assert_int_eq(rt->program_count, crn_cl_source_count);
+    ck_assert_int_gt(rt->kernel_count, 0);
+    crn_kernel_entry *k = NULL;
+    crn_error err = {0};
+    CK_OK(crn_kernel_get(rt, "fill_f32", &k, &err));
+    ck_assert_int_gt((int)k->max_wg, 0);
+    ck_assert_int_ne(crn_kernel_get(rt, "no_such_kernel", &k, &err), CRN_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no_such_kernel"));
+}
+END_TEST
+
+START_TEST(test_every_kernel_file_builds)
+{
+    crn_runtime *rt = test_runtime();
+    crn_error err = {0};
+    for (int i = 0; i < crn_cl_source_count; i++) {
+        cl_program p = NULL;
+        int cached = 1;
+        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, &p, false, &cached, &err);
+        ck_assert_msg(rc == CRN_OK, "cl/%s: %s", crn_cl_sources[i].name, err.msg);
+        ck_assert_int_eq(cached, 0);
+        clReleaseProgram(p);
+    }
+}
+END_TEST
+
+START_TEST(test_build_failure_shows_log)
+{
+    crn_runtime *rt = test_runtime();
+    crn_error err = {0};
+    cl_program p = NULL;
+    int cached = 0;
+    int rc = crn_build_program(rt, "broken.cl", "__kernel void k(__global float *x) { x[0] = undeclared; }", &p,
+                               false, &cached, &err);
+    ck_assert_int_eq(rc, CRN_ECL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cl/broken.cl"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "build log"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "undeclared"));
+}
+END_TEST
+
+/* Odd shapes and every transpose combination, with offsets and padded
+ * leading dimensions, against the double-accumulating C reference. */
+START_TEST(test_sgemm_odd_sizes)
+{
+    crn_runtime *rt = test_runtime();
+    crn_error err = {0};
+    const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {33, 17, 65}, {127, 3, 129}, {64, 96, 147}, {5, 250, 1}};
+    unsigned seed = 7;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                size_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2, off = 5;
+                size_t na = off + (ta ? k : m) * lda, nb = off + (tb ? n : k) * ldb, nc = off + m * ldc;
+                float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4), *ref = malloc(nc * 4);
+                for (size_t i = 0; i < na; i++) a[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 1.6e7f - 0.5f;
+                for (size_t i = 0; i < nb; i++) b[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 1.6e7f - 0.5f;
+                for (size_t i = 0; i < nc; i++) c[i] = ref[i] = 1.0f;
+                /* beta = 0.5 checks accumulation into C as well */
+                float *prod = malloc(m * n * 4);
+                crn_ref_sgemm(ta, tb, m, n, k, a + off, lda, b + off, ldb, prod, n);
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++) ref[off + i * ldc + j] = 2.0f * prod[i * n + j] + 0.5f;
+                crn_tensor da, db, dc;
+                test_upload(&da, a, 1, &na);
+                test_upload(&db, b, 1, &nb);
+                test_upload(&dc, c, 1, &nc);
+                CK_OK(crn_sgemm(rt, ta, tb, m, n, k, 2.0f, da.buf, off, lda, db.buf, off, ldb, 0.5f, dc.buf, off, ldc,
+                                &err));
+                float *got = test_download(&dc);
+                char what[128];
+                snprintf(what, sizeof what, "sgemm %zux%zux%zu ta=%d tb=%d", m, n, k, ta, tb);
+                test_check_close(what, got, ref, nc, 1e-5, 1e-5);
+                crn_tensor_free(&da);
+                crn_tensor_free(&db);
+                crn_tensor_free(&dc);
+                free(a), free(b), free(c), free(ref), free(prod), free(got);
+            }
+    }
+}
+END_TEST
+
+static int count_entries(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "ls '%s'/*.clbin 2>/dev/null | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p) {
+        if (fscanf(p, "%d", &n) != 1) n = -1;
+        pclose(p);
+    }
+    return n;
+}
+
+START_TEST(test_kernel_cache)
+{
+    crn_runtime *rt0 = test_runtime();
+    crn_error err = {0};
+    char dir[] = "/tmp/clresnet-cache-test-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("CLRESNET_CACHE_DIR", dir, 1);
+
+    crn_runtime *rt = NULL;
+    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
+    ck_assert_int_eq(rt->cache_hits, 0);
+    ck_assert_int_eq(rt->cache_builds, crn_cl_source_count);
+    crn_runtime_destroy(rt);
+    ck_assert_int_eq(count_entries(dir), crn_cl_source_count);
+
+    /* Second start: every program from the cache. */
+    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
+    ck_assert_int_eq(rt->cache_hits, crn_cl_source_count);
+    ck_assert_int_eq(rt->cache_builds, 0);
+    crn_runtime_destroy(rt);
+
+    /* Corrupt every entry (one flipped byte in the binary, one truncated):
+     * each is detected and rebuilt, and the runtime still works. */
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd,
+             "for f in '%s'/*.clbin; do printf '\\377' | dd of=\"$f\" bs=1 seek=40 conv=notrunc status=none; done", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
+    ck_assert_int_eq(rt->cache_hits, 0);
+    ck_assert_int_eq(rt->cache_builds, crn_cl_source_count);
+    crn_selftest_result res;
+    CK_OK(crn_selftest_gemm(rt, 0, &res, &err));
+    crn_runtime_destroy(rt);
+    snprintf(cmd, sizeof cmd, "for f in '%s'/*.clbin; do truncate -s 20 \"$f\"; done", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
+    ck_assert_int_eq(rt->cache_builds, crn_cl_source_count);
+    crn_runtime_destroy(rt);
+
+    /* no_kernel_cache: builds everything, reads nothing. */
+    crn_runtime_options opt = {.no_kernel_cache = true};
+    CK_OK(crn_runtime_create(&rt, &rt0->dev, &opt, &err));
+    ck_assert_int_eq(rt->cache_hits, 0);
+    crn_runtime_destroy(rt);
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(test_cache_entry_validation)
+{
+    crn_error err = {0};
+    char dir[] = "/tmp/clresnet-cache-unit-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    const unsigned char bin[] = "binary-bytes";
+    CK_OK(crn_cache_store(dir, 42, bin, sizeof bin, &err));
+    unsigned char *got = NULL;
+    size_t len = 0;
+    char why[64];
+    ck_assert_int_eq(crn_cache_load(dir, 42, &got, &len, why, sizeof why), 1);
+    ck_assert_int_eq((int)len, (int)sizeof bin);
+    ck_assert_mem_eq(got, bin, len);
+    free(got);
+    ck_assert_int_eq(crn_cache_load(dir, 43, &got, &len, why, sizeof why), 0);
+    ck_assert_str_eq(why, "not cached");
+    /* An entry renamed to another key is stale: its header key disagrees. */
+    char a[4200], b[4200];
+    crn_cache_path(dir, 42, a, sizeof a);
+    crn_cache_path(dir, 44, b, sizeof b);
+    ck_assert_int_eq(rename(a, b), 0);
+    ck_assert_int_eq(crn_cache_load(dir, 44, &got, &len, why, sizeof why), 0);
+    ck_assert_str_eq(why, "key mismatch");
+    unlink(b);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_device_selection_errors)
+{
+    crn_device_list list;
+    crn_error err = {0};
+    int index = -1;
+    char why[512];
+    CK_OK(crn_devices_list(&list, &err));
+    ck_assert_int_gt(list.device_count, 0);
+    const char *bad[] = {"99", "-1", "abc", "1x", "tpu"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(crn_devices_select(&list, bad[i], &index, why, sizeof why, &err), CRN_ENODEV);
+        ck_assert_msg(strstr(err.msg, "valid choices") && strstr(err.msg, list.devices[0].name),
+                      "'%s' gave: %s", bad[i], err.msg);
+    }
+    CK_OK(crn_devices_select(&list, "0", &index, why, sizeof why, &err));
+    ck_assert_int_eq(index, 0);
+    CK_OK(crn_devices_select(&list, NULL, &index, why, sizeof why, &err));
+    ck_assert_ptr_nonnull(strstr(why, list.devices[index].name));
+    crn_devices_free(&list);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("runtime");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_runtime_starts);
+    tcase_add_test(tc, test_every_kernel_file_builds);
+    tcase_add_test(tc, test_build_failure_shows_log);
+    tcase_add_test(tc, test_sgemm_odd_sizes);
+    tcase_add_test(tc, test_kernel_cache);
+    tcase_add_test(tc, test_cache_entry_validation);
+    tcase_add_test(tc, test_device_selection_errors);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
