@@ -32,6 +32,7 @@ typedef struct crn_device_info {
     cl_ulong local_mem;
     size_t max_work_group;
     size_t max_work_item[3];
+    cl_uint mem_base_align_bytes; /* sub-buffer offsets must be multiples */
     bool fp16, fp64;
     bool available, compiler_available;
 } crn_device_info;

@@ -31,6 +31,14 @@ int crn_tensor_zeros(crn_runtime *rt, crn_tensor *t, crn_dtype dtype, int ndim, 
                      crn_error *err);
 void crn_tensor_free(crn_tensor *t);
 
+/* A view of `parent` starting `byte_offset` bytes in (an OpenCL sub-buffer):
+ * many parameters in one allocation, each usable as its own tensor. The
+ * offset must be a multiple of crn_view_align(rt). Free views before the
+ * parent with crn_tensor_free. */
+int crn_tensor_view(crn_runtime *rt, crn_tensor *view, cl_mem parent, size_t byte_offset, crn_dtype dtype,
+                    int ndim, const size_t *shape, crn_error *err);
+size_t crn_view_align(const crn_runtime *rt);
+
 /* Blocking copies of the whole tensor. */
 int crn_tensor_upload(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err);
 int crn_tensor_download(crn_runtime *rt, const crn_tensor *t, void *host, crn_error *err);

@@ -64,6 +64,9 @@ static void fill_device(crn_device_info *di, cl_device_id d)
     clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof di->local_mem, &di->local_mem, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof di->max_work_group, &di->max_work_group, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof di->max_work_item, di->max_work_item, NULL);
+    cl_uint bits = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof bits, &bits, NULL);
+    di->mem_base_align_bytes = bits >= 8 ? bits / 8 : 128;
     cl_bool b = CL_FALSE;
     clGetDeviceInfo(d, CL_DEVICE_AVAILABLE, sizeof b, &b, NULL);
     di->available = b;

@@ -52,6 +52,37 @@ int crn_tensor_zeros(crn_runtime *rt, crn_tensor *t, crn_dtype dtype, int ndim, 
     return rc;
 }
 
+size_t crn_view_align(const crn_runtime *rt)
+{
+    return rt->dev.mem_base_align_bytes ? rt->dev.mem_base_align_bytes : 128;
+}
+
+int crn_tensor_view(crn_runtime *rt, crn_tensor *t, cl_mem parent, size_t byte_offset, crn_dtype dtype, int ndim,
+                    const size_t *shape, crn_error *err)
+{
+    memset(t, 0, sizeof *t);
+    if (ndim < 1 || ndim > CRN_MAX_DIMS) return crn_fail(err, CRN_EINVAL, "tensor rank %d unsupported", ndim);
+    if (byte_offset % crn_view_align(rt) != 0)
+        return crn_fail(err, CRN_EINVAL, "view offset %zu is not a multiple of the device's %zu-byte alignment",
+                        byte_offset, crn_view_align(rt));
+    t->dtype = dtype;
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->numel *= shape[i];
+    }
+    cl_buffer_region region = {byte_offset, crn_tensor_bytes(t) ? crn_tensor_bytes(t) : 4};
+    cl_int s;
+    t->buf = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &s);
+    if (s != CL_SUCCESS) {
+        t->buf = NULL;
+        return crn_fail(err, CRN_ECL, "creating a %zu-byte view at offset %zu: %s", region.size, byte_offset,
+                        crn_cl_strerror(s));
+    }
+    return CRN_OK;
+}
+
 void crn_tensor_free(crn_tensor *t)
 {
     if (t->buf) clReleaseMemObject(t->buf);
