@@ -3,6 +3,7 @@
 #ifndef CLRESNET_OPTIM_H
 #define CLRESNET_OPTIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "clresnet/tensor.h"
@@ -17,6 +18,10 @@ typedef struct crn_optim_config {
     double weight_decay;    /* 1e-4, L2 added to the gradient */
     double momentum_decay;  /* NAdam: 4e-3 */
     double momentum;        /* SGD: 0.9 */
+    /* NAdam: true (default) reproduces torch 1.13's mu_product_next =
+     * mu_product * mu * mu_next (mu counted twice, fixed in torch 2.0);
+     * false uses mu_product * mu_next as later versions do. */
+    bool nadam_torch113;
 } crn_optim_config;
 
 /* The defaults of MISSION.md for the given kind. */

@@ -1,0 +1,61 @@
+/* Optimiser updates over one flat parameter buffer (src/train/optim.c), with
+ * PyTorch's arithmetic (torch/optim/nadam.py, adam.py, sgd.py, torch 1.13):
+ * the per-step scalar factors (and 1 - beta, as Python computes them) are
+ * computed on the host in double and passed in as floats; each element is independent, so the update is one launch. */
+
+/* NAdam: g += wd * p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
+ * denom = sqrt(v / bc2) + eps; p -= c_grad * g / denom + c_avg * m / denom. */
+__kernel void nadam_step(__global float *p, __global const float *grad, __global float *m, __global float *v,
+                         const int n, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float bc2,
+                         const float eps, const float c_grad, const float c_avg)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float pi = p[i];
+    float g = grad[i];
+    if (wd != 0.0f) g = g + wd * pi;
+    float mi = m[i] * beta1 + omb1 * g;
+    float vi = v[i] * beta2 + omb2 * (g * g);
+    m[i] = mi;
+    v[i] = vi;
+    float denom = sqrt(vi / bc2) + eps;
+    pi = pi - c_grad * (g / denom);
+    pi = pi - c_avg * (mi / denom);
+    p[i] = pi;
+}
+
+/* Adam: denom = sqrt(v) / sqrt(bc2) + eps; p -= step_size * m / denom. */
+__kernel void adam_step(__global float *p, __global const float *grad, __global float *m, __global float *v,
+                        const int n, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float sqrt_bc2,
+                        const float eps, const float step_size)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float pi = p[i];
+    float g = grad[i];
+    if (wd != 0.0f) g = g + wd * pi;
+    float mi = m[i] * beta1 + omb1 * g;
+    float vi = v[i] * beta2 + omb2 * (g * g);
+    m[i] = mi;
+    v[i] = vi;
+    float denom = sqrt(vi) / sqrt_bc2 + eps;
+    p[i] = pi - step_size * (mi / denom);
+}
+
+/* SGD with momentum (dampening 0, no Nesterov): the first step copies the
+ * gradient into the buffer, as PyTorch does; momentum 0 skips the buffer. */
+__kernel void sgd_step(__global float *p, __global const float *grad, __global float *buf, const int n,
+                       const float wd, const float momentum, const float lr, const int first)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float pi = p[i];
+    float g = grad[i];
+    if (wd != 0.0f) g = g + wd * pi;
+    if (momentum != 0.0f) {
+        float b = first ? g : buf[i] * momentum + g;
+        buf[i] = b;
+        g = b;
+    }
+    p[i] = pi - lr * g;
+}

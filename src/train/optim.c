@@ -1,0 +1,206 @@
+/* NAdam, Adam and SGD with PyTorch's update rules (torch 1.13's
+ * single-tensor paths) over one flat buffer: one kernel launch per step. */
+#include "clresnet/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct crn_optimizer {
+    crn_runtime *rt;
+    crn_optim_config cfg;
+    size_t n;
+    long long step;
+    double mu_product; /* NAdam: PyTorch keeps it as a float32 tensor; rounded to float each step */
+    cl_mem buf[2];
+    int nbuf;
+};
+
+crn_optim_config crn_optim_defaults(crn_optim_kind kind)
+{
+    crn_optim_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.beta1 = 0.9;
+    c.beta2 = 0.999;
+    c.eps = 1e-8;
+    c.weight_decay = 1e-4;
+    c.momentum_decay = 4e-3;
+    c.nadam_torch113 = true;
+    switch (kind) {
+    case CRN_OPT_SGD:
+        c.lr = 1e-2;
+        c.momentum = 0.9;
+        break;
+    case CRN_OPT_ADAM:
+    case CRN_OPT_NADAM:
+    default:
+        c.lr = 1e-3;
+        break;
+    }
+    return c;
+}
+
+int crn_optim_parse(const char *name)
+{
+    if (!name) return -1;
+    if (strcmp(name, "nadam") == 0) return CRN_OPT_NADAM;
+    if (strcmp(name, "adam") == 0) return CRN_OPT_ADAM;
+    if (strcmp(name, "sgd") == 0) return CRN_OPT_SGD;
+    return -1;
+}
+
+const char *crn_optim_name(crn_optim_kind k)
+{
+    switch (k) {
+    case CRN_OPT_NADAM: return "nadam";
+    case CRN_OPT_ADAM: return "adam";
+    case CRN_OPT_SGD: return "sgd";
+    }
+    return "?";
+}
+
+void crn_optim_destroy(crn_optimizer *o)
+{
+    if (!o) return;
+    for (int i = 0; i < 2; i++)
+        if (o->buf[i]) clReleaseMemObject(o->buf[i]);
+    free(o);
+}
+
+int crn_optim_create(crn_runtime *rt, const crn_optim_config *cfg, size_t n, crn_optimizer **out, crn_error *err)
+{
+    *out = NULL;
+    if (!(cfg->lr >= 0)) return crn_fail(err, CRN_EINVAL, "optimiser: invalid learning rate %g", cfg->lr);
+    if (!(cfg->weight_decay >= 0)) return crn_fail(err, CRN_EINVAL, "optimiser: invalid weight decay %g", cfg->weight_decay);
+    if (cfg->kind != CRN_OPT_SGD) {
+        if (!(cfg->beta1 >= 0 && cfg->beta1 < 1) || !(cfg->beta2 >= 0 && cfg->beta2 < 1))
+            return crn_fail(err, CRN_EINVAL, "optimiser: betas must be in [0, 1), got %g, %g", cfg->beta1, cfg->beta2);
+        if (!(cfg->eps >= 0)) return crn_fail(err, CRN_EINVAL, "optimiser: invalid eps %g", cfg->eps);
+    } else if (!(cfg->momentum >= 0)) {
+        return crn_fail(err, CRN_EINVAL, "optimiser: invalid momentum %g", cfg->momentum);
+    }
+    if (n > (size_t)0x7fffffff) return crn_fail(err, CRN_EINVAL, "optimiser: %zu parameters exceed 2^31", n);
+    crn_optimizer *o = calloc(1, sizeof *o);
+    if (!o) return crn_fail(err, CRN_ENOMEM, "optimiser: out of host memory");
+    o->rt = rt;
+    o->cfg = *cfg;
+    o->n = n;
+    o->mu_product = 1.0;
+    o->nbuf = cfg->kind == CRN_OPT_SGD ? (cfg->momentum != 0 ? 1 : 0) : 2;
+    float zero = 0.0f;
+    for (int i = 0; i < o->nbuf; i++) {
+        int rc = crn_buffer_alloc(rt, &o->buf[i], n * sizeof(float), err);
+        if (rc == CRN_OK) {
+            cl_int s = clEnqueueFillBuffer(rt->queue, o->buf[i], &zero, sizeof zero, 0, (n ? n : 1) * sizeof(float),
+                                           0, NULL, NULL);
+            if (s != CL_SUCCESS) rc = crn_fail(err, CRN_ECL, "optimiser: zeroing state: %s", crn_cl_strerror(s));
+        }
+        if (rc != CRN_OK) {
+            crn_optim_destroy(o);
+            crn_error_prefix(err, "optimiser state (%s)", crn_optim_name(cfg->kind));
+            return rc;
+        }
+    }
+    *out = o;
+    return CRN_OK;
+}
+
+void crn_optim_set_lr(crn_optimizer *o, double lr) { o->cfg.lr = lr; }
+double crn_optim_get_lr(const crn_optimizer *o) { return o->cfg.lr; }
+
+int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err)
+{
+    crn_runtime *rt = o->rt;
+    const crn_optim_config *c = &o->cfg;
+    crn_kernel_entry *k = NULL;
+    int n = (int)o->n;
+    int rc;
+    long long step = o->step + 1;
+    float wd = (float)c->weight_decay, b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
+    float omb1 = (float)(1.0 - c->beta1), omb2 = (float)(1.0 - c->beta2);
+    if (n == 0) {
+        o->step = step;
+        return CRN_OK;
+    }
+    switch (c->kind) {
+    case CRN_OPT_NADAM: {
+        double bc2 = 1.0 - pow(c->beta2, (double)step);
+        double mu = c->beta1 * (1.0 - 0.5 * pow(0.96, (double)step * c->momentum_decay));
+        double mu_next = c->beta1 * (1.0 - 0.5 * pow(0.96, (double)(step + 1) * c->momentum_decay));
+        double mu_product = (float)(o->mu_product * mu);
+        /* torch 1.13 computes mu_product_next = mu_product * mu * mu_next
+         * (mu counted twice; later versions use mu_product * mu_next). */
+        double mu_product_next = c->nadam_torch113 ? (double)(float)((float)(mu_product * mu) * mu_next)
+                                                   : (double)(float)(mu_product * mu_next);
+        float c_grad = (float)(c->lr * (1.0 - mu) / (1.0 - mu_product));
+        float c_avg = (float)(c->lr * mu_next / (1.0 - mu_product_next));
+        float fbc2 = (float)bc2;
+        rc = crn_kernel_get(rt, "nadam_step", &k, err);
+        if (rc == CRN_OK)
+            rc = crn_kernel_args(k->kernel, err, 14, sizeof(cl_mem), &params, sizeof(cl_mem), &grads, sizeof(cl_mem),
+                                 &o->buf[0], sizeof(cl_mem), &o->buf[1], sizeof(int), &n, sizeof(float), &wd,
+                                 sizeof(float), &b1, sizeof(float), &b2, sizeof(float), &omb1, sizeof(float), &omb2,
+                                 sizeof(float), &fbc2, sizeof(float), &eps,
+                                 sizeof(float), &c_grad, sizeof(float), &c_avg);
+        if (rc == CRN_OK) rc = crn_launch_1d(rt, k, o->n, err);
+        if (rc == CRN_OK) o->mu_product = mu_product;
+        break;
+    }
+    case CRN_OPT_ADAM: {
+        double bc1 = 1.0 - pow(c->beta1, (double)step);
+        double bc2 = 1.0 - pow(c->beta2, (double)step);
+        float step_size = (float)(c->lr / bc1);
+        float sqrt_bc2 = (float)sqrt(bc2);
+        rc = crn_kernel_get(rt, "adam_step", &k, err);
+        if (rc == CRN_OK)
+            rc = crn_kernel_args(k->kernel, err, 13, sizeof(cl_mem), &params, sizeof(cl_mem), &grads, sizeof(cl_mem),
+                                 &o->buf[0], sizeof(cl_mem), &o->buf[1], sizeof(int), &n, sizeof(float), &wd,
+                                 sizeof(float), &b1, sizeof(float), &b2, sizeof(float), &omb1, sizeof(float), &omb2,
+                                 sizeof(float), &sqrt_bc2, sizeof(float), &eps,
+                                 sizeof(float), &step_size);
+        if (rc == CRN_OK) rc = crn_launch_1d(rt, k, o->n, err);
+        break;
+    }
+    case CRN_OPT_SGD:
+    default: {
+        float mom = (float)c->momentum, lr = (float)c->lr;
+        int first = step == 1;
+        cl_mem b = o->nbuf ? o->buf[0] : params; /* unused when momentum is 0 */
+        rc = crn_kernel_get(rt, "sgd_step", &k, err);
+        if (rc == CRN_OK)
+            rc = crn_kernel_args(k->kernel, err, 8, sizeof(cl_mem), &params, sizeof(cl_mem), &grads, sizeof(cl_mem), &b,
+                                 sizeof(int), &n, sizeof(float), &wd, sizeof(float), &mom, sizeof(float), &lr,
+                                 sizeof(int), &first);
+        if (rc == CRN_OK) rc = crn_launch_1d(rt, k, o->n, err);
+        break;
+    }
+    }
+    if (rc != CRN_OK) {
+        crn_error_prefix(err, "%s step %lld", crn_optim_name(c->kind), step);
+        return rc;
+    }
+    o->step = step;
+    return CRN_OK;
+}
+
+void crn_optim_get_state(crn_optimizer *o, crn_optim_state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->step = o->step;
+    s->mu_product = o->mu_product;
+    s->buffer_count = o->nbuf;
+    for (int i = 0; i < o->nbuf; i++) s->buffers[i] = o->buf[i];
+    if (o->cfg.kind == CRN_OPT_SGD) {
+        s->buffer_names[0] = "momentum_buffer";
+    } else {
+        s->buffer_names[0] = "exp_avg";
+        s->buffer_names[1] = "exp_avg_sq";
+    }
+}
+
+void crn_optim_set_counters(crn_optimizer *o, long long step, double mu_product)
+{
+    o->step = step;
+    o->mu_product = mu_product;
+}
