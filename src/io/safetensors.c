@@ -1,12 +1,12 @@
 #include "clresnet/safetensors.h"
 
+#include "clresnet/file_util.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *DTYPE_NAMES[] = {"F32", "F64", "I64", "I32", "U8"};
 static const size_t DTYPE_SIZES[] = {4, 8, 8, 4, 1};
@@ -253,21 +253,6 @@ int crn_st_writer_meta(crn_st_writer *w, const char *key, const char *value, crn
     return CRN_OK;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n > 0) {
-        ssize_t k = write(fd, b, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 int crn_st_writer_save(const crn_st_writer *w, const char *path, crn_error *err)
 {
     json_t *root = json_object();
@@ -283,40 +268,32 @@ int crn_st_writer_save(const crn_st_writer *w, const char *path, crn_error *err)
         for (int d = 0; d < t->ndim; d++) json_array_append_new(sh, json_integer((json_int_t)t->shape[d]));
         json_object_set_new(o, "dtype", json_string(crn_st_dtype_name(t->dtype)));
         json_object_set_new(o, "shape", sh);
-        json_object_set_new(o, "data_offsets",
-                            json_pack("[II]", (json_int_t)off, (json_int_t)(off + t->nbytes)));
+        json_object_set_new(o, "data_offsets", json_pack("[II]", (json_int_t)off, (json_int_t)(off + t->nbytes)));
         json_object_set_new(root, t->name, o);
         off += t->nbytes;
     }
     char *hdr = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!hdr) return crn_fail(err, CRN_ENOMEM, "out of host memory");
-    size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
+    /* The header is padded with spaces to 8 bytes, as the reference writer does. */
+    size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8, total = 8 + padded + off;
+    unsigned char *buf = malloc(total);
+    if (!buf) {
         free(hdr);
-        return crn_fail(err, CRN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        return crn_fail(err, CRN_ENOMEM, "out of host memory (%zu bytes) writing %s", total, path);
     }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    int bad = write_all(fd, len8, 8) || write_all(fd, hdr, hlen) || write_all(fd, "        ", padded - hlen);
-    for (int i = 0; !bad && i < w->count; i++) bad = write_all(fd, w->tensors[i].data, w->tensors[i].nbytes);
-    if (!bad) bad = fsync(fd) != 0;
-    int e = errno;
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, hdr, hlen);
+    memset(buf + 8 + hlen, ' ', padded - hlen);
     free(hdr);
-    if (close(fd) != 0 && !bad) {
-        bad = 1;
-        e = errno;
+    size_t pos = 8 + padded;
+    for (int i = 0; i < w->count; i++) {
+        memcpy(buf + pos, w->tensors[i].data, w->tensors[i].nbytes);
+        pos += w->tensors[i].nbytes;
     }
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad) e = errno;
-        unlink(tmp);
-        return crn_fail(err, CRN_EIO, "writing %s failed: %s; any previous file there is unchanged", path,
-                        strerror(e));
-    }
-    return CRN_OK;
+    int rc = crn_write_file_atomic(path, buf, total, err);
+    free(buf);
+    return rc;
 }
 
 void crn_st_writer_free(crn_st_writer *w)

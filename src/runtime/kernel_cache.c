@@ -1,12 +1,10 @@
 #include "clresnet/kernel_cache.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "clresnet/file_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Entry layout: magic[8] | key u64 | length u64 | checksum u64 | binary. */
 static const char MAGIC[8] = {'C', 'R', 'N', 'K', 'C', 'v', '0', '1'};
@@ -102,43 +100,21 @@ int crn_cache_load(const char *dir, uint64_t key, unsigned char **bin, size_t *l
     return hit;
 }
 
-static int mkdirs(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 int crn_cache_store(const char *dir, uint64_t key, const unsigned char *bin, size_t len,
                     crn_error *err)
 {
-    if (mkdirs(dir) != 0)
-        return crn_fail(err, CRN_EIO, "cannot create kernel cache folder %s: %s", dir, strerror(errno));
-    char path[4096], tmp[4200];
+    int rc = crn_mkdirs(dir, err);
+    if (rc != CRN_OK) return rc;
+    unsigned char *buf = malloc(HEADER + len);
+    if (!buf) return crn_fail(err, CRN_ENOMEM, "out of host memory");
+    memcpy(buf, MAGIC, 8);
+    put64(buf + 8, key);
+    put64(buf + 16, len);
+    put64(buf + 24, crn_hash64(CRN_HASH64_INIT, bin, len));
+    memcpy(buf + HEADER, bin, len);
+    char path[4096];
     crn_cache_path(dir, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return crn_fail(err, CRN_EIO, "cannot write %s: %s", tmp, strerror(errno));
-    unsigned char h[HEADER];
-    memcpy(h, MAGIC, 8);
-    put64(h + 8, key);
-    put64(h + 16, len);
-    put64(h + 24, crn_hash64(CRN_HASH64_INIT, bin, len));
-    int ok = write(fd, h, HEADER) == HEADER && write(fd, bin, len) == (ssize_t)len && fsync(fd) == 0;
-    int saved = errno;
-    close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) saved = errno;
-        unlink(tmp);
-        return crn_fail(err, CRN_EIO, "cannot write kernel cache entry %s: %s", path, strerror(saved));
-    }
-    return CRN_OK;
+    rc = crn_write_file_atomic(path, buf, HEADER + len, err);
+    free(buf);
+    return rc;
 }

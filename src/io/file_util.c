@@ -1,0 +1,93 @@
+#include "clresnet/file_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int crn_mkdirs(const char *path, crn_error *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return crn_fail(err, CRN_EIO, "cannot create folder %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return crn_fail(err, CRN_EIO, "cannot create folder %s: %s", tmp, strerror(errno));
+    return CRN_OK;
+}
+
+int crn_write_file_atomic(const char *path, const void *data, size_t n, crn_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return crn_fail(err, CRN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t left = n;
+    int bad = 0;
+    while (left > 0 && !bad) {
+        ssize_t k = write(fd, p, left);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) bad = 1;
+        else {
+            p += k;
+            left -= (size_t)k;
+        }
+    }
+    if (!bad && fsync(fd) != 0) bad = 1;
+    int e = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad || rename(tmp, path) != 0) {
+        if (!bad) e = errno;
+        unlink(tmp);
+        return crn_fail(err, CRN_EIO, "writing %s failed: %s; the previous file is unchanged", path, strerror(e));
+    }
+    return CRN_OK;
+}
+
+int crn_read_file(const char *path, char **data, size_t *n, crn_error *err)
+{
+    *data = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return crn_fail(err, CRN_EIO, "%s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 65536) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *g = realloc(buf, ncap + 1);
+            if (!g) {
+                free(buf);
+                fclose(f);
+                return crn_fail(err, CRN_ENOMEM, "%s: out of host memory", path);
+            }
+            buf = g;
+            cap = ncap;
+        }
+        size_t k = fread(buf + len, 1, cap - len, f);
+        len += k;
+        if (k == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return crn_fail(err, CRN_EIO, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    *data = buf;
+    *n = len;
+    return CRN_OK;
+}

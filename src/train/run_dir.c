@@ -1,0 +1,172 @@
+#include "clresnet/run_dir.h"
+
+#include "clresnet/file_util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void crn_run_dir_file(const crn_run_dir *r, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", r->path, name);
+}
+
+int crn_run_dir_write_text(const crn_run_dir *r, const char *name, const char *text, crn_error *err)
+{
+    char path[4200];
+    crn_run_dir_file(r, name, path, sizeof path);
+    return crn_write_file_atomic(path, text, strlen(text), err);
+}
+
+/* Keeps the header line and the data lines whose first field (an integer)
+ * is <= keep; used when resuming so that logs hold no epochs or steps that
+ * the checkpoint does not. */
+static int truncate_log(const char *path, long long keep, bool has_header, bool json, crn_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return CRN_OK;
+    char *out = NULL;
+    size_t out_n = 0;
+    FILE *mem = open_memstream(&out, &out_n);
+    char line[8192];
+    int first = 1;
+    while (mem && fgets(line, sizeof line, f)) {
+        long long key = -1;
+        if (has_header && first) {
+            fputs(line, mem);
+            first = 0;
+            continue;
+        }
+        first = 0;
+        if (json) {
+            const char *p = strstr(line, "\"epoch\":");
+            if (p) key = strtoll(p + 8, NULL, 10);
+        } else {
+            key = strtoll(line, NULL, 10);
+        }
+        if (key >= 0 && key <= keep) fputs(line, mem);
+    }
+    fclose(f);
+    if (!mem) return crn_fail(err, CRN_ENOMEM, "out of host memory");
+    fclose(mem);
+    int rc = crn_write_file_atomic(path, out, out_n, err);
+    free(out);
+    return rc;
+}
+
+static FILE *open_log(const char *dir, const char *name, const char *header, crn_error *err, int *rc)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    int fresh = stat(path, &st) != 0 || st.st_size == 0;
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        *rc = crn_fail(err, CRN_EIO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fresh && header) {
+        fputs(header, f);
+        fflush(f);
+    }
+    return f;
+}
+
+int crn_run_dir_open(crn_run_dir *r, const char *path, bool resume, int keep_epochs, long long keep_steps,
+                     crn_error *err)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    int rc = crn_mkdirs(path, err);
+    if (rc != CRN_OK) return rc;
+    char p[4200];
+    if (resume) {
+        crn_run_dir_file(r, "log.csv", p, sizeof p);
+        if ((rc = truncate_log(p, keep_epochs, true, false, err)) != CRN_OK) return rc;
+        crn_run_dir_file(r, "log.jsonl", p, sizeof p);
+        if ((rc = truncate_log(p, keep_epochs, false, true, err)) != CRN_OK) return rc;
+        crn_run_dir_file(r, "steps.csv", p, sizeof p);
+        if ((rc = truncate_log(p, keep_steps, true, false, err)) != CRN_OK) return rc;
+    } else {
+        /* A new run in an existing folder starts its logs afresh. */
+        const char *logs[] = {"log.csv", "log.jsonl", "steps.csv"};
+        for (int i = 0; i < 3; i++) {
+            crn_run_dir_file(r, logs[i], p, sizeof p);
+            unlink(p);
+        }
+    }
+    rc = CRN_OK;
+    r->log_csv = open_log(path, "log.csv",
+                          "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,train_images_per_s,best\n", err, &rc);
+    if (rc == CRN_OK) r->log_jsonl = open_log(path, "log.jsonl", NULL, err, &rc);
+    if (rc == CRN_OK) r->steps_csv = open_log(path, "steps.csv", "step,epoch,loss,lr\n", err, &rc);
+    if (rc != CRN_OK) crn_run_dir_close(r);
+    return rc;
+}
+
+void crn_run_dir_close(crn_run_dir *r)
+{
+    if (r->log_csv) fclose(r->log_csv);
+    if (r->log_jsonl) fclose(r->log_jsonl);
+    if (r->steps_csv) fclose(r->steps_csv);
+    r->log_csv = r->log_jsonl = r->steps_csv = NULL;
+}
+
+int crn_run_dir_log_epoch(crn_run_dir *r, const crn_epoch_record *e, crn_error *err)
+{
+    fprintf(r->log_csv, "%d,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.2f,%d\n", e->epoch, e->train_loss, e->train_acc,
+            e->val_loss, e->val_acc, e->lr, e->seconds, e->train_images_per_s, e->best ? 1 : 0);
+    fprintf(r->log_jsonl,
+            "{\"epoch\":%d,\"train_loss\":%.6f,\"train_acc\":%.6f,\"val_loss\":%.6f,\"val_acc\":%.6f,"
+            "\"lr\":%.9g,\"seconds\":%.3f,\"train_images_per_s\":%.2f,\"best\":%s}\n",
+            e->epoch, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->lr, e->seconds,
+            e->train_images_per_s, e->best ? "true" : "false");
+    if (fflush(r->log_csv) != 0 || fflush(r->log_jsonl) != 0)
+        return crn_fail(err, CRN_EIO, "writing the epoch log in %s: %s", r->path, strerror(errno));
+    return CRN_OK;
+}
+
+int crn_run_dir_log_step(crn_run_dir *r, long long step, int epoch, double loss, double lr, crn_error *err)
+{
+    fprintf(r->steps_csv, "%lld,%d,%.7f,%.9g\n", step, epoch, loss, lr);
+    if (fflush(r->steps_csv) != 0)
+        return crn_fail(err, CRN_EIO, "writing steps.csv in %s: %s", r->path, strerror(errno));
+    return CRN_OK;
+}
+
+int crn_run_dir_read_epochs(const char *path, crn_epoch_record *out, int max, crn_error *err)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/log.jsonl", path);
+    FILE *f = fopen(p, "r");
+    if (!f) return crn_fail(err, CRN_EIO, "%s: %s", p, strerror(errno));
+    char line[8192];
+    int n = 0, lineno = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        lineno++;
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        if (!o || !json_is_object(o)) {
+            if (o) json_decref(o);
+            fclose(f);
+            return crn_fail(err, CRN_EFORMAT, "%s:%d: not a JSON object", p, lineno);
+        }
+        crn_epoch_record *e = &out[n++];
+        memset(e, 0, sizeof *e);
+        e->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
+        e->train_loss = json_number_value(json_object_get(o, "train_loss"));
+        e->train_acc = json_number_value(json_object_get(o, "train_acc"));
+        e->val_loss = json_number_value(json_object_get(o, "val_loss"));
+        e->val_acc = json_number_value(json_object_get(o, "val_acc"));
+        e->lr = json_number_value(json_object_get(o, "lr"));
+        e->seconds = json_number_value(json_object_get(o, "seconds"));
+        e->train_images_per_s = json_number_value(json_object_get(o, "train_images_per_s"));
+        e->best = json_is_true(json_object_get(o, "best"));
+        json_decref(o);
+    }
+    fclose(f);
+    return n;
+}
