@@ -10,7 +10,7 @@
 static const char MAGIC[8] = {'C', 'R', 'N', 'K', 'C', 'v', '0', '1'};
 enum { HEADER = 32 };
 
-uint64_t crn_hash64(uint64_t h, const void *data, size_t n)
+uint64_t crn_fnv1a64(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) {
@@ -84,7 +84,7 @@ int crn_cache_load(const char *dir, uint64_t key, unsigned char **bin, size_t *l
                     reason = "truncated binary";
                     if (b && fread(b, 1, n, f) == n) {
                         reason = "checksum mismatch";
-                        if (crn_hash64(CRN_HASH64_INIT, b, n) == get64(h + 24)) {
+                        if (crn_fnv1a64(CRN_FNV1A64_INIT, b, n) == get64(h + 24)) {
                             *bin = b;
                             *len = n;
                             hit = 1;
@@ -110,7 +110,7 @@ int crn_cache_store(const char *dir, uint64_t key, const unsigned char *bin, siz
     memcpy(buf, MAGIC, 8);
     put64(buf + 8, key);
     put64(buf + 16, len);
-    put64(buf + 24, crn_hash64(CRN_HASH64_INIT, bin, len));
+    put64(buf + 24, crn_fnv1a64(CRN_FNV1A64_INIT, bin, len));
     memcpy(buf + HEADER, bin, len);
     char path[4096];
     crn_cache_path(dir, key, path, sizeof path);

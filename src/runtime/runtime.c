@@ -35,9 +35,9 @@ static uint64_t cache_key(const crn_runtime *rt, const char *name, const char *s
     const crn_device_info *d = &rt->dev;
     const char *parts[] = {"clresnet-kernels-1", d->platform_name, d->platform_version, d->name,
                            d->vendor, d->version, d->driver_version, rt->build_options, name, source};
-    uint64_t h = CRN_HASH64_INIT;
+    uint64_t h = CRN_FNV1A64_INIT;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = crn_hash64(h, parts[i], strlen(parts[i]) + 1);
+        h = crn_fnv1a64(h, parts[i], strlen(parts[i]) + 1);
     return h;
 }
 
