@@ -37,4 +37,14 @@ int crn_conv2d_backward(crn_runtime *rt, const crn_conv_desc *d, int n, int h, i
                         const crn_tensor *weight, const crn_tensor *dy, crn_tensor *dx, crn_tensor *dweight,
                         crn_tensor *dbias, crn_workspace *ws, crn_error *err);
 
+/* Images per chunk: the whole batch n unless the im2col columns would exceed
+ * the device's max allocation (or 1 GiB); 0 when one image does not fit. */
+int crn_conv_chunk_images(const crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w);
+
+/* Helpers shared with the linear layer (cl/conv.cl), on [rows, cols] buffers:
+ * y[r, :] += b[r], and out[r] = sum of x[r, :] (one work-group per row, a
+ * fixed-order reduction: bit-identical on every run). */
+int crn_bias_add_rows(crn_runtime *rt, cl_mem y, cl_mem b, int rows, int cols, crn_error *err);
+int crn_row_sum(crn_runtime *rt, cl_mem x, cl_mem out, int rows, int cols, crn_error *err);
+
 #endif
