@@ -1,0 +1,27 @@
+/* Softmax cross-entropy on class-major logits [k, n] (column j is sample j),
+ * int labels [n]. One work item per sample; log-sum-exp after subtracting
+ * the maximum, so logits of +-1000 stay finite. */
+__kernel void softmax_xent(__global const float *logits, __global const int *labels, __global float *losses,
+                           __global float *dlogits, const int k, const int n, const int want_grad)
+{
+    const int j = get_global_id(0);
+    if (j >= n) return;
+    float mx = -INFINITY;
+    for (int i = 0; i < k; i++) mx = fmax(mx, logits[(ulong)i * n + j]);
+    float sum = 0.0f;
+    for (int i = 0; i < k; i++) sum += exp(logits[(ulong)i * n + j] - mx);
+    const int label = labels[j];
+    if (label < 0 || label >= k) { /* the caller's error: never read out of bounds */
+        losses[j] = NAN;
+        return;
+    }
+    const float lse = mx + log(sum);
+    losses[j] = lse - logits[(ulong)label * n + j];
+    if (!want_grad) return;
+    const float inv_n = 1.0f / (float)n, inv_sum = 1.0f / sum;
+    for (int i = 0; i < k; i++) {
+        const ulong at = (ulong)i * n + j;
+        float p = exp(logits[at] - mx) * inv_sum;
+        dlogits[at] = (p - (i == label ? 1.0f : 0.0f)) * inv_n;
+    }
+}
