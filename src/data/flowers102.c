@@ -1,0 +1,377 @@
+/* Flowers-102 official layout through libmatio; every value checked. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <matio.h>
+
+#include "clresnet/flowers102.h"
+
+/* matio reports problems through a log function; keep the last message
+ * instead of letting it print (library code never prints). */
+static char mat_last_log[512];
+
+static void mat_log(int level, char *message)
+{
+    (void)level;
+    snprintf(mat_last_log, sizeof(mat_last_log), "%s", message ? message : "");
+}
+
+static void mat_quiet(void)
+{
+    static int done;
+    if (!done) {
+        Mat_LogInitFunc("clresnet", mat_log);
+        done = 1;
+    }
+    mat_last_log[0] = 0;
+}
+
+static const char *class_name(enum matio_classes c)
+{
+    switch (c) {
+    case MAT_C_DOUBLE: return "double";
+    case MAT_C_SINGLE: return "single";
+    case MAT_C_INT8: return "int8";
+    case MAT_C_UINT8: return "uint8";
+    case MAT_C_INT16: return "int16";
+    case MAT_C_UINT16: return "uint16";
+    case MAT_C_INT32: return "int32";
+    case MAT_C_UINT32: return "uint32";
+    case MAT_C_INT64: return "int64";
+    case MAT_C_UINT64: return "uint64";
+    case MAT_C_CHAR: return "char";
+    case MAT_C_CELL: return "cell";
+    case MAT_C_STRUCT: return "struct";
+    case MAT_C_SPARSE: return "sparse";
+    default: return "unsupported";
+    }
+}
+
+/* Size in bytes of one element of a numeric class, 0 if not numeric. */
+static size_t class_size(enum matio_classes c)
+{
+    switch (c) {
+    case MAT_C_DOUBLE: case MAT_C_INT64: case MAT_C_UINT64: return 8;
+    case MAT_C_SINGLE: case MAT_C_INT32: case MAT_C_UINT32: return 4;
+    case MAT_C_INT16: case MAT_C_UINT16: return 2;
+    case MAT_C_INT8: case MAT_C_UINT8: return 1;
+    default: return 0;
+    }
+}
+
+static double elem(const matvar_t *v, size_t i)
+{
+    const char *d = (const char *)v->data;
+    switch (v->class_type) {
+    case MAT_C_DOUBLE: { double x; memcpy(&x, d + 8 * i, 8); return x; }
+    case MAT_C_SINGLE: { float x; memcpy(&x, d + 4 * i, 4); return x; }
+    case MAT_C_INT8: return ((const int8_t *)d)[i];
+    case MAT_C_UINT8: return ((const uint8_t *)d)[i];
+    case MAT_C_INT16: { int16_t x; memcpy(&x, d + 2 * i, 2); return x; }
+    case MAT_C_UINT16: { uint16_t x; memcpy(&x, d + 2 * i, 2); return x; }
+    case MAT_C_INT32: { int32_t x; memcpy(&x, d + 4 * i, 4); return x; }
+    case MAT_C_UINT32: { uint32_t x; memcpy(&x, d + 4 * i, 4); return x; }
+    case MAT_C_INT64: { int64_t x; memcpy(&x, d + 8 * i, 8); return (double)x; }
+    case MAT_C_UINT64: { uint64_t x; memcpy(&x, d + 8 * i, 8); return (double)x; }
+    default: return NAN;
+    }
+}
+
+/* Reads a numeric vector variable as integers in lo..hi. The returned
+ * array holds *n values (n may be 0: callers decide whether that is an error). */
+static int read_int_vector(mat_t *mat, const char *path, const char *var, long lo, long hi, int **out, size_t *n,
+                           crn_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    mat_last_log[0] = 0;
+    matvar_t *v = Mat_VarRead(mat, var);
+    if (!v) {
+        if (mat_last_log[0])
+            return crn_fail(err, CRN_EFORMAT, "%s: cannot read variable '%s' (%s)", path, var, mat_last_log);
+        return crn_fail(err, CRN_EFORMAT, "%s: no variable '%s'", path, var);
+    }
+    int rc = CRN_OK;
+    size_t esz = class_size(v->class_type);
+    if (esz == 0 || v->isComplex || v->isLogical) {
+        rc = crn_fail(err, CRN_EFORMAT, "%s: variable '%s' is %s%s, expected a real numeric vector", path, var,
+                      v->isComplex ? "complex " : v->isLogical ? "logical " : "", class_name(v->class_type));
+        goto done;
+    }
+    size_t numel = 1, big = 0;
+    for (int d = 0; d < v->rank; d++) {
+        if (v->dims[d] != 1)
+            big++;
+        numel *= v->dims[d];
+    }
+    if (v->rank < 1 || big > 1) {
+        rc = crn_fail(err, CRN_EFORMAT, "%s: variable '%s' has shape %zux%zu%s, expected a vector", path, var,
+                      v->rank > 0 ? v->dims[0] : 0, v->rank > 1 ? v->dims[1] : 0, v->rank > 2 ? "x..." : "");
+        goto done;
+    }
+    if (numel > 0 && (!v->data || v->nbytes < numel * esz)) {
+        rc = crn_fail(err, CRN_EFORMAT, "%s: variable '%s' holds %zu bytes of data, expected %zu", path, var,
+                      v->nbytes, numel * esz);
+        goto done;
+    }
+    int *a = numel ? malloc(numel * sizeof(int)) : NULL;
+    if (numel && !a) {
+        rc = crn_fail(err, CRN_ENOMEM, "%s: out of memory for '%s' (%zu values)", path, var, numel);
+        goto done;
+    }
+    for (size_t i = 0; i < numel; i++) {
+        double x = elem(v, i);
+        if (!isfinite(x) || x != floor(x)) {
+            rc = crn_fail(err, CRN_EFORMAT, "%s: %s(%zu) = %.17g is not an integer", path, var, i + 1, x);
+            free(a);
+            goto done;
+        }
+        if (x < (double)lo || x > (double)hi) {
+            rc = crn_fail(err, CRN_EFORMAT, "%s: %s(%zu) = %.0f is out of range %ld..%ld", path, var, i + 1, x, lo,
+                          hi);
+            free(a);
+            goto done;
+        }
+        a[i] = (int)x;
+    }
+    *out = a;
+    *n = numel;
+done:
+    Mat_VarFree(v);
+    return rc;
+}
+
+static mat_t *open_mat(const char *path, crn_error *err, int *rc)
+{
+    mat_quiet();
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        *rc = crn_fail(err, CRN_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *rc = crn_fail(err, CRN_EIO, "%s: not a regular file", path);
+        return NULL;
+    }
+    mat_t *m = Mat_Open(path, MAT_ACC_RDONLY);
+    if (!m) {
+        *rc = crn_fail(err, CRN_EFORMAT, "%s: not a MATLAB .mat file (level 5 or v7.3)%s%s", path,
+                       mat_last_log[0] ? ": " : "", mat_last_log);
+        return NULL;
+    }
+    *rc = CRN_OK;
+    return m;
+}
+
+int crn_flowers102_read_labels(const char *path, int num_classes, int **labels, size_t *n, crn_error *err)
+{
+    *labels = NULL;
+    *n = 0;
+    if (num_classes <= 0)
+        num_classes = CRN_FLOWERS102_CLASSES;
+    int rc;
+    mat_t *m = open_mat(path, err, &rc);
+    if (!m)
+        return rc;
+    rc = read_int_vector(m, path, "labels", 1, num_classes, labels, n, err);
+    Mat_Close(m);
+    if (rc == CRN_OK && *n == 0) {
+        free(*labels);
+        *labels = NULL;
+        return crn_fail(err, CRN_EFORMAT, "%s: variable 'labels' is empty", path);
+    }
+    return rc;
+}
+
+void crn_flowers102_setid_free(crn_flowers102_setid *s)
+{
+    free(s->trnid);
+    free(s->valid);
+    free(s->tstid);
+    memset(s, 0, sizeof(*s));
+}
+
+int crn_flowers102_read_setid(const char *path, size_t n_labels, crn_flowers102_setid *s, crn_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    int rc;
+    mat_t *m = open_mat(path, err, &rc);
+    if (!m)
+        return rc;
+    const char *names[3] = {"trnid", "valid", "tstid"};
+    int **arr[3] = {&s->trnid, &s->valid, &s->tstid};
+    size_t *cnt[3] = {&s->n_trn, &s->n_val, &s->n_tst};
+    long hi = n_labels > (size_t)INT32_MAX ? INT32_MAX : (long)n_labels;
+    for (int k = 0; k < 3 && rc == CRN_OK; k++) {
+        rc = read_int_vector(m, path, names[k], 1, hi, arr[k], cnt[k], err);
+        if (rc == CRN_OK && *cnt[k] == 0)
+            rc = crn_fail(err, CRN_EFORMAT, "%s: split '%s' is empty", path, names[k]);
+    }
+    Mat_Close(m);
+    if (rc != CRN_OK) {
+        crn_flowers102_setid_free(s);
+        return rc;
+    }
+    /* which split holds each id (0 = none) and where */
+    unsigned char *owner = calloc(n_labels + 1, 1);
+    size_t *where = calloc(n_labels + 1, sizeof(size_t));
+    if (!owner || !where) {
+        free(owner);
+        free(where);
+        crn_flowers102_setid_free(s);
+        return crn_fail(err, CRN_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < 3 && rc == CRN_OK; k++) {
+        for (size_t i = 0; i < *cnt[k]; i++) {
+            int id = (*arr[k])[i];
+            if (owner[id]) {
+                int o = owner[id] - 1;
+                if (o == k)
+                    rc = crn_fail(err, CRN_EFORMAT, "%s: id %d appears twice in '%s' (%s(%zu) and %s(%zu))", path,
+                                  id, names[k], names[k], where[id] + 1, names[k], i + 1);
+                else
+                    rc = crn_fail(err, CRN_EFORMAT, "%s: id %d is in two splits: %s(%zu) and %s(%zu)", path, id,
+                                  names[o], where[id] + 1, names[k], i + 1);
+                break;
+            }
+            owner[id] = (unsigned char)(k + 1);
+            where[id] = i;
+        }
+    }
+    free(owner);
+    free(where);
+    if (rc != CRN_OK)
+        crn_flowers102_setid_free(s);
+    return rc;
+}
+
+int crn_read_class_names(const char *path, int num_classes, char ***names, crn_error *err)
+{
+    *names = NULL;
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return crn_fail(err, CRN_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return crn_fail(err, CRN_EFORMAT, "%s: expected a JSON object {\"1\": \"name\", ...}", path);
+    }
+    char **a = calloc((size_t)num_classes, sizeof(char *));
+    if (!a) {
+        json_decref(root);
+        return crn_fail(err, CRN_ENOMEM, "out of memory");
+    }
+    int rc = CRN_OK;
+    for (int c = 0; c < num_classes; c++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%d", c + 1);
+        json_t *v = json_object_get(root, key);
+        if (!v || !json_is_string(v)) {
+            rc = crn_fail(err, CRN_EFORMAT, "%s: class \"%s\" %s", path, key, v ? "is not a string" : "is missing");
+            break;
+        }
+        a[c] = strdup(json_string_value(v));
+        if (!a[c]) {
+            rc = crn_fail(err, CRN_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    json_decref(root);
+    if (rc != CRN_OK) {
+        for (int c = 0; c < num_classes; c++)
+            free(a[c]);
+        free(a);
+        return rc;
+    }
+    *names = a;
+    return CRN_OK;
+}
+
+static char *join(const char *root, const char *name)
+{
+    size_t n = strlen(root) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", root, name);
+    return p;
+}
+
+int crn_flowers102_open(crn_dataset *ds, const char *root, const crn_dataset_options *opt, crn_error *err)
+{
+    crn_dataset_options def;
+    if (!opt) {
+        crn_dataset_options_default(&def);
+        opt = &def;
+    }
+    memset(ds, 0, sizeof(*ds));
+    int k = opt->num_classes > 0 ? opt->num_classes : CRN_FLOWERS102_CLASSES;
+    char *lp = join(root, "imagelabels.mat"), *sp = join(root, "setid.mat"), *cp = join(root, "cat_to_name.json");
+    int *labels = NULL;
+    size_t nl = 0;
+    crn_flowers102_setid set = {0};
+    int rc = CRN_OK;
+    if (!lp || !sp || !cp) {
+        rc = crn_fail(err, CRN_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = crn_flowers102_read_labels(lp, k, &labels, &nl, err)) != CRN_OK)
+        goto out;
+    if ((rc = crn_flowers102_read_setid(sp, nl, &set, err)) != CRN_OK)
+        goto out;
+    ds->kind = CRN_DATASET_FLOWERS102;
+    ds->num_classes = k;
+    ds->root = strdup(root);
+    struct stat st;
+    if (stat(cp, &st) == 0) {
+        if ((rc = crn_read_class_names(cp, k, &ds->class_names, err)) != CRN_OK)
+            goto out;
+    }
+    /* seed: train on tstid, validate on valid, test on trnid */
+    int *ids[3];
+    size_t cnt[3];
+    if (opt->split_mode == CRN_SPLITS_OFFICIAL) {
+        ids[0] = set.trnid; cnt[0] = set.n_trn;
+        ids[2] = set.tstid; cnt[2] = set.n_tst;
+    } else {
+        ids[0] = set.tstid; cnt[0] = set.n_tst;
+        ids[2] = set.trnid; cnt[2] = set.n_trn;
+    }
+    ids[1] = set.valid;
+    cnt[1] = set.n_val;
+    for (int s = 0; s < 3; s++) {
+        ds->samples[s] = calloc(cnt[s], sizeof(crn_sample));
+        if (!ds->samples[s]) {
+            rc = crn_fail(err, CRN_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < cnt[s]; i++) {
+            int id = ids[s][i];
+            size_t n = strlen(root) + 32;
+            char *p = malloc(n);
+            if (!p) {
+                rc = crn_fail(err, CRN_ENOMEM, "out of memory");
+                goto out;
+            }
+            snprintf(p, n, "%s/jpg/image_%05d.jpg", root, id);
+            ds->samples[s][i].path = p;
+            ds->samples[s][i].label = labels[id - 1] - 1;
+            ds->samples[s][i].id = id;
+            ds->count[s] = i + 1;
+        }
+    }
+out:
+    if (rc != CRN_OK)
+        crn_dataset_free(ds);
+    free(labels);
+    crn_flowers102_setid_free(&set);
+    free(lp);
+    free(sp);
+    free(cp);
+    return rc;
+}
