@@ -85,7 +85,8 @@ for kind, fn in (("relu", F.relu), ("leaky", lambda t: F.leaky_relu(t, 0.01)), (
 
 
 # Max pooling: inputs with many ties (ReLU zeros, values on a coarse grid)
-# and one all-negative input (padding must never win).
+# one all-negative input (padding must never win) and one with windows of
+# -inf only.
 def pool_case(tag, c, n, h, w, k, s, p, seed, mode):
     g = torch.Generator().manual_seed(seed)
     r = torch.randn(n, c, h, w, generator=g)
@@ -95,6 +96,9 @@ def pool_case(tag, c, n, h, w, k, s, p, seed, mode):
         x = -torch.round(r.abs() * 2) / 2 - 1.0
     elif mode == "const":
         x = torch.zeros(n, c, h, w)
+    elif mode == "ninf":  # whole windows of -inf: argmax is the window's first in-bounds position
+        x = r.clone()
+        x[:, :, :4, :4] = float("-inf")
     else:
         x = r
     x = x.requires_grad_(True)
@@ -111,6 +115,7 @@ pool_case("9x9_k3s2p1", 2, 3, 9, 9, 3, 2, 1, 21, "ties")
 pool_case("5x6_k3s2p1", 2, 2, 5, 6, 3, 2, 1, 22, "rand")
 pool_case("neg_k3s2p1", 2, 2, 7, 8, 3, 2, 1, 23, "neg")
 pool_case("const_k3s2p1", 1, 2, 6, 5, 3, 2, 1, 24, "const")
+pool_case("ninf_k3s2p1", 2, 2, 7, 7, 3, 2, 1, 28, "ninf")
 pool_case("8x8_k2s2", 3, 2, 8, 8, 2, 2, 0, 25, "ties")
 pool_case("9x9_k2s2", 2, 2, 9, 9, 2, 2, 0, 26, "rand")
 pool_case("5x6_k2s2", 2, 3, 5, 6, 2, 2, 0, 27, "const")
