@@ -39,6 +39,8 @@ typedef struct crn_param {
     size_t offset;        /* in floats, into the params (or buffers) allocation */
     crn_tensor value;     /* view */
     crn_tensor grad;      /* view into the gradient allocation (trainable only) */
+    bool is_counter;      /* num_batches_tracked: kept on the host in `counter`, saved as I64, ndim 0 */
+    long long counter;
 } crn_param;
 
 typedef struct crn_model crn_model;
@@ -50,6 +52,7 @@ int crn_model_create(crn_runtime *rt, const crn_model_config *cfg, int max_batch
 void crn_model_destroy(crn_model *m);
 
 const crn_model_config *crn_model_get_config(const crn_model *m);
+crn_runtime *crn_model_runtime(const crn_model *m);
 
 /* Trainable parameter count (23,717,030 for resnet50 at 102 classes). */
 size_t crn_model_param_count(const crn_model *m);
@@ -77,6 +80,21 @@ const crn_tensor *crn_model_logits(const crn_model *m);
  * gradient (overwritten). */
 int crn_model_loss(crn_model *m, const int32_t *labels, int n, float *losses, crn_error *err);
 int crn_model_backward(crn_model *m, crn_error *err);
+
+/* Bytes of device memory the model holds (parameters, gradients, buffers,
+ * activations, gradient slots, workspace). */
+size_t crn_model_device_bytes(const crn_model *m);
+
+/* Index of the tensor called `name`, or -1. */
+int crn_model_find(const crn_model *m, const char *name);
+
+/* The allocation behind the BN running statistics (n floats). */
+cl_mem crn_model_buffers_buffer(crn_model *m, size_t *n);
+
+/* Channel count for a nominal count c at width w: max(1, round(c * w)),
+ * rounding half to even as Python does. resnet50/plain50 scale the bottleneck
+ * width b and use 4 * scaled(b) outputs; the stem uses scaled(64). */
+int crn_model_scale_channels(int c, double width);
 
 /* Host copies of the logits [n][classes] of the last forward (sample-major). */
 int crn_model_read_logits(crn_model *m, int n, float *out, crn_error *err);
