@@ -1,0 +1,171 @@
+/* Weights in safetensors with PyTorch's names: a PyTorch state dict loads
+ * (--init) and saves back identically (names, order, dtypes, shapes, bytes:
+ * what load_state_dict(strict=True) checks); missing, extra, mis-shaped and
+ * mistyped tensors are errors naming the tensor and the file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clresnet/model.h"
+#include "clresnet/weights.h"
+#include "test_support.h"
+
+static crn_model *small_resnet(void)
+{
+    crn_error err = {0};
+    crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 64, 1.0 / 16};
+    crn_model *m = NULL;
+    CK_OK(crn_model_create(test_runtime(), &c, 1, &m, &err));
+    return m;
+}
+
+START_TEST(test_round_trip_torch_file)
+{
+    crn_error err = {0};
+    crn_model *m = small_resnet();
+    const char *src = test_fixture_path("model_resnet50_relu_init.safetensors");
+    char srcpath[4096];
+    snprintf(srcpath, sizeof srcpath, "%s", src);
+    CK_OK(crn_weights_load(m, srcpath, &err));
+    char out[] = "/tmp/clresnet-weights-XXXXXX";
+    int fd = mkstemp(out);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    /* a counter that PyTorch would have after a step, to see it saved */
+    crn_model_tensor(m, 5)->counter = 3;
+    CK_OK(crn_weights_save(m, out, &err));
+    crn_st_file a, b;
+    CK_OK(crn_st_read(srcpath, &a, &err));
+    CK_OK(crn_st_read(out, &b, &err));
+    ck_assert_int_eq(a.count, b.count);
+    ck_assert_str_eq(crn_st_meta(&b, "model"), "resnet50");
+    for (int i = 0; i < crn_model_tensor_count(m); i++) {
+        const char *name = crn_model_tensor(m, i)->name;
+        const crn_st_tensor *ta = crn_st_find(&a, name), *tb = crn_st_find(&b, name);
+        ck_assert_msg(ta && tb, "%s missing", name);
+        ck_assert_int_eq(ta->dtype, tb->dtype);
+        ck_assert_int_eq(ta->ndim, tb->ndim);
+        for (int d = 0; d < ta->ndim; d++) ck_assert_int_eq((int)ta->shape[d], (int)tb->shape[d]);
+        ck_assert_int_eq((int)ta->nbytes, (int)tb->nbytes);
+        if (strstr(name, "num_batches_tracked")) {
+            int64_t v;
+            memcpy(&v, tb->data, 8);
+            ck_assert_int_eq((int)v, i == 5 ? 3 : 0);
+        } else {
+            ck_assert_msg(memcmp(ta->data, tb->data, ta->nbytes) == 0, "%s: data differs", name);
+        }
+    }
+    /* and back: the saved file loads into a fresh model with the same values */
+    crn_model *m2 = small_resnet();
+    CK_OK(crn_weights_load(m2, out, &err));
+    ck_assert_int_eq((int)crn_model_tensor(m2, 5)->counter, 3);
+    size_t np;
+    crn_model_params_buffer(m, &np);
+    float *p1 = malloc(np * 4), *p2 = malloc(np * 4);
+    crn_runtime *rt = test_runtime();
+    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, p1, 0, NULL, NULL);
+    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m2, NULL), CL_TRUE, 0, np * 4, p2, 0, NULL, NULL);
+    ck_assert(memcmp(p1, p2, np * 4) == 0);
+    free(p1), free(p2);
+    crn_st_free(&a);
+    crn_st_free(&b);
+    crn_model_destroy(m);
+    crn_model_destroy(m2);
+    unlink(out);
+}
+END_TEST
+
+/* Writes the fixture's tensors with one change and expects the load to fail
+ * naming `expect`. mode: 0 drop `name`, 1 add an extra `name`, 2 reshape
+ * `name`, 3 store `name` as I32 where F32 is due. */
+static void expect_failure(int mode, const char *name, const char *expect)
+{
+    crn_error err = {0};
+    crn_st_file a;
+    char srcpath[4096];
+    snprintf(srcpath, sizeof srcpath, "%s", test_fixture_path("model_resnet50_relu_init.safetensors"));
+    CK_OK(crn_st_read(srcpath, &a, &err));
+    crn_st_writer w;
+    crn_st_writer_init(&w);
+    for (int i = 0; i < a.count; i++) {
+        crn_st_tensor *t = &a.tensors[i];
+        if (strcmp(t->name, name) == 0) {
+            if (mode == 0) continue;
+            if (mode == 2) {
+                size_t shape[2] = {t->numel, 1};
+                CK_OK(crn_st_writer_add(&w, t->name, t->dtype, 2, shape, t->data, &err));
+                continue;
+            }
+            if (mode == 3) {
+                CK_OK(crn_st_writer_add(&w, t->name, CRN_ST_I32, t->ndim, t->shape, t->data, &err));
+                continue;
+            }
+        }
+        CK_OK(crn_st_writer_add(&w, t->name, t->dtype, t->ndim, t->shape, t->data, &err));
+    }
+    if (mode == 1) {
+        float v = 1;
+        size_t one = 1;
+        CK_OK(crn_st_writer_add(&w, name, CRN_ST_F32, 1, &one, &v, &err));
+    }
+    char out[] = "/tmp/clresnet-weights-bad-XXXXXX";
+    int fd = mkstemp(out);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    CK_OK(crn_st_writer_save(&w, out, &err));
+    crn_model *m = small_resnet();
+    CK_OK(crn_model_init(m, 1, &err));
+    size_t np;
+    crn_model_params_buffer(m, &np);
+    float *before = malloc(np * 4), *after = malloc(np * 4);
+    crn_runtime *rt = test_runtime();
+    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, before, 0, NULL, NULL);
+    int rc = crn_weights_load(m, out, &err);
+    ck_assert_int_eq(rc, CRN_EFORMAT);
+    ck_assert_msg(strstr(err.msg, expect) && strstr(err.msg, out), "mode %d: %s", mode, err.msg);
+    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, after, 0, NULL, NULL);
+    ck_assert_msg(memcmp(before, after, np * 4) == 0, "a failed load changed the model");
+    free(before), free(after);
+    crn_model_destroy(m);
+    crn_st_writer_free(&w);
+    crn_st_free(&a);
+    unlink(out);
+}
+
+START_TEST(test_missing_tensor) { expect_failure(0, "block2.0.downsample.1.running_var", "'block2.0.downsample.1.running_var' of resnet50 is missing"); }
+END_TEST
+START_TEST(test_extra_tensor) { expect_failure(1, "block1.0.downsample.2.weight", "'block1.0.downsample.2.weight' is not part of resnet50"); }
+END_TEST
+START_TEST(test_misshaped_tensor) { expect_failure(2, "fc.0.bias", "'fc.0.bias' has shape [10, 1], resnet50 needs [10]"); }
+END_TEST
+START_TEST(test_mistyped_tensor) { expect_failure(3, "footer.1.weight", "'footer.1.weight' is I32"); }
+END_TEST
+
+START_TEST(test_other_model_file)
+{
+    /* baseline weights into resnet50: the first stranger is named */
+    crn_error err = {0};
+    crn_model *m = small_resnet();
+    char srcpath[4096];
+    snprintf(srcpath, sizeof srcpath, "%s", test_fixture_path("model_baseline_relu_init.safetensors"));
+    ck_assert_int_eq(crn_weights_load(m, srcpath, &err), CRN_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "'features.0.weight' is not part of resnet50"), "%s", err.msg);
+    crn_model_destroy(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("weights");
+    TCase *tc = tcase_create("weights");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_round_trip_torch_file);
+    tcase_add_test(tc, test_missing_tensor);
+    tcase_add_test(tc, test_extra_tensor);
+    tcase_add_test(tc, test_misshaped_tensor);
+    tcase_add_test(tc, test_mistyped_tensor);
+    tcase_add_test(tc, test_other_model_file);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
