@@ -36,6 +36,7 @@ int crn_optim_create(crn_runtime *rt, const crn_optim_config *cfg, size_t n, crn
 void crn_optim_destroy(crn_optimizer *o);
 
 /* The learning rate can change between steps (ReduceLROnPlateau). */
+const crn_optim_config *crn_optim_get_config(const crn_optimizer *o);
 void crn_optim_set_lr(crn_optimizer *o, double lr);
 double crn_optim_get_lr(const crn_optimizer *o);
 

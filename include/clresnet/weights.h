@@ -23,7 +23,8 @@ int crn_weights_save(crn_model *m, const char *path, crn_error *err);
  * num_batches_tracked as I64 or I32. Any tensor missing, mis-shaped, of the
  * wrong type, or (with an empty prefix) any extra tensor in the file is an
  * error naming it; nothing is changed on error. With a prefix, names
- * outside it are ignored. */
+ * outside it are ignored; without one, "optim.*" tensors (a checkpoint's
+ * optimiser state) are. */
 int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix, crn_error *err);
 
 /* Opens path and loads it with no prefix (--init FILE). */

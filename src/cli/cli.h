@@ -32,5 +32,7 @@ bool cli_wants_help(int argc, char **argv);
 
 int cmd_list_devices(const cli_globals *g, int argc, char **argv);
 void help_list_devices(void);
+int cmd_train(const cli_globals *g, int argc, char **argv);
+void help_train(void);
 
 #endif

@@ -99,6 +99,7 @@ int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix
     for (int t = 0; t < f->count; t++) {
         const char *nm = f->tensors[t].name;
         if (plen && strncmp(nm, prefix, plen) != 0) continue;
+        if (!plen && !strncmp(nm, "optim.", 6)) continue; /* a checkpoint's optimiser state */
         if (crn_model_find(m, nm + plen) < 0)
             return crn_fail(err, CRN_EFORMAT, "%s: tensor '%s' is not part of %s (width %g)", f->path, nm, model,
                             crn_model_get_config(m)->width);

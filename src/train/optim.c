@@ -204,3 +204,8 @@ void crn_optim_set_counters(crn_optimizer *o, long long step, double mu_product)
     o->step = step;
     o->mu_product = mu_product;
 }
+
+const crn_optim_config *crn_optim_get_config(const crn_optimizer *o)
+{
+    return &o->cfg;
+}

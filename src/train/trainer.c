@@ -1,0 +1,415 @@
+/* The training loop. One image's way: loader (src/data) -> host batch ->
+ * crn_model_forward (src/nn, ops in src/ops) -> crn_model_loss ->
+ * crn_model_backward -> crn_optim_step (src/train/optim.c). */
+#include "clresnet/train.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clresnet/checkpoint.h"
+#include "clresnet/file_util.h"
+#include "clresnet/kernel_cache.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void crn_train_config_default(crn_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->data_root = NULL;
+    c->split_mode = CRN_SPLITS_SEED;
+    c->model.kind = CRN_MODEL_RESNET50;
+    c->model.act = CRN_ACT_RELU;
+    c->model.final_act = true;
+    c->model.classes = 0; /* from the dataset */
+    c->model.width = 1.0;
+    c->optim = crn_optim_defaults(CRN_OPT_NADAM);
+    crn_transform_config_default(&c->transform);
+    c->transform.augment = 1;
+    c->batch_size = 32;
+    c->epochs = 100;
+    c->seed = 0;
+    c->shuffle = true;
+    crn_plateau_init(&c->plateau);
+    c->early_stop_patience = 15;
+    c->early_stop_threshold = 1e-4;
+}
+
+uint64_t crn_dataset_checksum(const crn_dataset *ds)
+{
+    uint64_t h = CRN_FNV1A64_INIT;
+    for (int s = 0; s < CRN_SPLIT_COUNT; s++) {
+        h = crn_fnv1a64(h, &ds->count[s], sizeof ds->count[s]);
+        for (size_t i = 0; i < ds->count[s]; i++) {
+            /* the file name, not the folder: a moved dataset still resumes */
+            const char *p = strrchr(ds->samples[s][i].path, '/');
+            p = p ? p + 1 : ds->samples[s][i].path;
+            h = crn_fnv1a64(h, p, strlen(p));
+            h = crn_fnv1a64(h, &ds->samples[s][i].label, sizeof ds->samples[s][i].label);
+        }
+    }
+    return h;
+}
+
+static int argmax(const float *v, int k)
+{
+    int best = 0;
+    for (int i = 1; i < k; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc, double *loss,
+                 double *acc, float *logits_out, crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
+{
+    const crn_model_config *mc = crn_model_get_config(m);
+    crn_loader *ld = NULL;
+    int rc = crn_loader_create(&ld, ds->samples[split], ds->count[split], lc, err);
+    if (rc != CRN_OK) return rc;
+    int k = mc->classes;
+    float *losses = malloc((size_t)lc->batch_size * sizeof *losses);
+    float *logits = malloc((size_t)lc->batch_size * (size_t)k * sizeof *logits);
+    if (!losses || !logits) rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
+    double sum = 0, correct = 0, seen = 0, t0 = now_s();
+    if (rc == CRN_OK) rc = crn_loader_start_epoch(ld, 0, err);
+    const crn_batch *b = NULL;
+    size_t batches = crn_loader_batches_per_epoch(ld);
+    while (rc == CRN_OK) {
+        int got = crn_loader_next(ld, &b, err);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        if (b->n == 0) continue;
+        rc = crn_model_forward(m, b->images, b->n, false, err);
+        if (rc == CRN_OK) rc = crn_model_loss(m, b->labels, b->n, losses, err);
+        if (rc == CRN_OK) rc = crn_model_read_logits(m, b->n, logits, err);
+        if (rc != CRN_OK) break;
+        for (int i = 0; i < b->n; i++) {
+            sum += losses[i];
+            correct += argmax(logits + (size_t)i * k, k) == b->labels[i];
+            if (logits_out) memcpy(logits_out + b->indices[i] * (size_t)k, logits + (size_t)i * k, (size_t)k * sizeof *logits);
+        }
+        seen += b->n;
+        if (progress) {
+            double el = now_s() - t0;
+            crn_progress p = {.phase = split == CRN_SPLIT_TEST ? CRN_PHASE_TEST : CRN_PHASE_VAL,
+                              .epoch = epoch, .batch = b->batch_index + 1, .batches = batches,
+                              .loss = sum / seen, .images_per_s = seen / (el > 0 ? el : 1e-9)};
+            p.eta_s = (double)(batches - p.batch) * el / (double)p.batch;
+            progress(ctx, &p);
+        }
+    }
+    if (rc == CRN_OK && seen == 0)
+        rc = crn_fail(err, CRN_EINVAL, "the %s split has no usable image", crn_split_name(split));
+    if (rc == CRN_OK) {
+        *loss = sum / seen;
+        *acc = correct / seen;
+    }
+    free(losses);
+    free(logits);
+    crn_loader_destroy(ld);
+    return rc;
+}
+
+static char *config_json(const crn_train_config *c, const crn_dataset *ds, size_t params)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "data", json_string(ds->root));
+    json_object_set_new(o, "split_mode", json_string(c->split_mode == CRN_SPLITS_SEED ? "seed" : "official"));
+    json_object_set_new(o, "train_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TRAIN]));
+    json_object_set_new(o, "val_images", json_integer((json_int_t)ds->count[CRN_SPLIT_VAL]));
+    json_object_set_new(o, "test_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TEST]));
+    json_object_set_new(o, "model", json_string(crn_model_name(c->model.kind)));
+    json_object_set_new(o, "act", json_string(crn_act_name(c->model.act)));
+    json_object_set_new(o, "final_act", json_boolean(c->model.final_act));
+    json_object_set_new(o, "width", json_real(c->model.width));
+    json_object_set_new(o, "classes", json_integer(ds->num_classes));
+    json_object_set_new(o, "parameters", json_integer((json_int_t)params));
+    json_object_set_new(o, "image_size", json_integer(c->transform.image_size));
+    json_object_set_new(o, "resize", json_integer(crn_transform_resize_target(&c->transform)));
+    json_object_set_new(o, "augment", json_boolean(c->transform.augment));
+    json_object_set_new(o, "hflip", json_real(c->transform.hflip_p));
+    json_object_set_new(o, "rotation", json_real(c->transform.rotation_deg));
+    json_object_set_new(o, "grayscale", json_real(c->transform.grayscale_p));
+    json_object_set_new(o, "brightness", json_real(c->transform.brightness));
+    json_object_set_new(o, "contrast", json_real(c->transform.contrast));
+    json_object_set_new(o, "saturation", json_real(c->transform.saturation));
+    json_object_set_new(o, "batch_size", json_integer(c->batch_size));
+    json_object_set_new(o, "epochs", json_integer(c->epochs));
+    json_object_set_new(o, "max_steps", json_integer(c->max_steps));
+    json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
+    json_object_set_new(o, "shuffle", json_boolean(c->shuffle));
+    json_object_set_new(o, "workers", json_integer(c->workers));
+    json_object_set_new(o, "optimizer", json_string(crn_optim_name(c->optim.kind)));
+    json_object_set_new(o, "lr", json_real(c->optim.lr));
+    json_object_set_new(o, "betas", json_pack("[ff]", c->optim.beta1, c->optim.beta2));
+    json_object_set_new(o, "eps", json_real(c->optim.eps));
+    json_object_set_new(o, "weight_decay", json_real(c->optim.weight_decay));
+    json_object_set_new(o, "momentum_decay", json_real(c->optim.momentum_decay));
+    json_object_set_new(o, "momentum", json_real(c->optim.momentum));
+    json_object_set_new(o, "plateau", json_pack("{s:f,s:i,s:f,s:i,s:f}", "factor", c->plateau.factor, "patience",
+                                                c->plateau.patience, "threshold", c->plateau.threshold, "cooldown",
+                                                c->plateau.cooldown, "min_lr", c->plateau.min_lr));
+    json_object_set_new(o, "early_stop", json_pack("{s:i,s:f}", "patience", c->early_stop_patience, "threshold",
+                                                   c->early_stop_threshold));
+    json_object_set_new(o, "init", c->init_path ? json_string(c->init_path) : json_null());
+    json_object_set_new(o, "device", json_string(c->device_desc ? c->device_desc : ""));
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+static int loader_config(const crn_train_config *c, bool train, crn_loader_config *lc)
+{
+    crn_loader_config_default(lc);
+    lc->batch_size = train ? c->batch_size : (c->eval_batch_size > 0 ? c->eval_batch_size : c->batch_size);
+    lc->workers = c->workers;
+    lc->shuffle = train && c->shuffle;
+    lc->skip_bad = c->skip_bad;
+    lc->seed = c->seed;
+    lc->transform = c->transform;
+    if (!train) lc->transform.augment = 0;
+    return CRN_OK;
+}
+
+typedef struct train_ctx {
+    const crn_train_config *cfg;
+    crn_runtime *rt;
+    crn_dataset ds;
+    crn_model *model;
+    crn_optimizer *opt;
+    crn_loader *loader;
+    crn_run_dir run;
+    crn_run_state st;
+    char *config_text;
+    float *losses, *logits;
+    char last_path[4200], best_path[4200];
+} train_ctx;
+
+static void ctx_free(train_ctx *t)
+{
+    crn_loader_destroy(t->loader);
+    crn_optim_destroy(t->opt);
+    crn_model_destroy(t->model);
+    crn_dataset_free(&t->ds);
+    crn_run_dir_close(&t->run);
+    free(t->config_text);
+    free(t->losses);
+    free(t->logits);
+}
+
+static int save_last(train_ctx *t, crn_train_result *res, crn_error *err)
+{
+    int rc = crn_checkpoint_save(t->last_path, t->model, t->opt, &t->st, t->config_text, err);
+    if (rc == CRN_OK) snprintf(res->checkpoint, sizeof res->checkpoint, "%s", t->last_path);
+    return rc;
+}
+
+/* One epoch of training from batch st.epoch_batches on. Returns CRN_OK,
+ * CRN_EINTR (stop requested, checkpoint written) or an error. */
+static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn_progress_fn progress, void *pctx,
+                       crn_train_result *res, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    int k = crn_model_get_config(t->model)->classes;
+    int rc = crn_loader_start_epoch(t->loader, (uint64_t)epoch, err);
+    if (rc != CRN_OK) return rc;
+    size_t batches = crn_loader_batches_per_epoch(t->loader);
+    double t0 = now_s() - t->st.epoch_seconds, seen_at_start = t->st.epoch_seen;
+    const crn_batch *b = NULL;
+    long long skip = t->st.epoch_batches; /* resuming mid-epoch: these batches are done */
+    for (;;) {
+        int got = crn_loader_next(t->loader, &b, err);
+        if (got < 0) return got;
+        if (got == 0) break;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        if (b->n == 0) continue;
+        if ((rc = crn_model_forward(t->model, b->images, b->n, true, err)) != CRN_OK) return rc;
+        if ((rc = crn_model_loss(t->model, b->labels, b->n, t->losses, err)) != CRN_OK) return rc;
+        double bl = 0;
+        for (int i = 0; i < b->n; i++) bl += t->losses[i];
+        bl /= b->n;
+        if (!isfinite(bl))
+            return crn_fail(err, CRN_EINVAL,
+                            "the loss became %s at step %lld (epoch %d, batch %zu); stopping. The last good "
+                            "checkpoint is %s",
+                            isnan(bl) ? "NaN" : "infinite", t->st.step + 1, epoch, b->batch_index + 1,
+                            t->last_path);
+        if ((rc = crn_model_read_logits(t->model, b->n, t->logits, err)) != CRN_OK) return rc;
+        if ((rc = crn_model_backward(t->model, err)) != CRN_OK) return rc;
+        size_t np = 0;
+        cl_mem params = crn_model_params_buffer(t->model, &np), grads = crn_model_grads_buffer(t->model, &np);
+        if ((rc = crn_optim_step(t->opt, params, grads, err)) != CRN_OK) return rc;
+        t->st.step++;
+        t->st.epoch_batches++;
+        for (int i = 0; i < b->n; i++) {
+            t->st.epoch_loss_sum += t->losses[i];
+            t->st.epoch_correct += argmax(t->logits + (size_t)i * k, k) == b->labels[i];
+        }
+        t->st.epoch_seen += b->n;
+        t->st.epoch_seconds = now_s() - t0;
+        if ((rc = crn_run_dir_log_step(&t->run, t->st.step, epoch, bl, t->st.lr, err)) != CRN_OK) return rc;
+        if (progress) {
+            double el = now_s() - t0;
+            crn_progress p = {.phase = CRN_PHASE_TRAIN, .epoch = epoch, .epochs = c->epochs,
+                              .batch = b->batch_index + 1, .batches = batches, .step = t->st.step,
+                              .loss = t->st.epoch_loss_sum / t->st.epoch_seen,
+                              .images_per_s = (t->st.epoch_seen - seen_at_start) / (el > 0 ? el : 1e-9)};
+            p.eta_s = (double)(batches - p.batch) * el / (double)(p.batch - (size_t)0);
+            progress(pctx, &p);
+        }
+        if (c->max_steps > 0 && t->st.step >= c->max_steps) {
+            res->max_steps_reached = true;
+            break;
+        }
+        if (stop && *stop) {
+            /* Finish here: the checkpoint records the position in the epoch. */
+            if ((rc = save_last(t, res, err)) != CRN_OK) return rc;
+            res->interrupted = true;
+            return CRN_EINTR;
+        }
+    }
+    return CRN_OK;
+}
+
+int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t *stop, crn_progress_fn progress,
+              void *pctx, crn_train_result *res, crn_error *err)
+{
+    train_ctx t;
+    memset(&t, 0, sizeof t);
+    memset(res, 0, sizeof *res);
+    t.cfg = c;
+    t.rt = rt;
+    if (c->batch_size < 1) return crn_fail(err, CRN_EINVAL, "--batch-size must be at least 1 (got %d)", c->batch_size);
+    if (c->epochs < 1) return crn_fail(err, CRN_EINVAL, "--epochs must be at least 1 (got %d)", c->epochs);
+    int rc = crn_transform_config_check(&c->transform, err);
+    if (rc != CRN_OK) return rc;
+    crn_dataset_options dopt;
+    crn_dataset_options_default(&dopt);
+    dopt.split_mode = c->split_mode;
+    if ((rc = crn_dataset_open(&t.ds, c->data_root, &dopt, err)) != CRN_OK) return rc;
+    for (int s = 0; s < CRN_SPLIT_COUNT; s++)
+        if (t.ds.count[s] == 0) {
+            ctx_free(&t);
+            return crn_fail(err, CRN_EINVAL, "%s: the %s split is empty", c->data_root, crn_split_name((crn_split)s));
+        }
+    crn_model_config mc = c->model;
+    mc.classes = t.ds.num_classes;
+    mc.image_size = c->transform.image_size;
+    if ((rc = crn_model_create(rt, &mc, c->batch_size, &t.model, err)) != CRN_OK) goto out;
+    size_t np = 0;
+    crn_model_params_buffer(t.model, &np);
+    if ((rc = crn_optim_create(rt, &c->optim, np, &t.opt, err)) != CRN_OK) goto out;
+    t.losses = malloc((size_t)c->batch_size * sizeof *t.losses);
+    t.logits = malloc((size_t)c->batch_size * (size_t)mc.classes * sizeof *t.logits);
+    if (!t.losses || !t.logits) {
+        rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
+        goto out;
+    }
+    t.config_text = config_json(c, &t.ds, crn_model_param_count(t.model));
+    snprintf(t.last_path, sizeof t.last_path, "%s/last.safetensors", c->out_dir);
+    snprintf(t.best_path, sizeof t.best_path, "%s/best.safetensors", c->out_dir);
+
+    /* Fresh state, then whatever the checkpoint or --init says. */
+    t.st.lr = c->optim.lr;
+    t.st.plateau = c->plateau;
+    t.st.plateau.best = INFINITY;
+    t.st.plateau.num_bad_epochs = t.st.plateau.cooldown_counter = t.st.plateau.last_epoch = 0;
+    crn_early_stop_init(&t.st.early, c->early_stop_patience, c->early_stop_threshold);
+    t.st.seed = c->seed;
+    t.st.data_checksum = crn_dataset_checksum(&t.ds);
+    uint64_t checksum = t.st.data_checksum;
+    if (c->resume) {
+        if ((rc = crn_checkpoint_load(t.last_path, t.model, t.opt, &t.st, err)) != CRN_OK) goto out;
+        if (t.st.data_checksum != checksum) {
+            rc = crn_fail(err, CRN_EINVAL, "%s was trained on other data than %s (dataset checksum differs)",
+                          t.last_path, c->data_root);
+            goto out;
+        }
+        if (t.st.seed != c->seed) {
+            rc = crn_fail(err, CRN_EINVAL, "%s used --seed %llu; resume with the same seed", t.last_path,
+                          (unsigned long long)t.st.seed);
+            goto out;
+        }
+        crn_optim_set_lr(t.opt, t.st.lr);
+    } else if (c->init_path) {
+        if ((rc = crn_checkpoint_load(c->init_path, t.model, NULL, NULL, err)) != CRN_OK) goto out;
+    } else if ((rc = crn_model_init(t.model, c->seed, err)) != CRN_OK) {
+        goto out;
+    }
+    if ((rc = crn_run_dir_open(&t.run, c->out_dir, c->resume, t.st.epoch, t.st.step, err)) != CRN_OK) goto out;
+    if ((rc = crn_run_dir_write_text(&t.run, "config.json", t.config_text, err)) != CRN_OK) goto out;
+
+    crn_loader_config tl, el;
+    loader_config(c, true, &tl);
+    loader_config(c, false, &el);
+    if ((rc = crn_loader_create(&t.loader, t.ds.samples[CRN_SPLIT_TRAIN], t.ds.count[CRN_SPLIT_TRAIN], &tl, err)) !=
+        CRN_OK)
+        goto out;
+
+    double train_seconds = 0, train_images = 0;
+    bool stop_now = t.st.early.bad_epochs >= t.st.early.patience;
+    for (int epoch = t.st.epoch + 1; epoch <= c->epochs && !stop_now && !res->max_steps_reached; epoch++) {
+        rc = train_epoch(&t, epoch, stop, progress, pctx, res, err);
+        if (rc != CRN_OK) goto out;
+        crn_epoch_record rec = {.epoch = epoch, .lr = t.st.lr, .seconds = t.st.epoch_seconds};
+        rec.train_loss = t.st.epoch_loss_sum / t.st.epoch_seen;
+        rec.train_acc = t.st.epoch_correct / t.st.epoch_seen;
+        rec.train_images_per_s = t.st.epoch_seen / (t.st.epoch_seconds > 0 ? t.st.epoch_seconds : 1e-9);
+        train_seconds += t.st.epoch_seconds;
+        train_images += t.st.epoch_seen;
+        if ((rc = crn_evaluate(t.model, &t.ds, CRN_SPLIT_VAL, &el, &rec.val_loss, &rec.val_acc, NULL, progress, pctx,
+                               epoch, err)) != CRN_OK)
+            goto out;
+        double new_lr = crn_plateau_step(&t.st.plateau, rec.val_loss, t.st.lr);
+        stop_now = crn_early_stop_update(&t.st.early, rec.val_loss, &rec.best);
+        t.st.epoch = epoch;
+        t.st.epoch_batches = 0;
+        t.st.epoch_loss_sum = t.st.epoch_correct = t.st.epoch_seen = t.st.epoch_seconds = 0;
+        t.st.lr = new_lr;
+        crn_optim_set_lr(t.opt, new_lr);
+        if (rec.best) {
+            t.st.best_epoch = epoch;
+            if ((rc = crn_checkpoint_save(t.best_path, t.model, NULL, &t.st, t.config_text, err)) != CRN_OK) goto out;
+        }
+        if ((rc = crn_run_dir_log_epoch(&t.run, &rec, err)) != CRN_OK) goto out;
+        if ((rc = save_last(&t, res, err)) != CRN_OK) goto out;
+        res->epochs_run = epoch;
+        if (progress) {
+            crn_progress p = {.phase = CRN_PHASE_VAL, .epoch = epoch, .epochs = c->epochs, .step = t.st.step,
+                              .epoch_done = &rec};
+            progress(pctx, &p);
+        }
+        if (stop && *stop) {
+            res->interrupted = true;
+            rc = CRN_EINTR;
+            goto out;
+        }
+    }
+    res->early_stopped = stop_now;
+    res->steps = t.st.step;
+    res->best_val_loss = t.st.early.best;
+    res->best_epoch = t.st.best_epoch;
+    res->train_images_per_s = train_images / (train_seconds > 0 ? train_seconds : 1e-9);
+    /* The final test uses the best weights (lowest validation loss). */
+    if (t.st.best_epoch > 0 && (rc = crn_checkpoint_load(t.best_path, t.model, NULL, NULL, err)) != CRN_OK) goto out;
+    rc = crn_evaluate(t.model, &t.ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, NULL, progress, pctx,
+                      t.st.epoch, err);
+out:
+    res->steps = t.st.step;
+    res->epochs_run = t.st.epoch;
+    ctx_free(&t);
+    return rc;
+}
