@@ -51,11 +51,14 @@ void crn_svg_bar_chart(crn_sb *b, int width, int height, const char *title, cons
                        const double *v, int k, double ymin, double ymax, double hline, const char *hline_label,
                        bool highlight_below);
 
-/* A rows x cols heat map of v (row-major) scaled to 0..vmax (white to dark
- * blue), with a colour scale. row_labels (rows strings) name the rows; when
+/* A rows x cols heat map of v, cells cell px wide and cell_h px high
+ * (cell_h <= 0: square), (row-major) scaled to 0..vmax (white to dark
+ * blue; on a square-root scale when sqrt_scale, for sparse matrices), with
+ * a colour scale. row_labels (rows strings) name the rows; when
  * NULL rows are numbered 1..rows. Columns are numbered 1..cols. Cells of
  * value 0 are left white (not drawn); each drawn cell has a tooltip. */
-void crn_svg_heatmap(crn_sb *b, int cell, const char *title, const char *xlabel, const char *ylabel, const double *v,
-                     int rows, int cols, double vmax, const char *const *row_labels, const char *scale_label);
+void crn_svg_heatmap(crn_sb *b, int cell, int cell_h, const char *title, const char *xlabel, const char *ylabel, const double *v,
+                     int rows, int cols, double vmax, bool sqrt_scale, const char *const *row_labels,
+                     const char *scale_label);
 
 #endif

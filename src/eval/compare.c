@@ -169,7 +169,7 @@ int crn_compare_write(const char *const *runs, int nruns, FILE *md, const char *
                     "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #bbbbbb;padding:3px 8px}"
                     "th{background:#eeeeee}td.n{text-align:right}\n"
                     "figure{margin:12px 0;break-inside:avoid;page-break-inside:avoid}svg{max-width:100%;height:auto}\n"
-                    ".note{color:#555555;font-style:italic}\n"
+                    ".note{color:#555555;font-style:italic}figcaption{font-size:12px;color:#333333}\n"
                     "</style>\n</head>\n<body>\n<h1>Comparison of runs</h1>\n<h2>Test results</h2>\n<table>\n<tr>");
     for (int c = 0; c < NCOL; c++) crn_sb_printf(&h, "<th>%s</th>", hdr[c]);
     crn_sb_puts(&h, "</tr>\n");
@@ -257,11 +257,11 @@ int crn_compare_write(const char *const *runs, int nruns, FILE *md, const char *
                 row++;
             }
         int cell_px = k <= 30 ? 24 : k <= 120 ? 9 : 4;
-        crn_svg_heatmap(&svg, cell_px, "F1 per class and run", "class", NULL, v, nm, k, 1.0, labels, "F1");
+        crn_svg_heatmap(&svg, cell_px, 20, "F1 per class and run", "class", NULL, v, nm, k, 1.0, false, labels, "F1");
         crn_sb_puts(&h, "<figure>\n");
         if (svg.s) crn_sb_puts(&h, svg.s);
-        crn_sb_puts(&h, "<figcaption>Rows: runs; columns: classes 1..k; darker is a higher F1 (square-root "
-                        "scale).</figcaption>\n</figure>\n");
+        crn_sb_puts(&h, "<figcaption>Rows: runs; columns: classes 1..k; darker is a higher F1 "
+                        "(linear scale); white is 0.</figcaption>\n</figure>\n");
         crn_sb_free(&svg);
         /* and a table of the classes under the pass mark per run */
         crn_sb_puts(&h, "<table>\n<tr><th>run</th><th>macro F1</th><th>classes with F1 &#8805; 0.7</th></tr>\n");

@@ -364,8 +364,8 @@ int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size
             for (int c = 0; c < k; c++)
                 v[(size_t)r * k + c] = m.support[r] ? (double)m.confusion[(size_t)r * k + c] / (double)m.support[r] : 0;
         int cell = k <= 20 ? 24 : k <= 60 ? 10 : k <= 120 ? 7 : 3;
-        crn_svg_heatmap(&svg, cell, "Confusion matrix (each row divided by the class's support)", "predicted class",
-                        "true class", v, k, k, 1.0, NULL, "share of row");
+        crn_svg_heatmap(&svg, cell, cell, "Confusion matrix (each row divided by the class's support)", "predicted class",
+                        "true class", v, k, k, 1.0, true, NULL, "share of row");
         free(v);
         rc = figure(&h, run_dir, "confusion.svg", &svg,
                     "Rows: true class; columns: predicted class; colour: share of the true class's images "

@@ -222,7 +222,7 @@ void crn_svg_line_chart(crn_sb *b, int width, int height, const char *title, con
     int per_row = (width - 80) / 190;
     if (per_row < 1) per_row = 1;
     int legend_rows = (ns + per_row - 1) / per_row;
-    frame f = {60, 32, width - 80, height - 32 - 50 - 18.0 * legend_rows, ymin, ymax};
+    frame f = {60, 32, width - 80, height - 32 - 62 - 18.0 * legend_rows, ymin, ymax};
     svg_open(b, width, height, title);
     y_axis(b, &f, ylabel);
     double xstep = nice_step(xmax - xmin, 10);
@@ -338,12 +338,14 @@ static void heat_color(double t, char *buf, size_t size)
     snprintf(buf, size, "#%02x%02x%02x", r, g, bl);
 }
 
-void crn_svg_heatmap(crn_sb *b, int cell, const char *title, const char *xlabel, const char *ylabel, const double *v,
-                     int rows, int cols, double vmax, const char *const *row_labels, const char *scale_label)
+void crn_svg_heatmap(crn_sb *b, int cell, int cell_h, const char *title, const char *xlabel, const char *ylabel, const double *v,
+                     int rows, int cols, double vmax, bool sqrt_scale, const char *const *row_labels,
+                     const char *scale_label)
 {
     int left = row_labels ? 190 : 60;
     double x0 = left, y0 = 40;
-    double w = (double)cell * cols, h = (double)cell * rows;
+    if (cell_h <= 0) cell_h = cell;
+    double w = (double)cell * cols, h = (double)cell_h * rows;
     int width = (int)(x0 + w + 110), height = (int)(y0 + h + 55);
     if (width < 400) width = 400;
     svg_open(b, width, height, title);
@@ -355,9 +357,9 @@ void crn_svg_heatmap(crn_sb *b, int cell, const char *title, const char *xlabel,
         for (int c = 0; c < cols; c++) {
             double val = v[(size_t)r * cols + c];
             if (!(val > 0)) continue;
-            heat_color(sqrt(val / vmax), col, sizeof col);
+            heat_color(sqrt_scale ? sqrt(val / vmax) : val / vmax, col, sizeof col);
             crn_sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>", x0 + c * cell,
-                          y0 + r * cell, cell, cell, col);
+                          y0 + r * cell_h, cell, cell_h, col);
             if (row_labels) crn_sb_xml(b, row_labels[r]);
             else crn_sb_printf(b, "%d", r + 1);
             crn_sb_printf(b, ", %d: %.3g</title></rect>\n", c + 1, val);
@@ -370,7 +372,7 @@ void crn_svg_heatmap(crn_sb *b, int cell, const char *title, const char *xlabel,
     if (row_labels) {
         for (int r = 0; r < rows; r++) {
             crn_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#222222\">", x0 - 6,
-                          y0 + r * cell + cell / 2.0 + 4);
+                          y0 + r * cell_h + cell_h / 2.0 + 4);
             crn_sb_xml(b, row_labels[r]);
             crn_sb_puts(b, "</text>\n");
         }
@@ -379,7 +381,7 @@ void crn_svg_heatmap(crn_sb *b, int cell, const char *title, const char *xlabel,
         for (int r = 0; r < rows; r++)
             if ((r + 1) % rstep == 0 || r == 0)
                 crn_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#222222\" font-size=\"10\">%d</text>\n",
-                              x0 - 4, y0 + r * cell + cell / 2.0 + 3, r + 1);
+                              x0 - 4, y0 + r * cell_h + cell_h / 2.0 + 3, r + 1);
         if (ylabel) {
             crn_sb_printf(b, "<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222222\" transform=\"rotate(-90 16 %.1f)\">",
                           y0 + h / 2, y0 + h / 2);
@@ -396,7 +398,7 @@ void crn_svg_heatmap(crn_sb *b, int cell, const char *title, const char *xlabel,
     double sx = x0 + w + 30, sh = h < 200 ? h : 200;
     for (int i = 0; i < 20; i++) {
         double t = 1 - (i + 0.5) / 20;
-        heat_color(sqrt(t), col, sizeof col);
+        heat_color(sqrt_scale ? sqrt(t) : t, col, sizeof col);
         crn_sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"%.2f\" fill=\"%s\"/>\n", sx,
                       y0 + sh * i / 20, sh / 20 + 0.3, col);
     }
