@@ -15,6 +15,7 @@
 /* matio reports problems through a log function; keep the last message
  * instead of letting it print (library code never prints). */
 static char mat_last_log[512];
+static size_t mat_file_size; /* of the file being read: bounds what a variable may claim */
 
 static void mat_log(int level, char *message)
 {
@@ -91,6 +92,29 @@ static int read_int_vector(mat_t *mat, const char *path, const char *var, long l
     *out = NULL;
     *n = 0;
     mat_last_log[0] = 0;
+    /* check the claimed size before matio allocates it: zlib expands at most
+     * about 1032:1, and no Flowers-102 variable is near 2^26 values */
+    matvar_t *info = Mat_VarReadInfo(mat, var);
+    if (!info) {
+        if (mat_last_log[0])
+            return crn_fail(err, CRN_EFORMAT, "%s: cannot read variable '%s' (%s)", path, var, mat_last_log);
+        return crn_fail(err, CRN_EFORMAT, "%s: no variable '%s'", path, var);
+    }
+    size_t claimed = 1;
+    int too_big = info->rank < 0 || info->rank > 8 || !info->dims;
+    for (int d = 0; !too_big && d < info->rank; d++) {
+        if (info->dims[d] > ((size_t)1 << 26) || claimed * info->dims[d] > ((size_t)1 << 26))
+            too_big = 1;
+        else
+            claimed *= info->dims[d];
+    }
+    size_t esz0 = class_size(info->class_type);
+    if (!too_big && esz0 && claimed * esz0 > mat_file_size * 1100 + 4096)
+        too_big = 1;
+    Mat_VarFree(info);
+    if (too_big)
+        return crn_fail(err, CRN_EFORMAT, "%s: variable '%s' claims more values than the file can hold", path, var);
+    mat_last_log[0] = 0;
     matvar_t *v = Mat_VarRead(mat, var);
     if (!v) {
         if (mat_last_log[0])
@@ -159,6 +183,22 @@ static mat_t *open_mat(const char *path, crn_error *err, int *rc)
         *rc = crn_fail(err, CRN_EIO, "%s: not a regular file", path);
         return NULL;
     }
+    /* Only level-5 / v7.3 files (a 128-byte header ending in version 0x0100
+     * or 0x0200 and "IM"/"MI"): matio's v4 fallback would take any bytes as
+     * a header and may allocate gigabytes for a few bytes of garbage. */
+    unsigned char hdr[128];
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(hdr, 1, sizeof hdr, f) : 0;
+    if (f)
+        fclose(f);
+    int v5 = got == sizeof hdr &&
+             ((hdr[126] == 'I' && hdr[127] == 'M' && hdr[124] == 0 && (hdr[125] == 1 || hdr[125] == 2)) ||
+              (hdr[126] == 'M' && hdr[127] == 'I' && hdr[125] == 0 && (hdr[124] == 1 || hdr[124] == 2)));
+    if (!v5) {
+        *rc = crn_fail(err, CRN_EFORMAT, "%s: not a MATLAB .mat file (no level 5 / v7.3 header)", path);
+        return NULL;
+    }
+    mat_file_size = (size_t)st.st_size;
     mat_t *m = Mat_Open(path, MAT_ACC_RDONLY);
     if (!m) {
         *rc = crn_fail(err, CRN_EFORMAT, "%s: not a MATLAB .mat file (level 5 or v7.3)%s%s", path,

@@ -1,0 +1,31 @@
+/* libFuzzer harness for the JPEG path: decode from memory (the first byte
+ * picks the DCT-scaling target), then run the eval and training transforms
+ * on what decoded. See tests/fuzz/README.md. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clresnet/jpeg.h"
+#include "clresnet/transforms.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    static crn_image im;
+    static crn_transform_scratch s;
+    static float out[3 * 24 * 24];
+    crn_error err;
+    int min_short = data[0];
+    if (crn_jpeg_decode_mem(data + 1, size - 1, min_short, "fuzz", &im, &err) != CRN_OK)
+        return 0;
+    if ((size_t)im.w * (size_t)im.h > 4096 * 4096)
+        return 0;
+    crn_transform_config c;
+    crn_transform_config_default(&c);
+    c.image_size = 24;
+    c.resize = 27;
+    c.augment = data[0] & 1;
+    crn_transform_image(&c, &im, 0, 0, size, &s, out, &err);
+    return 0;
+}
