@@ -1,0 +1,200 @@
+/* `clresnet bench`: the median time of a whole training step (forward,
+ * loss, backward, optimiser) on random data, images/s, a per-layer table
+ * from OpenCL profiling events, the GEMM share, and device memory. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "clresnet/model.h"
+#include "clresnet/optim.h"
+
+void help_bench(void)
+{
+    printf("usage: clresnet [--device N] bench [--model M] [--act A] [--batch-size B] [--image-size S]\n"
+           "                                  [--steps N] [--warmup N] [--width W] [--classes K] [--json]\n\n"
+           "Times training steps (forward, loss, backward, NAdam) on random data: the median\n"
+           "step time and images/s, then a per-layer table from OpenCL profiling events\n"
+           "(one extra profiled step), the GEMM share and the model's device memory.\n"
+           "Defaults: resnet50, relu, batch 32, 224x224, 10 steps after 3 warm-up steps.\n"
+           "--json prints one JSON object (images/s under \"images_per_s\").\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct row {
+    const char *tag;
+    double seconds, gemm_seconds;
+    int launches;
+} row;
+
+static int step(crn_model *m, crn_optimizer *opt, const float *x, const int32_t *y, int n, float *losses,
+                crn_error *err)
+{
+    crn_runtime *rt = crn_model_runtime(m);
+    int rc = crn_model_forward(m, x, n, true, err);
+    crn_prof_tag(rt, "loss");
+    if (rc == CRN_OK) rc = crn_model_loss(m, y, n, losses, err);
+    if (rc == CRN_OK) rc = crn_model_backward(m, err);
+    crn_prof_tag(rt, "optimizer");
+    if (rc == CRN_OK) rc = crn_optim_step(opt, crn_model_params_buffer(m, NULL), crn_model_grads_buffer(m, NULL), err);
+    if (rc == CRN_OK) rc = crn_finish(rt, err);
+    return rc;
+}
+
+int cmd_bench(const cli_globals *g, int argc, char **argv)
+{
+    crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0};
+    int batch = 32, steps = 10, warmup = 3;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int k;
+        if (!strcmp(a, "--json")) { json = true; continue; }
+        if (!strcmp(a, "--no-final-act")) { mc.final_act = false; continue; }
+        if (!v) {
+            fprintf(stderr, "clresnet bench: error: unknown option or missing value '%s'\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--model")) {
+            if ((k = crn_model_parse(v)) < 0) goto bad;
+            mc.kind = (crn_model_kind)k;
+        } else if (!strcmp(a, "--act")) {
+            if ((k = crn_act_parse(v)) < 0) goto bad;
+            mc.act = (crn_act_kind)k;
+        } else if (!strcmp(a, "--batch-size")) {
+            if ((batch = atoi(v)) < 1) goto bad;
+        } else if (!strcmp(a, "--image-size")) {
+            if ((mc.image_size = atoi(v)) < 8) goto bad;
+        } else if (!strcmp(a, "--steps")) {
+            if ((steps = atoi(v)) < 1) goto bad;
+        } else if (!strcmp(a, "--warmup")) {
+            if ((warmup = atoi(v)) < 0) goto bad;
+        } else if (!strcmp(a, "--classes")) {
+            if ((mc.classes = atoi(v)) < 1) goto bad;
+        } else if (!strcmp(a, "--width")) {
+            if (!((mc.width = atof(v)) > 0)) goto bad;
+        } else {
+            fprintf(stderr, "clresnet bench: error: unknown option '%s'\n", a);
+            return 2;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "clresnet bench: error: bad value '%s' for %s\n", v, a);
+        return 2;
+    }
+    crn_runtime *rt = NULL;
+    if (cli_open_runtime(g, true, &rt) != 0) return 1;
+    crn_error err = {0};
+    crn_model *m = NULL;
+    crn_optimizer *opt = NULL;
+    size_t S = (size_t)mc.image_size, nin = (size_t)batch * 3 * S * S;
+    float *x = malloc(nin * sizeof *x), *losses = malloc((size_t)batch * sizeof *losses);
+    int32_t *y = malloc((size_t)batch * sizeof *y);
+    double *t = malloc((size_t)steps * sizeof *t);
+    int rc = (!x || !losses || !y || !t) ? crn_fail(&err, CRN_ENOMEM, "out of host memory") : CRN_OK;
+    unsigned seed = 1;
+    for (size_t i = 0; rc == CRN_OK && i < nin; i++)
+        x[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
+    for (int i = 0; rc == CRN_OK && i < batch; i++) y[i] = i % mc.classes;
+    if (rc == CRN_OK) rc = crn_model_create(rt, &mc, batch, &m, &err);
+    size_t np = 0;
+    if (rc == CRN_OK) {
+        crn_model_params_buffer(m, &np);
+        crn_optim_config oc = crn_optim_defaults(CRN_OPT_NADAM);
+        rc = crn_optim_create(rt, &oc, np, &opt, &err);
+    }
+    if (rc == CRN_OK) rc = crn_model_init(m, 0, &err);
+    for (int i = 0; rc == CRN_OK && i < warmup; i++) rc = step(m, opt, x, y, batch, losses, &err);
+    for (int i = 0; rc == CRN_OK && i < steps; i++) {
+        double t0 = now_s();
+        rc = step(m, opt, x, y, batch, losses, &err);
+        t[i] = now_s() - t0;
+    }
+    /* One more step with events on: profiling can slow a device down, so it
+     * is not part of the timed median. */
+    if (rc == CRN_OK) {
+        crn_prof_start(rt);
+        rc = step(m, opt, x, y, batch, losses, &err);
+        crn_prof_stop(rt);
+    }
+    if (rc != CRN_OK) {
+        crn_optim_destroy(opt);
+        crn_model_destroy(m);
+        crn_runtime_destroy(rt);
+        free(x), free(y), free(losses), free(t);
+        return cli_error(&err);
+    }
+    qsort(t, (size_t)steps, sizeof *t, cmp_double);
+    double med = t[steps / 2], ips = batch / med;
+    row rows[256];
+    int nrows = 0;
+    double total = 0, gemm = 0;
+    for (int i = 0; i < rt->prof_count; i++) {
+        const crn_prof_event *e = &rt->prof[i];
+        double s = crn_prof_seconds(e);
+        int r = 0;
+        while (r < nrows && strcmp(rows[r].tag, e->tag) != 0) r++;
+        if (r == nrows) {
+            if (nrows == 256) continue;
+            rows[nrows++] = (row){e->tag, 0, 0, 0};
+        }
+        rows[r].seconds += s;
+        rows[r].launches++;
+        if (e->gemm) {
+            rows[r].gemm_seconds += s;
+            gemm += s;
+        }
+        total += s;
+    }
+    /* largest first */
+    for (int i = 0; i < nrows; i++)
+        for (int j = i + 1; j < nrows; j++)
+            if (rows[j].seconds > rows[i].seconds) {
+                row tmp = rows[i];
+                rows[i] = rows[j];
+                rows[j] = tmp;
+            }
+    double mib = (double)crn_model_device_bytes(m) / 1048576.0;
+    if (json) {
+        printf("{\"device\":\"%s\",\"model\":\"%s\",\"act\":\"%s\",\"batch_size\":%d,\"image_size\":%d,"
+               "\"steps\":%d,\"median_step_s\":%.6f,\"images_per_s\":%.3f,\"device_memory_mib\":%.1f,"
+               "\"profiled_s\":%.6f,\"gemm_share\":%.4f,\"layers\":[",
+               rt->dev.name, crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size, steps, med, ips, mib,
+               total, total > 0 ? gemm / total : 0);
+        for (int i = 0; i < nrows; i++)
+            printf("%s{\"layer\":\"%s\",\"seconds\":%.6f,\"gemm_seconds\":%.6f,\"launches\":%d}", i ? "," : "",
+                   rows[i].tag, rows[i].seconds, rows[i].gemm_seconds, rows[i].launches);
+        printf("]}\n");
+    } else {
+        printf("%s/%s batch %d at %dx%d on %s\n", crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size,
+               mc.image_size, rt->dev.name);
+        printf("training step: median %.1f ms over %d steps (min %.1f, max %.1f) = %.1f images/s\n", med * 1e3, steps,
+               t[0] * 1e3, t[steps - 1] * 1e3, ips);
+        printf("device memory of the model (weights, grads, activations, workspace): %.0f MiB\n", mib);
+        printf("profiled step: %.1f ms in kernels, GEMM %.1f%%\n\n", total * 1e3, total > 0 ? 100 * gemm / total : 0);
+        printf("%-20s %10s %7s %9s %8s\n", "layer", "ms", "share", "GEMM ms", "launches");
+        for (int i = 0; i < nrows; i++)
+            printf("%-20s %10.2f %6.1f%% %9.2f %8d\n", rows[i].tag, rows[i].seconds * 1e3,
+                   total > 0 ? 100 * rows[i].seconds / total : 0, rows[i].gemm_seconds * 1e3, rows[i].launches);
+    }
+    crn_optim_destroy(opt);
+    crn_model_destroy(m);
+    crn_runtime_destroy(rt);
+    free(x), free(y), free(losses), free(t);
+    return 0;
+}
