@@ -14,6 +14,7 @@ static const cli_command COMMANDS[] = {
     {"list-devices", "list OpenCL platforms and devices (--check tests each one)", cmd_list_devices,
      help_list_devices},
     {"train", "train a model (the seed protocol; resumable)", cmd_train, help_train},
+    {"bench", "time training steps; per-layer profile", cmd_bench, help_bench},
 };
 static const int COMMAND_COUNT = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

@@ -22,6 +22,15 @@ typedef struct crn_kernel_entry {
     size_t max_wg;         /* CL_KERNEL_WORK_GROUP_SIZE for this device */
 } crn_kernel_entry;
 
+/* One profiled command: the layer tag current when it was enqueued, the
+ * kernel (or "sgemm"), and its event. */
+typedef struct crn_prof_event {
+    const char *tag;
+    char kernel[48];
+    bool gemm;
+    cl_event event;
+} crn_prof_event;
+
 typedef struct crn_runtime {
     crn_device_info dev;
     cl_context ctx;
@@ -35,6 +44,12 @@ typedef struct crn_runtime {
     int cache_hits;        /* programs loaded from the binary cache */
     int cache_builds;      /* programs compiled from source */
     double build_seconds;  /* wall time spent getting programs ready */
+    /* Profiling (queue created with profiling): while prof_on, every launch
+     * and GEMM records an event tagged with prof_tag (set by the model). */
+    bool prof_on;
+    const char *prof_tag;
+    crn_prof_event *prof;
+    int prof_count, prof_cap;
 } crn_runtime;
 
 int crn_runtime_create(crn_runtime **out, const crn_device_info *dev,
@@ -58,6 +73,18 @@ int crn_launch(crn_runtime *rt, const crn_kernel_entry *k, int dims, const size_
 int crn_launch_1d(crn_runtime *rt, const crn_kernel_entry *k, size_t n, crn_error *err);
 
 int crn_finish(crn_runtime *rt, crn_error *err);
+
+/* Profiling: start recording (drops earlier records), tag what follows. */
+void crn_prof_start(crn_runtime *rt);
+void crn_prof_stop(crn_runtime *rt);
+static inline void crn_prof_tag(crn_runtime *rt, const char *tag) { rt->prof_tag = tag; }
+
+/* An event slot for the next command, or NULL when not profiling; the
+ * caller passes it to clEnqueue... / CLBlast. */
+cl_event *crn_prof_slot(crn_runtime *rt, const char *kernel, bool gemm);
+
+/* Seconds of a recorded command (after crn_finish). */
+double crn_prof_seconds(const crn_prof_event *e);
 
 /* Builds one OpenCL C source for this device, through the cache; used for
  * the cl/ kernel files at start-up and by tests. log receives the build log on failure. */

@@ -34,5 +34,7 @@ int cmd_list_devices(const cli_globals *g, int argc, char **argv);
 void help_list_devices(void);
 int cmd_train(const cli_globals *g, int argc, char **argv);
 void help_train(void);
+int cmd_bench(const cli_globals *g, int argc, char **argv);
+void help_bench(void);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct layer {
     int pw, pb, prm, prv, pnbt; /* parameter indices: weight/gamma, bias/beta, BN buffers */
     crn_tensor save_mean, save_invstd, argmax;
     int k, stride, pad;         /* max pooling */
+    char tag_fwd[32], tag_bwd[32]; /* profiling labels, e.g. "conv3x3/2 fwd" */
 } layer;
 
 enum { INIT_NONE, INIT_KAIMING, INIT_BIAS, INIT_ONE, INIT_ZERO };
@@ -474,6 +475,26 @@ static int grad_commit(crn_model *m, int id, int dest, int n, bool dry, crn_erro
 
 /* The backward pass; dry: no device work, only the slot bookkeeping (used at
  * create time to count the slots). */
+/* Profiling labels group the layers of a kind and shape family. */
+static void set_tags(crn_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        layer *l = &m->layers[i];
+        char base[24];
+        switch (l->kind) {
+        case L_CONV: snprintf(base, sizeof base, "conv%dx%d/%d", l->conv.kh, l->conv.kw, l->conv.stride); break;
+        case L_BN: snprintf(base, sizeof base, "batchnorm"); break;
+        case L_ACT: snprintf(base, sizeof base, "%s", crn_act_name(m->cfg.act)); break;
+        case L_MAXPOOL: snprintf(base, sizeof base, "maxpool%dx%d", l->k, l->k); break;
+        case L_GAP: snprintf(base, sizeof base, "avgpool"); break;
+        case L_LINEAR: snprintf(base, sizeof base, "linear"); break;
+        case L_ADD: snprintf(base, sizeof base, "add"); break;
+        }
+        snprintf(l->tag_fwd, sizeof l->tag_fwd, "%s fwd", base);
+        snprintf(l->tag_bwd, sizeof l->tag_bwd, "%s bwd", base);
+    }
+}
+
 static int backward_pass(crn_model *m, bool dry, crn_error *err)
 {
     crn_runtime *rt = m->rt;
@@ -487,6 +508,7 @@ static int backward_pass(crn_model *m, bool dry, crn_error *err)
     int rc = CRN_OK;
     for (int li = m->nlayers - 1; li >= 0 && rc == CRN_OK; li--) {
         layer *l = &m->layers[li];
+        crn_prof_tag(rt, l->tag_bwd);
         int gy_slot = m->grad_slot[l->out];
         if (gy_slot < 0) return crn_fail(err, CRN_EINVAL, "model: layer %d has no output gradient", li);
         crn_tensor gy = dry ? buf_t(NULL, 0) : buf_t(m->slots[gy_slot], act_floats(m, l->out, n));
@@ -719,6 +741,7 @@ int crn_model_create(crn_runtime *rt, const crn_model_config *cfg, int max_batch
     for (int s = 0; s < m->nslots; s++)
         if ((rc = alloc_zero(m, &m->slots[s], max_act * sizeof(float), "gradient slots", err))) goto fail;
     if ((rc = crn_finish(rt, err))) goto fail;
+    set_tags(m);
     *out = m;
     return CRN_OK;
 fail:
@@ -840,6 +863,7 @@ int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_
     static const crn_bn_params bnp = {1e-5f, 0.1f};
     for (int li = 0; li < m->nlayers && rc == CRN_OK; li++) {
         layer *l = &m->layers[li];
+        crn_prof_tag(rt, l->tag_fwd);
         const act_info *a = &m->acts[l->in];
         crn_tensor x = act_t(m, l->in, n), y = act_t(m, l->out, n);
         size_t hw = (size_t)a->h * a->w;

@@ -40,7 +40,7 @@ int crn_sgemm(crn_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n, s
     CLBlastStatusCode s =
         CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                      trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda, b, b_off,
-                     ldb, beta, c, c_off, ldc, &rt->queue, NULL);
+                     ldb, beta, c, c_off, ldc, &rt->queue, crn_prof_slot(rt, "sgemm", true));
     if (s != CLBlastSuccess)
         return crn_fail(err, CRN_EBLAS, "CLBlast SGEMM %zux%zux%zu on %s: %s (%d)", m, n, k, rt->dev.name,
                         crn_clblast_strerror(s), (int)s);

@@ -199,9 +199,53 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
     return CRN_OK;
 }
 
+static void prof_clear(crn_runtime *rt)
+{
+    for (int i = 0; i < rt->prof_count; i++)
+        if (rt->prof[i].event) clReleaseEvent(rt->prof[i].event);
+    rt->prof_count = 0;
+}
+
+void crn_prof_start(crn_runtime *rt)
+{
+    prof_clear(rt);
+    rt->prof_on = rt->profiling;
+}
+
+void crn_prof_stop(crn_runtime *rt) { rt->prof_on = false; }
+
+cl_event *crn_prof_slot(crn_runtime *rt, const char *kernel, bool gemm)
+{
+    if (!rt->prof_on) return NULL;
+    if (rt->prof_count == rt->prof_cap) {
+        int cap = rt->prof_cap ? 2 * rt->prof_cap : 1024;
+        crn_prof_event *g = realloc(rt->prof, (size_t)cap * sizeof *g);
+        if (!g) return NULL; /* profiling is best effort */
+        rt->prof = g;
+        rt->prof_cap = cap;
+    }
+    crn_prof_event *e = &rt->prof[rt->prof_count++];
+    e->tag = rt->prof_tag ? rt->prof_tag : "other";
+    snprintf(e->kernel, sizeof e->kernel, "%s", kernel);
+    e->gemm = gemm;
+    e->event = NULL;
+    return &e->event;
+}
+
+double crn_prof_seconds(const crn_prof_event *e)
+{
+    cl_ulong a = 0, b = 0;
+    if (!e->event || clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL) != CL_SUCCESS ||
+        clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL) != CL_SUCCESS)
+        return 0;
+    return b > a ? (double)(b - a) * 1e-9 : 0;
+}
+
 void crn_runtime_destroy(crn_runtime *rt)
 {
     if (!rt) return;
+    prof_clear(rt);
+    free(rt->prof);
     for (int i = 0; i < rt->kernel_count; i++) clReleaseKernel(rt->kernels[i].kernel);
     for (int i = 0; i < rt->program_count; i++) clReleaseProgram(rt->programs[i]);
     free(rt->kernels);
@@ -252,7 +296,8 @@ int crn_launch(crn_runtime *rt, const crn_kernel_entry *k, int dims, const size_
         if (local && local[i] > 0) g[i] = (global[i] + local[i] - 1) / local[i] * local[i];
         if (g[i] == 0) return CRN_OK; /* nothing to do */
     }
-    cl_int s = clEnqueueNDRangeKernel(rt->queue, k->kernel, (cl_uint)dims, NULL, g, local, 0, NULL, NULL);
+    cl_int s = clEnqueueNDRangeKernel(rt->queue, k->kernel, (cl_uint)dims, NULL, g, local, 0, NULL,
+                                      crn_prof_slot(rt, k->name, false));
     if (s != CL_SUCCESS)
         return crn_fail(err, CRN_ECL, "launching kernel %s: %s", k->name, crn_cl_strerror(s));
     return CRN_OK;
