@@ -325,6 +325,67 @@ START_TEST(test_compare)
 }
 END_TEST
 
+
+/* The one-call evaluation writer on a hand-built dataset (4 classes). */
+START_TEST(test_eval_write_run)
+{
+    crn_error err = {0};
+    char tmp[] = "/tmp/crn_evalrun_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    make_run(tmp, "baseline", "relu", 1, 3, 1.0, 5, 1); /* config.json and log.jsonl only */
+    crn_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.root = "/data/flowers";
+    ds.num_classes = 4;
+    char *names[4] = {"rose", "tulip, red", "daisy", "lily"};
+    ds.class_names = names;
+    crn_sample tr[6], te[5];
+    char paths[11][64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(paths[i], 64, "/data/flowers/jpg/image_%05d.jpg", i + 1);
+        tr[i] = (crn_sample){paths[i], i % 4, i + 1};
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(paths[6 + i], 64, "/data/flowers/jpg/image_%05d.jpg", 7 + i);
+        te[i] = (crn_sample){paths[6 + i], i % 4, 7 + i};
+    }
+    ds.samples[CRN_SPLIT_TRAIN] = tr;
+    ds.count[CRN_SPLIT_TRAIN] = 6;
+    ds.samples[CRN_SPLIT_TEST] = te;
+    ds.count[CRN_SPLIT_TEST] = 5;
+    /* predictions: right for samples 0..3, sample 4 (class 0) predicted as 2 */
+    float logits[5 * 4] = {0};
+    int pred[5] = {0, 1, 2, 3, 2};
+    for (int i = 0; i < 5; i++) logits[i * 4 + pred[i]] = 3.0f;
+    crn_metrics m;
+    char html[4200];
+    ck_assert_int_eq(crn_eval_write_run(tmp, &ds, "seed", CRN_SPLIT_TEST, logits, 4, NULL, &m, html, sizeof html, &err),
+                     CRN_EINVAL);
+    CK_OK(crn_eval_write_run(tmp, &ds, "seed", CRN_SPLIT_TEST, logits, 5, "best.safetensors", &m, html, sizeof html,
+                             &err));
+    ck_assert_double_eq_tol(m.accuracy, 0.8, 1e-12);
+    ck_assert_double_eq_tol(m.recall[0], 0.5, 1e-12);
+    ck_assert_double_eq_tol(m.precision[2], 0.5, 1e-12);
+    crn_metrics_free(&m);
+    const char *all[] = {"metrics.json", "per_class.csv", "confusion.csv", "predictions.csv", "splits.json",
+                         "report.html"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) check_exists(tmp, all[i]);
+    for (size_t i = 0; i < sizeof svgs / sizeof svgs[0]; i++) check_exists(tmp, svgs[i]);
+    char *t = slurp(tmp, "predictions.csv");
+    ck_assert_msg(strstr(t, "\njpg/image_00011.jpg,1,rose,3,daisy,0,3,daisy,") != NULL, "%s", t);
+    free(t);
+    t = slurp(tmp, "per_class.csv");
+    ck_assert_msg(strstr(t, "\n2,\"tulip, red\",1.000000,1.000000,1.000000,1,1,2\n") != NULL, "%s", t);
+    free(t);
+    t = slurp(tmp, "report.html");
+    ck_assert_ptr_nonnull(strstr(t, "baseline/relu"));
+    ck_assert_ptr_nonnull(strstr(t, "Training split: 6 images, 1 to 2 per class"));
+    free(t);
+    if (have_xmllint()) check_xml(tmp, "report.html");
+    rm_rf(tmp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("report");
@@ -333,6 +394,7 @@ int main(void)
     tcase_add_test(tc, test_report_files);
     tcase_add_test(tc, test_report_errors);
     tcase_add_test(tc, test_compare);
+    tcase_add_test(tc, test_eval_write_run);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

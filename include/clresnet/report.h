@@ -15,11 +15,26 @@
 
 #include <stddef.h>
 
+#include "clresnet/dataset.h"
 #include "clresnet/error.h"
+#include "clresnet/metrics.h"
 
 /* Writes RUN/report.html and the .svg files. html_path, when not NULL,
  * receives the report's path. */
 int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size, crn_error *err);
+
+/* Everything evaluation writes into a folder, in one call, from the logits
+ * [n][k] (sample-major, k = ds->num_classes) of ds's samples of `split`
+ * in their order (n must be ds->count[split]): splits.json, metrics.json,
+ * per_class.csv, confusion.csv, predictions.csv (files relative to the
+ * dataset root), then report.html and the .svg files. split_mode ("seed",
+ * "official") and checkpoint may be NULL. m_out, when not NULL, receives
+ * the metrics (free with crn_metrics_free). Intended: dir = the run folder
+ * for the test split; for another split a folder of its own (e.g.
+ * RUN/eval-val), since the report of RUN shows RUN/metrics.json. */
+int crn_eval_write_run(const char *dir, const crn_dataset *ds, const char *split_mode, crn_split split,
+                       const float *logits, size_t n, const char *checkpoint, crn_metrics *m_out, char *html_path,
+                       size_t html_path_size, crn_error *err);
 
 /* The run's name from RUN/config.json: model/act, with /no-final-act when
  * final_act is false (resnet50/silu, resnet50/relu/no-final-act,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clresnet/file_util.h"
 #include "clresnet/metrics.h"
 #include "clresnet/run_dir.h"
 #include "clresnet/svg.h"
@@ -468,5 +469,50 @@ out:
     crn_class_table_free(&ct);
     if (cfg) json_decref(cfg);
     if (mjson) json_decref(mjson);
+    return rc;
+}
+
+int crn_eval_write_run(const char *dir, const crn_dataset *ds, const char *split_mode, crn_split split,
+                       const float *logits, size_t n, const char *checkpoint, crn_metrics *m_out, char *html_path,
+                       size_t html_path_size, crn_error *err)
+{
+    if ((int)split < 0 || split >= CRN_SPLIT_COUNT) return crn_fail(err, CRN_EINVAL, "evaluation: bad split %d", (int)split);
+    if (n != ds->count[split])
+        return crn_fail(err, CRN_EINVAL, "evaluation: %zu logits rows for the %s split of %zu images", n,
+                        crn_split_name(split), ds->count[split]);
+    int k = ds->num_classes;
+    int *labels = malloc(sizeof(int) * (n ? n : 1));
+    const char **files = malloc(sizeof(char *) * (n ? n : 1));
+    crn_class_table t = {0};
+    crn_metrics m = {0};
+    int rc = CRN_OK;
+    if (!labels || !files) {
+        rc = crn_fail(err, CRN_ENOMEM, "evaluation: out of memory");
+        goto out;
+    }
+    size_t rl = ds->root ? strlen(ds->root) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const crn_sample *s = &ds->samples[split][i];
+        labels[i] = s->label;
+        files[i] = s->path;
+        if (s->path && rl && !strncmp(s->path, ds->root, rl)) {
+            const char *r = s->path + rl;
+            while (*r == '/') r++;
+            if (*r) files[i] = r;
+        }
+    }
+    if ((rc = crn_mkdirs(dir, err)) != CRN_OK) goto out;
+    if ((rc = crn_class_table_from_dataset(&t, ds, split_mode, err)) != CRN_OK) goto out;
+    if ((rc = crn_class_table_write(&t, dir, err)) != CRN_OK) goto out;
+    if ((rc = crn_metrics_compute(&m, labels, logits, n, k, CRN_PASS_MARK, err)) != CRN_OK) goto out;
+    if ((rc = crn_metrics_write(&m, &t, crn_split_name(split), checkpoint, dir, err)) != CRN_OK) goto out;
+    if ((rc = crn_predictions_write(dir, &t, files, labels, logits, n, k, err)) != CRN_OK) goto out;
+    rc = crn_report_write(dir, html_path, html_path_size, err);
+out:
+    if (rc == CRN_OK && m_out) *m_out = m;
+    else crn_metrics_free(&m);
+    crn_class_table_free(&t);
+    free(labels);
+    free(files);
     return rc;
 }
