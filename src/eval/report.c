@@ -169,9 +169,9 @@ int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size
         rc = crn_fail(err, CRN_EINVAL, "%s: no log.jsonl with epochs and no metrics.json: nothing to report", run_dir);
         goto out;
     }
+    if (have_metrics && have_splits && ct.num_classes != m.num_classes) have_splits = false;
     char **names = mnames ? mnames : (have_splits ? ct.names : NULL);
     int k = have_metrics ? m.num_classes : (have_splits ? ct.num_classes : 0);
-    if (have_metrics && have_splits && ct.num_classes != m.num_classes) have_splits = false;
     crn_run_name(run_dir, runname, sizeof runname);
 
     crn_sb_puts(&h, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
