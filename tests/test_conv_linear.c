@@ -166,6 +166,7 @@ enum { N_CONV_CASES = sizeof conv_cases / sizeof conv_cases[0] };
 START_TEST(test_conv_vs_torch)
 {
     conv_case c;
+    if (_i == 0) printf("device: %s (%s)\n", test_runtime()->dev.name, test_runtime()->dev.platform_name);
     load_conv_case(conv_cases[_i], &c);
     printf("%s: cin %d cout %d k %dx%d s %d p %d bias %d, input %dx%dx%d -> %dx%d\n", conv_cases[_i], c.d.cin,
            c.d.cout, c.d.kh, c.d.kw, c.d.stride, c.d.pad, c.d.bias, c.n, c.h, c.w, c.ho, c.wo);
