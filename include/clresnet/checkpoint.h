@@ -39,7 +39,8 @@ int crn_checkpoint_save(const char *path, crn_model *m, crn_optimizer *opt, cons
 int crn_checkpoint_load(const char *path, crn_model *m, crn_optimizer *opt, crn_run_state *st, crn_error *err);
 
 /* The model configuration stored in a checkpoint, to rebuild the model
- * (evaluate, predict). */
-int crn_checkpoint_read_config(const char *path, crn_model_config *cfg, crn_error *err);
+ * (evaluate, predict), and the run's config.json text when run_config is
+ * not NULL (malloc'd; NULL when the checkpoint has none). */
+int crn_checkpoint_read_config(const char *path, crn_model_config *cfg, char **run_config, crn_error *err);
 
 #endif

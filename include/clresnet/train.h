@@ -64,6 +64,9 @@ typedef struct crn_train_result {
     double best_val_loss;
     int best_epoch;
     double test_loss, test_acc;  /* with the best weights */
+    double test_precision, test_recall, test_f1; /* support-weighted */
+    double test_macro_f1, test_top5;
+    char report[4200];           /* report.html */
     double train_images_per_s;   /* over all training phases */
     char checkpoint[4200];       /* the last checkpoint written */
 } crn_train_result;

@@ -36,5 +36,13 @@ int cmd_train(const cli_globals *g, int argc, char **argv);
 void help_train(void);
 int cmd_bench(const cli_globals *g, int argc, char **argv);
 void help_bench(void);
+int cmd_evaluate(const cli_globals *g, int argc, char **argv);
+void help_evaluate(void);
+int cmd_predict(const cli_globals *g, int argc, char **argv);
+void help_predict(void);
+int cmd_report(const cli_globals *g, int argc, char **argv);
+void help_report(void);
+int cmd_compare(const cli_globals *g, int argc, char **argv);
+void help_compare(void);
 
 #endif

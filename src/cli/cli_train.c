@@ -362,7 +362,10 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     printf("run %s: %d epochs, %lld steps%s, %.1f training images/s\n", out, res.epochs_run, res.steps,
            res.early_stopped ? " (early stop)" : res.max_steps_reached ? " (--max-steps)" : "",
            res.train_images_per_s);
-    printf("best validation loss %.4f at epoch %d; test loss %.4f, test accuracy %.4f (best weights)\n",
-           res.best_val_loss, res.best_epoch, res.test_loss, res.test_acc);
+    printf("best validation loss %.4f at epoch %d; test (best weights): loss %.4f, accuracy %.4f, "
+           "weighted precision %.4f, recall %.4f, F1 %.4f, top-5 %.4f\n",
+           res.best_val_loss, res.best_epoch, res.test_loss, res.test_acc, res.test_precision, res.test_recall,
+           res.test_f1, res.test_top5);
+    printf("report: %s\n", res.report);
     return 0;
 }

@@ -150,12 +150,17 @@ static int open_checked(const char *path, crn_st_file *f, crn_error *err)
     return CRN_OK;
 }
 
-int crn_checkpoint_read_config(const char *path, crn_model_config *cfg, crn_error *err)
+int crn_checkpoint_read_config(const char *path, crn_model_config *cfg, char **run_config, crn_error *err)
 {
     crn_st_file f;
     int rc = open_checked(path, &f, err);
     if (rc != CRN_OK) return rc;
     rc = read_config(&f, cfg, err);
+    if (rc == CRN_OK && run_config) {
+        const char *v = crn_st_meta(&f, "config");
+        *run_config = NULL;
+        if (v && !(*run_config = strdup(v))) rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
+    }
     crn_st_free(&f);
     return rc;
 }

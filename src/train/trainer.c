@@ -13,6 +13,8 @@
 #include "clresnet/checkpoint.h"
 #include "clresnet/file_util.h"
 #include "clresnet/kernel_cache.h"
+#include "clresnet/metrics.h"
+#include "clresnet/report.h"
 
 static double now_s(void)
 {
@@ -351,6 +353,15 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     }
     if ((rc = crn_run_dir_open(&t.run, c->out_dir, c->resume, t.st.epoch, t.st.step, err)) != CRN_OK) goto out;
     if ((rc = crn_run_dir_write_text(&t.run, "config.json", t.config_text, err)) != CRN_OK) goto out;
+    {
+        /* splits.json now, so a report made mid-run shows the label distribution */
+        crn_class_table ct;
+        const char *mode = t.ds.kind == CRN_DATASET_FLOWERS102 ? (c->split_mode == CRN_SPLITS_SEED ? "seed" : "official") : NULL;
+        if ((rc = crn_class_table_from_dataset(&ct, &t.ds, mode, err)) != CRN_OK) goto out;
+        rc = crn_class_table_write(&ct, c->out_dir, err);
+        crn_class_table_free(&ct);
+        if (rc != CRN_OK) goto out;
+    }
 
     crn_loader_config tl, el;
     loader_config(c, true, &tl);
@@ -405,8 +416,31 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     res->train_images_per_s = train_images / (train_seconds > 0 ? train_seconds : 1e-9);
     /* The final test uses the best weights (lowest validation loss). */
     if (t.st.best_epoch > 0 && (rc = crn_checkpoint_load(t.best_path, t.model, NULL, NULL, err)) != CRN_OK) goto out;
-    rc = crn_evaluate(t.model, &t.ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, NULL, progress, pctx,
-                      t.st.epoch, err);
+    {
+        size_t nt = t.ds.count[CRN_SPLIT_TEST];
+        float *logits = malloc(nt * (size_t)mc.classes * sizeof *logits);
+        if (!logits) {
+            rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
+            goto out;
+        }
+        rc = crn_evaluate(t.model, &t.ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, logits, progress, pctx,
+                          t.st.epoch, err);
+        crn_metrics met;
+        const char *mode = t.ds.kind == CRN_DATASET_FLOWERS102 ? (c->split_mode == CRN_SPLITS_SEED ? "seed" : "official") : NULL;
+        if (rc == CRN_OK)
+            rc = crn_eval_write_run(c->out_dir, &t.ds, mode, CRN_SPLIT_TEST, logits, nt,
+                                    t.st.best_epoch > 0 ? t.best_path : t.last_path, &met, res->report,
+                                    sizeof res->report, err);
+        if (rc == CRN_OK) {
+            res->test_precision = met.weighted[CRN_METRIC_PRECISION];
+            res->test_recall = met.weighted[CRN_METRIC_RECALL];
+            res->test_f1 = met.weighted[CRN_METRIC_F1];
+            res->test_macro_f1 = met.macro[CRN_METRIC_F1];
+            res->test_top5 = met.top5_accuracy;
+            crn_metrics_free(&met);
+        }
+        free(logits);
+    }
 out:
     res->steps = t.st.step;
     res->epochs_run = t.st.epoch;
