@@ -207,6 +207,33 @@ START_TEST(test_bad_samples)
 }
 END_TEST
 
+START_TEST(test_bench_and_dir)
+{
+    crn_error err = {0};
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/data/jpeg", test_fixture_path(""));
+    crn_sample *smp;
+    size_t n;
+    CK_OK(crn_samples_from_dir(dir, &smp, &n, &err));
+    ck_assert_uint_eq(n, 9); /* every .jpg of the fixture folder, bad ones included */
+    ck_assert_ptr_nonnull(strstr(smp[0].path, "/big.jpg"));
+    crn_loader_config c;
+    crn_loader_config_default(&c);
+    c.workers = 2;
+    c.batch_size = 4;
+    c.skip_bad = 1;
+    c.transform.image_size = 32;
+    crn_loader_bench_result r;
+    CK_OK(crn_loader_bench(smp, n, &c, 2, &r, &err));
+    ck_assert_uint_eq(r.images, 2 * 6);
+    ck_assert_uint_eq(r.skipped, 2 * 3);
+    ck_assert(r.images_per_s > 0);
+    crn_samples_free(smp, n);
+    ck_assert_int_ne(crn_samples_from_dir("/nonexistent-dir", &smp, &n, &err), CRN_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent-dir"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("data_loader");
@@ -216,6 +243,7 @@ int main(void)
     tcase_add_test(tc, test_workers_identical);
     tcase_add_test(tc, test_epochs_and_restart);
     tcase_add_test(tc, test_bad_samples);
+    tcase_add_test(tc, test_bench_and_dir);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -81,7 +81,7 @@ static int list_dir(const char *dir, int want_dirs, strlist *out, crn_error *err
         }
     }
     closedir(d);
-    if (rc == CRN_OK)
+    if (rc == CRN_OK && out->n > 1)
         qsort(out->v, out->n, sizeof(char *), cmp_str);
     return rc;
 }
@@ -108,7 +108,8 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
     }
     if (rc != CRN_OK)
         goto out;
-    qsort(classes.v, classes.n, sizeof(char *), cmp_str);
+    if (classes.n > 1)
+        qsort(classes.v, classes.n, sizeof(char *), cmp_str);
     size_t u = 0;
     for (size_t i = 0; i < classes.n; i++) {
         if (u > 0 && strcmp(classes.v[u - 1], classes.v[i]) == 0) {
