@@ -235,6 +235,14 @@ START_TEST(test_sample_dataset_and_modes)
         for (size_t i = 0; i < ds.count[sp]; i++)
             ck_assert_msg(stat(ds.samples[sp][i].path, &st) == 0, "missing %s", ds.samples[sp][i].path);
     }
+    CK_OK(crn_dataset_check_files(&ds, &err));
+    /* a missing image is named */
+    char *keep = ds.samples[CRN_SPLIT_VAL][3].path;
+    ds.samples[CRN_SPLIT_VAL][3].path = (char *)"/nonexistent/image_00042.jpg";
+    ck_assert_int_ne(crn_dataset_check_files(&ds, &err), CRN_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/image_00042.jpg"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "val"));
+    ds.samples[CRN_SPLIT_VAL][3].path = keep;
     size_t seed_train = ds.count[CRN_SPLIT_TRAIN], seed_test = ds.count[CRN_SPLIT_TEST];
     crn_dataset_free(&ds);
     opt.split_mode = CRN_SPLITS_OFFICIAL;

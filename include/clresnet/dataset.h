@@ -54,6 +54,10 @@ int crn_split_mode_parse(const char *name, crn_split_mode *mode); /* "seed"/"off
  * pointer is either a class name or buf. */
 const char *crn_dataset_class_name(const crn_dataset *ds, int c, char *buf, size_t bufsize);
 
+/* Checks that every sample's file exists and is a regular file; the error
+ * names the first missing one and how many are missing in all. */
+int crn_dataset_check_files(const crn_dataset *ds, crn_error *err);
+
 /* Samples per class of a split into counts[num_classes]. */
 void crn_dataset_class_counts(const crn_dataset *ds, crn_split s, size_t *counts);
 

@@ -106,3 +106,23 @@ void crn_dataset_class_counts(const crn_dataset *ds, crn_split s, size_t *counts
             counts[l]++;
     }
 }
+
+int crn_dataset_check_files(const crn_dataset *ds, crn_error *err)
+{
+    size_t missing = 0;
+    const char *first = NULL;
+    crn_split first_split = CRN_SPLIT_TRAIN;
+    for (int s = 0; s < CRN_SPLIT_COUNT; s++)
+        for (size_t i = 0; i < ds->count[s]; i++)
+            if (!exists(ds->samples[s][i].path, 0)) {
+                if (!first) {
+                    first = ds->samples[s][i].path;
+                    first_split = (crn_split)s;
+                }
+                missing++;
+            }
+    if (missing)
+        return crn_fail(err, CRN_EIO, "%s: missing image (%s split); %zu image(s) missing in all", first,
+                        crn_split_name(first_split), missing);
+    return CRN_OK;
+}
