@@ -237,8 +237,13 @@ static void run_fixture(const char *name)
             double e = scaled_err(logits, wl, (size_t)n * classes);
             fprintf(stderr, "%s: logits scaled error %.2e\n", name, e);
             ck_assert_msg(e <= tol_for(&f, "logits", 0, TOL_LOGITS), "%s: logits differ by %.3g of their magnitude", name, e);
+            /* Per-sample losses: PyTorch's float32 error of the worst sample
+             * in the batch, not each sample's own, which can be lucky (another
+             * OpenCL implementation sums in another order: docs/portability.md). */
+            double tl = 0;
+            for (int i = 0; i < n; i++) tl = fmax(tl, tol_for(&f, "losses", i, TOL_LOSS_STEP1));
             for (int i = 0; i < n; i++)
-                ck_assert_msg(fabs(losses[i] - wlos[i]) <= tol_for(&f, "losses", i, TOL_LOSS_STEP1) * fabs(wlos[i]),
+                ck_assert_msg(fabs(losses[i] - wlos[i]) <= tl * fabs(wlos[i]),
                               "%s: loss of sample %d is %.8f, want %.8f", name, i, losses[i], wlos[i]);
             free(wl), free(wlos);
             const char *worst_name = "";

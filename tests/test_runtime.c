@@ -198,7 +198,7 @@ START_TEST(test_device_selection_errors)
     char why[512];
     CK_OK(crn_devices_list(&list, &err));
     ck_assert_int_gt(list.device_count, 0);
-    const char *bad[] = {"99", "-1", "abc", "1x", "tpu"};
+    const char *bad[] = {"99", "-1", "no-such-device-9z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(crn_devices_select(&list, bad[i], &index, why, sizeof why, &err), CRN_ENODEV);
         ck_assert_msg(strstr(err.msg, "valid choices") && strstr(err.msg, list.devices[0].name),
@@ -209,6 +209,49 @@ START_TEST(test_device_selection_errors)
     CK_OK(crn_devices_select(&list, NULL, &index, why, sizeof why, &err));
     ck_assert_ptr_nonnull(strstr(why, list.devices[index].name));
     crn_devices_free(&list);
+}
+END_TEST
+
+/* Selection by name, on a made-up list (independent of this machine):
+ * platform name, platform version, device name or vendor, any case; the
+ * first available match; numbers stay indices; no match is an error. */
+START_TEST(test_device_selection_by_name)
+{
+    crn_device_info devs[4];
+    memset(devs, 0, sizeof devs);
+    const char *plat[] = {"Portable Computing Language", "rusticl", "rusticl", "NVIDIA CUDA"};
+    const char *pver[] = {"OpenCL 3.0 PoCL 3.1", "OpenCL 3.0 ", "OpenCL 3.0 ", "OpenCL 3.0 CUDA 12.4"};
+    const char *name[] = {"pthread-skylake", "llvmpipe (LLVM 15)", "radeonsi", "NVIDIA H100"};
+    const char *vend[] = {"GenuineIntel", "Mesa/X.org", "AMD", "NVIDIA Corporation"};
+    for (int i = 0; i < 4; i++) {
+        devs[i].index = i;
+        snprintf(devs[i].platform_name, sizeof devs[i].platform_name, "%s", plat[i]);
+        snprintf(devs[i].platform_version, sizeof devs[i].platform_version, "%s", pver[i]);
+        snprintf(devs[i].name, sizeof devs[i].name, "%s", name[i]);
+        snprintf(devs[i].vendor, sizeof devs[i].vendor, "%s", vend[i]);
+        devs[i].type = i == 0 || i == 1 ? CL_DEVICE_TYPE_CPU : CL_DEVICE_TYPE_GPU;
+        devs[i].available = i != 1; /* the llvmpipe one is unavailable */
+    }
+    crn_device_list list = {.devices = devs, .device_count = 4};
+    crn_error err = {0};
+    int index = -1;
+    char why[512];
+    struct { const char *spec; int want; } ok[] = {
+        {"pocl", 0}, {"POCL", 0}, {"portable", 0}, {"rusticl", 2}, {"RustiCL", 2}, {"llvmpipe", 1},
+        {"mesa", 1}, {"radeon", 2}, {"nvidia", 3}, {"h100", 3}, {"3", 3}, {"0", 0}, {"gpu", 2}, {"cpu", 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        CK_OK(crn_devices_select(&list, ok[i].spec, &index, why, sizeof why, &err));
+        ck_assert_msg(index == ok[i].want, "'%s' chose %d, want %d (%s)", ok[i].spec, index, ok[i].want, why);
+        ck_assert_msg(strstr(why, devs[index].name), "'%s': %s", ok[i].spec, why);
+    }
+    const char *bad[] = {"abc", "1x", "tpu", "4", "-1", "intelx"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(crn_devices_select(&list, bad[i], &index, why, sizeof why, &err), CRN_ENODEV);
+        ck_assert_msg(strstr(err.msg, "valid choices") && strstr(err.msg, "radeonsi"), "'%s' gave: %s", bad[i],
+                      err.msg);
+    }
+    ck_assert_ptr_nonnull(strstr(err.msg, "'intelx' is not a device"));
 }
 END_TEST
 
@@ -224,6 +267,7 @@ int main(void)
     tcase_add_test(tc, test_kernel_cache);
     tcase_add_test(tc, test_cache_entry_validation);
     tcase_add_test(tc, test_device_selection_errors);
+    tcase_add_test(tc, test_device_selection_by_name);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

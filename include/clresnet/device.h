@@ -58,8 +58,11 @@ int crn_devices_list(crn_device_list *out, crn_error *err);
 void crn_devices_free(crn_device_list *list);
 
 /* Picks a device from a user string: NULL or "" (first GPU, else first CPU,
- * else first device), "gpu", "cpu", or a global index. `why` receives one
- * line saying which device was chosen and why. A bad value is an error that
+ * else first device), "gpu", "cpu", a global index, or any other text, which
+ * picks the first device whose platform name or version, or device name or
+ * vendor, contains it, ignoring case ("rusticl", "pocl", "nvidia"; unlike an
+ * index, independent of the platform order). `why` receives one line saying
+ * which device was chosen and why. A bad value is an error that
  * lists the valid choices. */
 int crn_devices_select(const crn_device_list *list, const char *spec,
                        int *index, char *why, size_t why_size, crn_error *err);

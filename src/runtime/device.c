@@ -1,5 +1,6 @@
 #include "clresnet/device.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,38 @@ static int choices(const crn_device_list *list, crn_error *err, const char *fmt,
                               crn_device_type_name(list->devices[i].type), list->devices[i].platform_name);
     char head[256];
     snprintf(head, sizeof head, fmt, spec);
-    return crn_fail(err, CRN_ENODEV, "%s; valid choices: gpu, cpu, or an index:%s", head, buf);
+    return crn_fail(err, CRN_ENODEV,
+                    "%s; valid choices: gpu, cpu, an index, or part of a platform or device name:%s", head, buf);
+}
+
+/* Case-insensitive substring (ASCII), for names such as "rusticl" or "pocl". */
+static bool contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0) return false;
+    for (; *hay; hay++) {
+        size_t k = 0;
+        while (k < n && hay[k] && tolower((unsigned char)hay[k]) == tolower((unsigned char)needle[k])) k++;
+        if (k == n) return true;
+    }
+    return false;
+}
+
+/* The first available device whose platform name or version, or device name
+ * or vendor, contains `spec` ("PoCL" is only in PoCL's platform version),
+ * else the first unavailable one, else -1. */
+static int first_named(const crn_device_list *list, const char *spec)
+{
+    int any = -1;
+    for (int i = 0; i < list->device_count; i++) {
+        const crn_device_info *d = &list->devices[i];
+        if (!contains_nocase(d->platform_name, spec) && !contains_nocase(d->platform_version, spec) &&
+            !contains_nocase(d->name, spec) && !contains_nocase(d->vendor, spec))
+            continue;
+        if (d->available) return i;
+        if (any < 0) any = i;
+    }
+    return any;
 }
 
 static int first_of_type(const crn_device_list *list, cl_device_type type)
@@ -176,6 +208,7 @@ int crn_devices_select(const crn_device_list *list, const char *spec, int *index
                         "`apt-get install pocl-opencl-icd` for the CPU");
     int i = -1;
     const char *reason = "";
+    char named[300];
     if (!spec || !*spec) {
         if ((i = first_of_type(list, CL_DEVICE_TYPE_GPU)) >= 0) reason = "the first GPU (no --device given)";
         else if ((i = first_of_type(list, CL_DEVICE_TYPE_CPU)) >= 0)
@@ -192,11 +225,17 @@ int crn_devices_select(const crn_device_list *list, const char *spec, int *index
     } else {
         char *end = NULL;
         long v = strtol(spec, &end, 10);
-        if (end == spec || *end != '\0') return choices(list, err, "--device '%s' is not a device", spec);
-        if (v < 0 || v >= list->device_count)
-            return choices(list, err, "--device %s is out of range", spec);
-        i = (int)v;
-        reason = "--device";
+        if (end != spec && *end == '\0') {
+            if (v < 0 || v >= list->device_count)
+                return choices(list, err, "--device %s is out of range", spec);
+            i = (int)v;
+            reason = "--device";
+        } else if ((i = first_named(list, spec)) >= 0) {
+            snprintf(named, sizeof named, "the first device whose platform or device name contains '%.200s'", spec);
+            reason = named;
+        } else {
+            return choices(list, err, "--device '%s' is not a device", spec);
+        }
     }
     *index = i;
     if (why)
