@@ -142,9 +142,11 @@ static int open_checked(const char *path, crn_st_file *f, crn_error *err)
         char want[32];
         snprintf(want, sizeof want, "%016" PRIx64, data_checksum(f->tensors, f->count));
         if (strcmp(sum, want) != 0) {
+            /* the message first: sum points into f */
+            crn_fail(err, CRN_EFORMAT, "%s is damaged: its data checksum does not match (%s, stored %s)", path, want,
+                     sum);
             crn_st_free(f);
-            return crn_fail(err, CRN_EFORMAT, "%s is damaged: its data checksum does not match (%s, stored %s)", path,
-                            want, sum);
+            return CRN_EFORMAT;
         }
     }
     return CRN_OK;

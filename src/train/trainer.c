@@ -195,6 +195,7 @@ typedef struct train_ctx {
     char *config_text;
     float *losses, *logits;
     char last_path[4200], best_path[4200];
+    bool have_last; /* last_path holds this run's checkpoint (written or resumed from) */
 } train_ctx;
 
 static void ctx_free(train_ctx *t)
@@ -212,7 +213,10 @@ static void ctx_free(train_ctx *t)
 static int save_last(train_ctx *t, crn_train_result *res, crn_error *err)
 {
     int rc = crn_checkpoint_save(t->last_path, t->model, t->opt, &t->st, t->config_text, err);
-    if (rc == CRN_OK) snprintf(res->checkpoint, sizeof res->checkpoint, "%s", t->last_path);
+    if (rc == CRN_OK) {
+        snprintf(res->checkpoint, sizeof res->checkpoint, "%s", t->last_path);
+        t->have_last = true;
+    }
     return rc;
 }
 
@@ -245,10 +249,10 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
         bl /= b->n;
         if (!isfinite(bl))
             return crn_fail(err, CRN_EINVAL,
-                            "the loss became %s at step %lld (epoch %d, batch %zu); stopping. The last good "
-                            "checkpoint is %s",
+                            "the loss became %s at step %lld (epoch %d, batch %zu); stopping. %s%s",
                             isnan(bl) ? "NaN" : "infinite", t->st.step + 1, epoch, b->batch_index + 1,
-                            t->last_path);
+                            t->have_last ? "The last good checkpoint is " : "No checkpoint was written yet",
+                            t->have_last ? t->last_path : "");
         if ((rc = crn_model_read_logits(t->model, b->n, t->logits, err)) != CRN_OK) return rc;
         if ((rc = crn_model_backward(t->model, err)) != CRN_OK) return rc;
         size_t np = 0;
@@ -335,6 +339,7 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     uint64_t checksum = t.st.data_checksum;
     if (c->resume) {
         if ((rc = crn_checkpoint_load(t.last_path, t.model, t.opt, &t.st, err)) != CRN_OK) goto out;
+        t.have_last = true;
         if (t.st.data_checksum != checksum) {
             rc = crn_fail(err, CRN_EINVAL, "%s was trained on other data than %s (dataset checksum differs)",
                           t.last_path, c->data_root);

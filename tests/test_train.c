@@ -1,0 +1,706 @@
+/* The training run end to end on a tiny fixed image folder
+ * (tests/fixtures/train_tiny, made by make_fixtures_train.py: 3 classes x 8
+ * training images, 40 px): the loss goes down, an interrupted-and-resumed
+ * run logs bit-identical losses and ends with bit-identical weights, a NaN
+ * stops the run naming the step and leaves the last checkpoint alone, and
+ * damaged or foreign checkpoints are refused with a clear message. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clresnet/checkpoint.h"
+#include "clresnet/train.h"
+#include "clresnet/weights.h"
+#include "test_support.h"
+
+#define TRAIN_IMAGES 24
+#define BATCH 8
+#define STEPS_PER_EPOCH (TRAIN_IMAGES / BATCH)
+
+static char g_tmp[256];
+
+static const char *tmp_root(void)
+{
+    if (!g_tmp[0]) {
+        snprintf(g_tmp, sizeof g_tmp, "/tmp/clresnet-train-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(g_tmp));
+    }
+    return g_tmp;
+}
+
+/* A fresh, empty folder under the test's temporary root. */
+static const char *run_dir(const char *name)
+{
+    static char bufs[8][512];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", tmp_root(), name);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", b);
+    ck_assert_int_eq(system(cmd), 0);
+    return b;
+}
+
+static void small_config(crn_train_config *c, const char *out)
+{
+    static char data[4096];
+    snprintf(data, sizeof data, "%s", test_fixture_path("train_tiny"));
+    crn_train_config_default(c);
+    c->data_root = data;
+    c->out_dir = out;
+    c->model.kind = CRN_MODEL_BASELINE;
+    c->model.width = 0.25;
+    c->transform.image_size = 32;
+    c->transform.augment = 0;
+    c->batch_size = BATCH;
+    c->epochs = 2;
+    c->workers = 2;
+    c->device_desc = "test";
+}
+
+static char *slurp(const char *dir, const char *name, size_t *n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", p);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = 0;
+    fclose(f);
+    if (n) *n = (size_t)len;
+    return buf;
+}
+
+static void spit(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_int_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char p[1024];
+    struct stat s;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &s) == 0;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* The per-epoch records without the timing fields (seconds, images/s). */
+static void epoch_losses(const char *dir, char *out, size_t size, int *epochs)
+{
+    crn_epoch_record rec[16];
+    crn_error err = {0};
+    int n = crn_run_dir_read_epochs(dir, rec, 16, &err);
+    ck_assert_msg(n >= 0, "%s", err.msg);
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, size - used, "%d %.17g %.17g %.17g %.17g %.17g %d\n", rec[i].epoch,
+                                 rec[i].train_loss, rec[i].train_acc, rec[i].val_loss, rec[i].val_acc, rec[i].lr,
+                                 rec[i].best);
+    *epochs = n;
+}
+
+/* Every tensor of two checkpoints is bit-identical (weights, BN statistics
+ * and optimiser moments). */
+static void same_tensors(const char *a_dir, const char *b_dir, const char *name)
+{
+    char pa[1024], pb[1024];
+    snprintf(pa, sizeof pa, "%s/%s", a_dir, name);
+    snprintf(pb, sizeof pb, "%s/%s", b_dir, name);
+    crn_error err = {0};
+    crn_st_file a, b;
+    CK_OK(crn_st_read(pa, &a, &err));
+    CK_OK(crn_st_read(pb, &b, &err));
+    ck_assert_int_eq(a.count, b.count);
+    for (int i = 0; i < a.count; i++) {
+        const crn_st_tensor *tb = crn_st_find(&b, a.tensors[i].name);
+        ck_assert_msg(tb != NULL, "%s: %s missing", pb, a.tensors[i].name);
+        ck_assert_int_eq(a.tensors[i].nbytes, tb->nbytes);
+        ck_assert_msg(memcmp(a.tensors[i].data, tb->data, tb->nbytes) == 0, "%s: tensor %s differs from %s", pb,
+                      a.tensors[i].name, pa);
+    }
+    ck_assert_str_eq(crn_st_meta(&a, "run.step"), crn_st_meta(&b, "run.step"));
+    ck_assert_str_eq(crn_st_meta(&a, "run.lr"), crn_st_meta(&b, "run.lr"));
+    ck_assert_str_eq(crn_st_meta(&a, "run.plateau"), crn_st_meta(&b, "run.plateau"));
+    ck_assert_str_eq(crn_st_meta(&a, "run.early_stop"), crn_st_meta(&b, "run.early_stop"));
+    crn_st_free(&a);
+    crn_st_free(&b);
+}
+
+/* ---- 1. the loss goes down ---- */
+
+START_TEST(test_loss_goes_down)
+{
+    crn_error err = {0};
+    crn_train_config c;
+    const char *out = run_dir("down");
+    small_config(&c, out);
+    c.epochs = 6;
+    crn_train_result res;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    ck_assert_int_eq(res.epochs_run, 6);
+    ck_assert_int_eq(res.steps, 6 * STEPS_PER_EPOCH);
+    ck_assert(!res.interrupted && !res.early_stopped && !res.max_steps_reached);
+    crn_epoch_record rec[8];
+    int n = crn_run_dir_read_epochs(out, rec, 8, &err);
+    ck_assert_int_eq(n, 6);
+    /* Stated amount: the last epoch's mean training loss is below a third of
+     * the first epoch's (3 well-separated classes; typically ~1/15), and
+     * below 0.4 (chance is ln 3 = 1.10), after 6 epochs of 3 steps. */
+    printf("train loss by epoch:");
+    for (int i = 0; i < n; i++) printf(" %.4f", rec[i].train_loss);
+    printf("; val loss %.4f -> %.4f; test acc %.3f\n", rec[0].val_loss, rec[n - 1].val_loss, res.test_acc);
+    ck_assert_msg(rec[5].train_loss < rec[0].train_loss / 3, "train loss %g -> %g: not down to a third",
+                  rec[0].train_loss, rec[5].train_loss);
+    ck_assert_msg(rec[5].train_loss < 0.4, "final train loss %g", rec[5].train_loss);
+    ck_assert_msg(rec[5].train_acc > 0.9, "final train accuracy %g", rec[5].train_acc);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(rec[i].epoch, i + 1);
+        ck_assert(isfinite(rec[i].val_loss));
+        ck_assert(rec[i].lr == 1e-3);
+    }
+    /* steps.csv: a header and one line per step, the first loss near ln 3 */
+    char *steps = slurp(out, "steps.csv", NULL);
+    ck_assert_int_eq(count_lines(steps), 1 + 6 * STEPS_PER_EPOCH);
+    ck_assert(strncmp(steps, "step,epoch,loss,lr\n1,1,", 23) == 0);
+    double first = strtod(steps + 23, NULL);
+    ck_assert_msg(first > 0.5 && first < 2.5, "first step loss %g (chance ln 3 = 1.0986)", first);
+    free(steps);
+    /* the folder holds what the run promises */
+    const char *files[] = {"config.json", "log.csv", "log.jsonl", "steps.csv", "last.safetensors",
+                           "best.safetensors", "metrics.json", "report.html", "splits.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) ck_assert_msg(exists(out, files[i]), "%s missing", files[i]);
+    ck_assert(res.best_epoch >= 1 && res.best_epoch <= 6);
+    ck_assert(res.test_acc >= 0 && res.test_acc <= 1);
+}
+END_TEST
+
+/* ---- 2. resume ---- */
+
+typedef struct stopper {
+    volatile sig_atomic_t *flag;
+    long long at_step;
+    crn_progress_phase at_phase; /* CRN_PHASE_TRAIN: after that step; CRN_PHASE_VAL: after that epoch */
+    int at_epoch;
+} stopper;
+
+static void stop_cb(void *vctx, const crn_progress *p)
+{
+    stopper *s = vctx;
+    if (s->at_phase == CRN_PHASE_TRAIN && p->phase == CRN_PHASE_TRAIN && !p->epoch_done && p->step == s->at_step)
+        *s->flag = 1;
+    if (s->at_phase == CRN_PHASE_VAL && p->epoch_done && p->epoch == s->at_epoch) *s->flag = 1;
+}
+
+/* The uninterrupted reference: 2 epochs, shuffled, augmented (so the RNG
+ * state of the loader matters too). */
+static const char *reference_run(void)
+{
+    static char ref[512];
+    if (ref[0]) return ref;
+    crn_error err = {0};
+    crn_train_config c;
+    snprintf(ref, sizeof ref, "%s", run_dir("ref"));
+    small_config(&c, ref);
+    c.transform.augment = 1;
+    crn_train_result res;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    ck_assert_int_eq(res.steps, 2 * STEPS_PER_EPOCH);
+    return ref;
+}
+
+static void check_same_as_reference(const char *dir)
+{
+    const char *ref = reference_run();
+    char *a = slurp(ref, "steps.csv", NULL), *b = slurp(dir, "steps.csv", NULL);
+    ck_assert_int_eq(count_lines(a), 1 + 2 * STEPS_PER_EPOCH);
+    ck_assert_msg(strcmp(a, b) == 0, "steps.csv differs:\n--- uninterrupted\n%s--- resumed\n%s", a, b);
+    free(a);
+    free(b);
+    char ea[4096], eb[4096];
+    int na, nb;
+    epoch_losses(ref, ea, sizeof ea, &na);
+    epoch_losses(dir, eb, sizeof eb, &nb);
+    ck_assert_int_eq(na, 2);
+    ck_assert_int_eq(nb, 2);
+    ck_assert_msg(strcmp(ea, eb) == 0, "log.jsonl differs:\n--- uninterrupted\n%s--- resumed\n%s", ea, eb);
+    /* log.csv: the same number of lines (the columns are those of log.jsonl) */
+    a = slurp(ref, "log.csv", NULL);
+    b = slurp(dir, "log.csv", NULL);
+    ck_assert_int_eq(count_lines(a), count_lines(b));
+    free(a);
+    free(b);
+    same_tensors(ref, dir, "last.safetensors");
+    same_tensors(ref, dir, "best.safetensors");
+}
+
+/* Runs to 2 epochs, stopping where s says, then resumes (more than once if
+ * resume_stops lists further stops) to the end. */
+static void interrupted_run(const char *dir, stopper first, const long long *more_stops, int n_more)
+{
+    crn_error err = {0};
+    crn_train_config c;
+    small_config(&c, dir);
+    c.transform.augment = 1;
+    volatile sig_atomic_t flag = 0;
+    first.flag = &flag;
+    crn_train_result res;
+    int rc = crn_train(test_runtime(), &c, &flag, stop_cb, &first, &res, &err);
+    ck_assert_msg(rc == CRN_EINTR, "want an interrupt, got %d: %s", rc, err.msg);
+    ck_assert(res.interrupted);
+    ck_assert(exists(dir, "last.safetensors"));
+    c.resume = true;
+    for (int i = 0; i < n_more; i++) {
+        flag = 0;
+        stopper s = {&flag, more_stops[i], CRN_PHASE_TRAIN, 0};
+        rc = crn_train(test_runtime(), &c, &flag, stop_cb, &s, &res, &err);
+        ck_assert_msg(rc == CRN_EINTR, "resume %d: want an interrupt, got %d: %s", i + 1, rc, err.msg);
+        ck_assert_int_eq(res.steps, more_stops[i]);
+    }
+    flag = 0;
+    CK_OK(crn_train(test_runtime(), &c, &flag, NULL, NULL, &res, &err));
+    ck_assert(!res.interrupted);
+    ck_assert_int_eq(res.epochs_run, 2);
+    ck_assert_int_eq(res.steps, 2 * STEPS_PER_EPOCH);
+}
+
+START_TEST(test_resume_after_epoch)
+{
+    /* 1 epoch (epochs = 1), then the same folder resumed with epochs = 2 */
+    crn_error err = {0};
+    crn_train_config c;
+    const char *dir = run_dir("resume_epoch");
+    small_config(&c, dir);
+    c.transform.augment = 1;
+    c.epochs = 1;
+    crn_train_result res;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    ck_assert_int_eq(res.epochs_run, 1);
+    c.epochs = 2;
+    c.resume = true;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    ck_assert_int_eq(res.epochs_run, 2);
+    check_same_as_reference(dir);
+}
+END_TEST
+
+START_TEST(test_resume_after_stop_at_epoch_end)
+{
+    /* the stop flag raised during epoch 1's validation: checkpoint after it */
+    stopper s = {NULL, 0, CRN_PHASE_VAL, 1};
+    const char *dir = run_dir("resume_val");
+    interrupted_run(dir, s, NULL, 0);
+    check_same_as_reference(dir);
+}
+END_TEST
+
+START_TEST(test_resume_mid_epoch)
+{
+    /* stops after step 2 (mid epoch 1), 3 (the last batch of epoch 1, before
+     * its validation) and 4 (first batch of epoch 2) */
+    stopper s = {NULL, 2, CRN_PHASE_TRAIN, 0};
+    const long long more[] = {3, 4};
+    const char *dir = run_dir("resume_mid");
+    interrupted_run(dir, s, more, 2);
+    check_same_as_reference(dir);
+}
+END_TEST
+
+/* ---- 3. NaN stops the run ---- */
+
+static void poke_nan(crn_model *m, const char *tensor)
+{
+    crn_error err = {0};
+    int i = crn_model_find(m, tensor);
+    ck_assert_msg(i >= 0, "no tensor %s", tensor);
+    crn_param *p = crn_model_tensor(m, i);
+    float *host = malloc(p->numel * sizeof *host);
+    ck_assert_ptr_nonnull(host);
+    CK_OK(crn_tensor_download(crn_model_runtime(m), &p->value, host, &err));
+    host[0] = NAN;
+    CK_OK(crn_tensor_upload(crn_model_runtime(m), &p->value, host, &err));
+    free(host);
+}
+
+static crn_model *small_model(int classes)
+{
+    crn_error err = {0};
+    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, classes, 32, 0.25};
+    crn_model *m = NULL;
+    CK_OK(crn_model_create(test_runtime(), &mc, BATCH, &m, &err));
+    return m;
+}
+
+START_TEST(test_nan_init_stops_at_step_1)
+{
+    crn_error err = {0};
+    crn_model *m = small_model(3);
+    CK_OK(crn_model_init(m, 0, &err));
+    poke_nan(m, "fc.0.weight");
+    char init[600];
+    snprintf(init, sizeof init, "%s/nan_init.safetensors", tmp_root());
+    CK_OK(crn_weights_save(m, init, &err));
+    crn_model_destroy(m);
+
+    crn_train_config c;
+    const char *dir = run_dir("nan_init");
+    small_config(&c, dir);
+    c.init_path = init;
+    crn_train_result res;
+    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
+    ck_assert_int_ne(rc, CRN_OK);
+    printf("NaN init: %s\n", err.msg);
+    ck_assert_msg(strstr(err.msg, "NaN at step 1 ") != NULL, "message does not name step 1: %s", err.msg);
+    ck_assert_int_eq(res.steps, 0);
+    /* no checkpoint was written, and the message does not claim one */
+    ck_assert(!exists(dir, "last.safetensors"));
+    ck_assert_msg(strstr(err.msg, "last.safetensors") == NULL, "names a checkpoint that does not exist: %s", err.msg);
+}
+END_TEST
+
+START_TEST(test_inf_init_stops)
+{
+    /* weights at FLT_MAX in the classifier: the logits overflow, the loss is
+     * not finite at step 1 */
+    crn_error err = {0};
+    crn_model *m = small_model(3);
+    CK_OK(crn_model_init(m, 0, &err));
+    int i = crn_model_find(m, "fc.0.weight");
+    ck_assert_int_ge(i, 0);
+    crn_param *p = crn_model_tensor(m, i);
+    float *host = malloc(p->numel * sizeof *host);
+    for (size_t j = 0; j < p->numel; j++) host[j] = 3e38f;
+    CK_OK(crn_tensor_upload(crn_model_runtime(m), &p->value, host, &err));
+    free(host);
+    char init[600];
+    snprintf(init, sizeof init, "%s/inf_init.safetensors", tmp_root());
+    CK_OK(crn_weights_save(m, init, &err));
+    crn_model_destroy(m);
+
+    crn_train_config c;
+    const char *dir = run_dir("inf_init");
+    small_config(&c, dir);
+    c.init_path = init;
+    crn_train_result res;
+    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
+    ck_assert_int_ne(rc, CRN_OK);
+    printf("huge init: %s\n", err.msg);
+    ck_assert_msg(strstr(err.msg, "at step 1 ") != NULL, "message does not name step 1: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "NaN") || strstr(err.msg, "infinite"), "%s", err.msg);
+    ck_assert_int_eq(res.steps, 0);
+}
+END_TEST
+
+START_TEST(test_nan_after_checkpoint_keeps_it)
+{
+    /* A 1-epoch run, then its checkpoint poisoned with a NaN weight (saved
+     * as a valid checkpoint): resuming stops at step 4 and leaves
+     * last.safetensors byte-for-byte as it was, still loadable. */
+    crn_error err = {0};
+    crn_train_config c;
+    const char *dir = run_dir("nan_resume");
+    small_config(&c, dir);
+    c.epochs = 1;
+    crn_train_result res;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    char last[700];
+    snprintf(last, sizeof last, "%s/last.safetensors", dir);
+    crn_model *m = small_model(3);
+    size_t np = 0;
+    crn_model_params_buffer(m, &np);
+    crn_optimizer *opt = NULL;
+    CK_OK(crn_optim_create(test_runtime(), &c.optim, np, &opt, &err));
+    crn_run_state st;
+    CK_OK(crn_checkpoint_load(last, m, opt, &st, &err));
+    ck_assert_int_eq(st.epoch, 1);
+    ck_assert_int_eq(st.step, STEPS_PER_EPOCH);
+    char *config = NULL;
+    crn_model_config mc;
+    CK_OK(crn_checkpoint_read_config(last, &mc, &config, &err));
+    poke_nan(m, "fc.0.weight");
+    CK_OK(crn_checkpoint_save(last, m, opt, &st, config, &err));
+    free(config);
+    size_t n_before, n_after;
+    char *before = slurp(dir, "last.safetensors", &n_before);
+
+    c.epochs = 2;
+    c.resume = true;
+    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
+    ck_assert_int_ne(rc, CRN_OK);
+    printf("NaN after resume: %s\n", err.msg);
+    ck_assert_msg(strstr(err.msg, "at step 4 ") != NULL, "message does not name step 4: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, last) != NULL, "message does not name the last checkpoint: %s", err.msg);
+    char *after = slurp(dir, "last.safetensors", &n_after);
+    ck_assert(n_before == n_after && memcmp(before, after, n_after) == 0);
+    CK_OK(crn_checkpoint_load(last, m, opt, &st, &err));
+    ck_assert_int_eq(st.step, STEPS_PER_EPOCH);
+    /* steps.csv holds the 3 good steps only */
+    char *steps = slurp(dir, "steps.csv", NULL);
+    ck_assert_int_eq(count_lines(steps), 1 + STEPS_PER_EPOCH);
+    free(steps);
+    free(before);
+    free(after);
+    crn_optim_destroy(opt);
+    crn_model_destroy(m);
+}
+END_TEST
+
+/* ---- 4. damaged and foreign checkpoints ---- */
+
+static const char *one_epoch_run(void)
+{
+    static char dir[512];
+    if (dir[0]) return dir;
+    crn_error err = {0};
+    crn_train_config c;
+    snprintf(dir, sizeof dir, "%s", run_dir("one"));
+    small_config(&c, dir);
+    c.epochs = 1;
+    crn_train_result res;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    return dir;
+}
+
+/* Loads path into a fresh small model with its optimiser and run state;
+ * returns the code, err filled. */
+static int load_into(const char *path, crn_model_config mc, crn_error *err)
+{
+    crn_error e2 = {0};
+    crn_model *m = NULL;
+    ck_assert_msg(crn_model_create(test_runtime(), &mc, BATCH, &m, &e2) == CRN_OK, "%s", e2.msg);
+    size_t np = 0;
+    crn_model_params_buffer(m, &np);
+    crn_optim_config oc = crn_optim_defaults(CRN_OPT_NADAM);
+    crn_optimizer *opt = NULL;
+    ck_assert_msg(crn_optim_create(test_runtime(), &oc, np, &opt, &e2) == CRN_OK, "%s", e2.msg);
+    crn_run_state st;
+    int rc = crn_checkpoint_load(path, m, opt, &st, err);
+    crn_optim_destroy(opt);
+    crn_model_destroy(m);
+    return rc;
+}
+
+static const crn_model_config k_small = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25};
+
+START_TEST(test_damaged_checkpoint_refused)
+{
+    crn_error err = {0};
+    const char *dir = one_epoch_run();
+    size_t n;
+    char *good = slurp(dir, "last.safetensors", &n);
+    char path[700];
+    snprintf(path, sizeof path, "%s/copy.safetensors", tmp_root());
+    spit(path, good, n);
+    CK_OK(load_into(path, k_small, &err)); /* the copy itself is fine */
+
+    /* a flipped bit in the tensor data, at several places */
+    uint64_t header;
+    memcpy(&header, good, 8);
+    size_t data0 = 8 + (size_t)header;
+    ck_assert(data0 < n);
+    size_t where[] = {data0, data0 + (n - data0) / 3, data0 + (n - data0) / 2, n - 1};
+    for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
+        char *bad = malloc(n);
+        memcpy(bad, good, n);
+        bad[where[i]] ^= 0x10;
+        spit(path, bad, n);
+        free(bad);
+        memset(&err, 0, sizeof err);
+        int rc = load_into(path, k_small, &err);
+        ck_assert_msg(rc != CRN_OK, "a flipped bit at byte %zu of %zu was accepted", where[i], n);
+        ck_assert_msg(strstr(err.msg, "damaged") != NULL, "byte %zu: %s", where[i], err.msg);
+        /* the stored checksum is quoted as it is in the file (16 hex digits) */
+        const char *st = strstr(err.msg, "stored ");
+        ck_assert_msg(st && strspn(st + 7, "0123456789abcdef") == 16 && st[23] == ')', "%s", err.msg);
+        if (i == 0) printf("flipped bit: %s\n", err.msg);
+    }
+    /* truncated: in the data, in the header, and empty */
+    size_t cuts[] = {n - 1, data0 + 10, 100, 4, 0};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        spit(path, good, cuts[i]);
+        memset(&err, 0, sizeof err);
+        int rc = load_into(path, k_small, &err);
+        ck_assert_msg(rc != CRN_OK, "a file cut to %zu of %zu bytes was accepted", cuts[i], n);
+        ck_assert_msg(err.msg[0] != 0 && strstr(err.msg, path) != NULL, "cut %zu: message without the file: %s",
+                      cuts[i], err.msg);
+        if (i == 0) printf("truncated: %s\n", err.msg);
+    }
+    free(good);
+}
+END_TEST
+
+START_TEST(test_damaged_checkpoint_refused_on_resume)
+{
+    /* crn_train --resume over a damaged last.safetensors stops with the
+     * message, and the checkpoint is not replaced */
+    crn_error err = {0};
+    const char *src = one_epoch_run();
+    const char *dir = run_dir("damaged_resume");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    size_t n;
+    char *buf = slurp(dir, "last.safetensors", &n);
+    buf[n - 5] ^= 0x01;
+    char path[700];
+    snprintf(path, sizeof path, "%s/last.safetensors", dir);
+    spit(path, buf, n);
+    crn_train_config c;
+    small_config(&c, dir);
+    c.resume = true;
+    crn_train_result res;
+    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
+    ck_assert_int_ne(rc, CRN_OK);
+    ck_assert_msg(strstr(err.msg, "damaged") && strstr(err.msg, path), "%s", err.msg);
+    size_t n2;
+    char *after = slurp(dir, "last.safetensors", &n2);
+    ck_assert(n == n2 && memcmp(buf, after, n) == 0);
+    free(buf);
+    free(after);
+}
+END_TEST
+
+START_TEST(test_foreign_checkpoint_refused)
+{
+    crn_error err = {0};
+    const char *dir = one_epoch_run();
+    char path[700];
+    snprintf(path, sizeof path, "%s/last.safetensors", dir);
+    struct {
+        crn_model_config mc;
+        const char *want[2];
+    } cases[] = {
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 5, 32, 0.25}, {"3 classes", "5 classes"}},
+        {{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 3, 32, 1.0 / 16}, {"baseline", "resnet50"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_SILU, true, 3, 32, 0.25}, {"relu", "silu"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.5}, {"width 0.25", "width 0.5"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        memset(&err, 0, sizeof err);
+        int rc = load_into(path, cases[i].mc, &err);
+        ck_assert_msg(rc != CRN_OK, "case %zu accepted", i);
+        printf("foreign %zu: %s\n", i, err.msg);
+        for (int j = 0; j < 2; j++)
+            ck_assert_msg(strstr(err.msg, cases[i].want[j]) != NULL, "case %zu: no '%s' in: %s", i, cases[i].want[j],
+                          err.msg);
+        ck_assert_msg(strstr(err.msg, path) != NULL, "case %zu: the file is not named: %s", i, err.msg);
+    }
+    /* resuming a run of another class count through crn_train */
+    crn_train_config c;
+    small_config(&c, dir);
+    c.resume = true;
+    c.model.kind = CRN_MODEL_RESNET50;
+    c.model.width = 1.0 / 16;
+    crn_train_result res;
+    memset(&err, 0, sizeof err);
+    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_msg(strstr(err.msg, "baseline") && strstr(err.msg, "resnet50"), "%s", err.msg);
+    /* another optimiser */
+    small_config(&c, dir);
+    c.resume = true;
+    c.optim = crn_optim_defaults(CRN_OPT_SGD);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_msg(strstr(err.msg, "nadam") && strstr(err.msg, "sgd"), "%s", err.msg);
+    /* another seed */
+    small_config(&c, dir);
+    c.resume = true;
+    c.seed = 7;
+    memset(&err, 0, sizeof err);
+    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_msg(strstr(err.msg, "seed"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_resume_without_checkpoint)
+{
+    crn_error err = {0};
+    crn_train_config c;
+    const char *dir = run_dir("empty_resume");
+    small_config(&c, dir);
+    c.resume = true;
+    crn_train_result res;
+    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    printf("resume without checkpoint: %s\n", err.msg);
+    ck_assert_msg(strstr(err.msg, "last.safetensors") != NULL, "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_resume_on_other_data)
+{
+    /* the same data in another folder resumes; one training image fewer is
+     * refused */
+    crn_error err = {0};
+    const char *src = one_epoch_run();
+    const char *dir = run_dir("other_data_run");
+    const char *data = run_dir("other_data");
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s' && cp -r '%s' '%s'", src, dir, test_fixture_path("train_tiny"), data);
+    ck_assert_int_eq(system(cmd), 0);
+    crn_train_config c;
+    small_config(&c, dir);
+    c.data_root = data;
+    c.resume = true;
+    c.epochs = 1; /* already done: only the final test runs */
+    crn_train_result res;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    ck_assert_int_eq(res.epochs_run, 1);
+    ck_assert_int_eq(res.steps, STEPS_PER_EPOCH);
+    snprintf(cmd, sizeof cmd, "rm '%s/train/beta/beta_03.jpg'", data);
+    ck_assert_int_eq(system(cmd), 0);
+    c.epochs = 2;
+    memset(&err, 0, sizeof err);
+    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    printf("other data: %s\n", err.msg);
+    ck_assert_msg(strstr(err.msg, "other data"), "%s", err.msg);
+}
+END_TEST
+
+static void cleanup(void)
+{
+    if (g_tmp[0] && !getenv("CLRESNET_KEEP_TMP")) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
+    }
+}
+
+int main(void)
+{
+    atexit(cleanup);
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_loss_goes_down);
+    tcase_add_test(tc, test_resume_after_epoch);
+    tcase_add_test(tc, test_resume_after_stop_at_epoch_end);
+    tcase_add_test(tc, test_resume_mid_epoch);
+    tcase_add_test(tc, test_nan_init_stops_at_step_1);
+    tcase_add_test(tc, test_inf_init_stops);
+    tcase_add_test(tc, test_nan_after_checkpoint_keeps_it);
+    tcase_add_test(tc, test_damaged_checkpoint_refused);
+    tcase_add_test(tc, test_damaged_checkpoint_refused_on_resume);
+    tcase_add_test(tc, test_foreign_checkpoint_refused);
+    tcase_add_test(tc, test_resume_without_checkpoint);
+    tcase_add_test(tc, test_resume_on_other_data);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
