@@ -1,0 +1,84 @@
+#!/bin/sh
+# `clresnet train` from the command line: bad flag values are errors naming
+# the flag; a tiny run on tests/fixtures/train_tiny writes the whole run
+# folder; --resume of a 1-epoch run to 2 epochs, and Ctrl-C (SIGINT) then
+# --resume, log the same losses as an uninterrupted run.
+set -u
+fail=0
+check() { # check NAME EXPECTED_RC PATTERN -- command...
+    name=$1 want=$2 pat=$3; shift 4
+    out=$("$@" 2>&1); rc=$?
+    if [ "$rc" -ne "$want" ]; then echo "FAIL $name: exit $rc, want $want"; echo "$out"; fail=1; return; fi
+    if ! printf '%s' "$out" | grep -q -- "$pat"; then echo "FAIL $name: no '$pat' in:"; echo "$out"; fail=1; return; fi
+    echo "ok   $name"
+}
+C=$CLRESNET
+DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
+T=$(mktemp -d /tmp/clresnet-train-cli-XXXXXX)
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
+SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2"
+
+check help 0 'usage: clresnet \[--device N\] train' -- $C train --help
+for bad in "--batch-size 0" "--batch-size x" "--eval-batch-size -3" "--act foo" "--model x" "--lr -1" "--lr 0" \
+           "--epochs 0" "--width 0" "--image-size 4" "--resize 2" "--seed -1" "--optimizer lamb" \
+           "--weight-decay 2" "--plateau-factor 1" "--plateau-patience -1" "--hflip 1.5" "--rotation 200" \
+           "--max-steps 0" "--split both" "--workers -1" "--min-lr -1" "--early-stop x"; do
+    flag=${bad%% *} value=${bad#* }
+    check "bad $flag $value" 2 "error: $flag '$value'" -- $C train $bad
+done
+check unknown-option 2 "unknown option '--frob'" -- $C train --frob 1
+check missing-value 2 '--epochs needs a value' -- $C train --epochs
+check stray-argument 2 "unexpected argument 'extra'" -- $C train extra
+mkdir "$T/empty"
+check resume-no-config 1 'config.json' -- $C train --resume "$T/empty"
+check resume-missing-dir 1 "$T/nowhere/config.json" -- $C train --resume "$T/nowhere"
+check missing-data 1 "$T/nodata" -- $C train $SMALL --data "$T/nodata" --out "$T/r0" --epochs 1
+
+# a tiny run: every file of the run folder
+check tiny-run 0 "run $T/r1: 1 epochs, 3 steps" -- $C train $SMALL --epochs 1 --out "$T/r1"
+for f in config.json log.csv log.jsonl steps.csv last.safetensors best.safetensors metrics.json report.html \
+         splits.json predictions.csv; do
+    if [ -s "$T/r1/$f" ]; then echo "ok   file $f"; else echo "FAIL file $f missing or empty"; fail=1; fi
+done
+if [ "$(wc -l < "$T/r1/steps.csv")" -eq 4 ] && [ "$(wc -l < "$T/r1/log.csv")" -eq 2 ]; then
+    echo "ok   log lengths"
+else
+    echo "FAIL log lengths: steps.csv $(wc -l < "$T/r1/steps.csv"), log.csv $(wc -l < "$T/r1/log.csv")"; fail=1
+fi
+check config-model 0 '"model": "baseline"' -- cat "$T/r1/config.json"
+check config-device 0 '"device": "..*"' -- cat "$T/r1/config.json"
+
+# losses of a run (step, epoch, loss, lr; epoch, train/val loss and accuracy, lr, best): no timings
+losses() { cat "$1/steps.csv"; cut -d, -f1-6,9 "$1/log.csv"; }
+same_losses() { # NAME DIR_A DIR_B
+    if [ "$(losses "$2")" = "$(losses "$3")" ]; then echo "ok   $1"; else
+        echo "FAIL $1: losses differ"; losses "$2"; echo ---; losses "$3"; fail=1; fi
+}
+
+# --resume to 2 epochs (settings from config.json) == an uninterrupted 2-epoch run
+check two-epochs 0 "3 steps\|6 steps" -- $C train $SMALL --epochs 2 --out "$T/r2"
+cp -r "$T/r1" "$T/r1b"
+check resume 0 "run $T/r1b: 2 epochs, 6 steps" -- $C train --resume "$T/r1b" --epochs 2
+same_losses resume-same-losses "$T/r2" "$T/r1b"
+
+# Ctrl-C: the step finishes, a checkpoint is written, exit 130 with the resume command
+$C train $SMALL --epochs 40 --out "$T/r3" > "$T/r3.out" 2>&1 &
+pid=$!
+i=0
+while [ "$i" -lt 600 ]; do
+    [ -f "$T/r3/steps.csv" ] && [ "$(wc -l < "$T/r3/steps.csv")" -ge 3 ] && break
+    sleep 0.05; i=$((i + 1))
+done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+if [ "$rc" -eq 130 ] && grep -q "resume with: clresnet train --resume $T/r3" "$T/r3.out"; then
+    echo "ok   sigint"
+    steps=$(($(wc -l < "$T/r3/steps.csv") - 1))
+    epochs=$((steps / 3 + 2)) # the interrupted epoch and one more
+    check sigint-resume 0 "$epochs epochs, $((epochs * 3)) steps" -- $C train --resume "$T/r3" --epochs $epochs
+    check sigint-reference 0 "$epochs epochs" -- $C train $SMALL --epochs $epochs --out "$T/r4"
+    same_losses sigint-same-losses "$T/r4" "$T/r3"
+else
+    echo "FAIL sigint: exit $rc, want 130 and the resume command"; cat "$T/r3.out"; fail=1
+fi
+exit $fail
