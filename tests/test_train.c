@@ -4,6 +4,7 @@
  * run logs bit-identical losses and ends with bit-identical weights, a NaN
  * stops the run naming the step and leaves the last checkpoint alone, and
  * damaged or foreign checkpoints are refused with a clear message. */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,6 +532,26 @@ START_TEST(test_damaged_checkpoint_refused)
         const char *st = strstr(err.msg, "stored ");
         ck_assert_msg(st && strspn(st + 7, "0123456789abcdef") == 16 && st[23] == ')', "%s", err.msg);
         if (i == 0) printf("flipped bit: %s\n", err.msg);
+    }
+    /* a changed digit in the header's run state (run.step "3" -> "4") or
+     * in the configuration: the metadata is covered by a checksum too */
+    const char *keys[] = {"\"run.step\"", "\"run.lr\"", "\"image_size\""};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *bad = malloc(n);
+        memcpy(bad, good, n);
+        char *k = memmem(bad + 8, (size_t)header, keys[i], strlen(keys[i]));
+        ck_assert_msg(k != NULL, "no %s in the header", keys[i]);
+        char *d = k + strlen(keys[i]);
+        while (d < bad + data0 && (*d < '0' || *d > '9')) d++;
+        ck_assert(d < bad + data0);
+        *d = (char)(*d == '9' ? '8' : *d + 1);
+        spit(path, bad, n);
+        free(bad);
+        memset(&err, 0, sizeof err);
+        int rc = load_into(path, k_small, &err);
+        ck_assert_msg(rc != CRN_OK, "a changed digit in %s was accepted", keys[i]);
+        ck_assert_msg(strstr(err.msg, "damaged") != NULL, "%s: %s", keys[i], err.msg);
+        if (i == 0) printf("changed metadata: %s\n", err.msg);
     }
     /* truncated: in the data, in the header, and empty */
     size_t cuts[] = {n - 1, data0 + 10, 100, 4, 0};

@@ -38,6 +38,20 @@ static uint64_t data_checksum(const crn_st_tensor *ts, int n)
     return h;
 }
 
+/* A checksum over the metadata (run state, configuration), whatever order
+ * the JSON header lists it in: a changed digit of the step or the lr is
+ * caught like a flipped bit in the data. */
+static uint64_t meta_checksum(char *const *keys, char *const *values, int n)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(keys[i], "checksum") || !strcmp(keys[i], "meta_checksum")) continue;
+        uint64_t h = crn_fnv1a64(CRN_FNV1A64_INIT, keys[i], strlen(keys[i]) + 1);
+        sum += crn_fnv1a64(h, values[i], strlen(values[i]));
+    }
+    return sum;
+}
+
 static int put_model_config(crn_st_writer *w, const crn_model_config *c, crn_error *err)
 {
     /* model, act, final_act, width and classes come with the weights */
@@ -94,6 +108,8 @@ int crn_checkpoint_save(const char *path, crn_model *m, crn_optimizer *opt, cons
         if (rc == CRN_OK) rc = meta(&w, "run.data_checksum", err, "%016" PRIx64, st->data_checksum);
     }
     if (rc == CRN_OK && config_json) rc = crn_st_writer_meta(&w, "config", config_json, err);
+    if (rc == CRN_OK)
+        rc = meta(&w, "meta_checksum", err, "%016" PRIx64, meta_checksum(w.meta_keys, w.meta_values, w.meta_count));
     if (rc == CRN_OK) rc = meta(&w, "checksum", err, "%016" PRIx64, data_checksum(w.tensors, w.count));
     if (rc == CRN_OK) rc = crn_st_writer_save(&w, path, err);
     crn_st_writer_free(&w);
@@ -145,6 +161,17 @@ static int open_checked(const char *path, crn_st_file *f, crn_error *err)
             /* the message first: sum points into f */
             crn_fail(err, CRN_EFORMAT, "%s is damaged: its data checksum does not match (%s, stored %s)", path, want,
                      sum);
+            crn_st_free(f);
+            return CRN_EFORMAT;
+        }
+    }
+    const char *msum = crn_st_meta(f, "meta_checksum"); /* absent in older checkpoints */
+    if (msum) {
+        char want[32];
+        snprintf(want, sizeof want, "%016" PRIx64, meta_checksum(f->meta_keys, f->meta_values, f->meta_count));
+        if (strcmp(msum, want) != 0) {
+            crn_fail(err, CRN_EFORMAT, "%s is damaged: its metadata checksum does not match (%s, stored %s)", path,
+                     want, msum);
             crn_st_free(f);
             return CRN_EFORMAT;
         }
