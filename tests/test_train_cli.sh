@@ -61,6 +61,12 @@ cp -r "$T/r1" "$T/r1b"
 check resume 0 "run $T/r1b: 2 epochs, 6 steps" -- $C train --resume "$T/r1b" --epochs 2
 same_losses resume-same-losses "$T/r2" "$T/r1b"
 
+# a relative --data is recorded absolute: --resume works from another directory
+(cd "$(dirname "$DATA")" && $C train $SMALL --data train_tiny --epochs 1 --out "$T/r5" > "$T/r5.out" 2>&1) ||
+    { echo "FAIL relative-data run"; cat "$T/r5.out"; fail=1; }
+check config-data-absolute 0 "\"data\": \"$DATA\"" -- cat "$T/r5/config.json"
+check resume-elsewhere 0 "2 epochs, 6 steps" -- sh -c "cd / && exec $C train --resume '$T/r5' --epochs 2"
+
 # Ctrl-C: the step finishes, a checkpoint is written, exit 130 with the resume command
 $C train $SMALL --epochs 40 --out "$T/r3" > "$T/r3.out" 2>&1 &
 pid=$!

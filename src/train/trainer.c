@@ -1,6 +1,7 @@
 /* The training loop. One image's way: loader (src/data) -> host batch ->
  * crn_model_forward (src/nn, ops in src/ops) -> crn_model_loss ->
  * crn_model_backward -> crn_optim_step (src/train/optim.c). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "clresnet/train.h"
 
 #include <jansson.h>
@@ -125,7 +126,10 @@ int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn
 static char *config_json(const crn_train_config *c, const crn_dataset *ds, size_t params)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "data", json_string(ds->root));
+    /* absolute, so that --resume works from any working directory */
+    char *abs = realpath(ds->root, NULL);
+    json_object_set_new(o, "data", json_string(abs ? abs : ds->root));
+    free(abs);
     json_object_set_new(o, "split_mode", json_string(c->split_mode == CRN_SPLITS_SEED ? "seed" : "official"));
     json_object_set_new(o, "train_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TRAIN]));
     json_object_set_new(o, "val_images", json_integer((json_int_t)ds->count[CRN_SPLIT_VAL]));
