@@ -695,6 +695,28 @@ START_TEST(test_resume_on_other_data)
 }
 END_TEST
 
+START_TEST(test_max_steps_then_resume)
+{
+    /* --max-steps 2 stops mid-epoch 1; resuming that run takes no more steps */
+    crn_error err = {0};
+    crn_train_config c;
+    const char *dir = run_dir("max_steps");
+    small_config(&c, dir);
+    c.max_steps = 2;
+    crn_train_result res;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    ck_assert(res.max_steps_reached);
+    ck_assert_int_eq(res.steps, 2);
+    c.resume = true;
+    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    ck_assert(res.max_steps_reached);
+    ck_assert_int_eq(res.steps, 2);
+    char *steps = slurp(dir, "steps.csv", NULL);
+    ck_assert_int_eq(count_lines(steps), 1 + 2);
+    free(steps);
+}
+END_TEST
+
 static void cleanup(void)
 {
     if (g_tmp[0] && !getenv("CLRESNET_KEEP_TMP")) {
@@ -722,6 +744,7 @@ int main(void)
     tcase_add_test(tc, test_foreign_checkpoint_refused);
     tcase_add_test(tc, test_resume_without_checkpoint);
     tcase_add_test(tc, test_resume_on_other_data);
+    tcase_add_test(tc, test_max_steps_then_resume);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -381,6 +381,8 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
 
     double train_seconds = 0, train_images = 0;
     bool stop_now = t.st.early.bad_epochs >= t.st.early.patience;
+    /* a resumed run that already took its --max-steps takes no more */
+    if (c->max_steps > 0 && t.st.step >= c->max_steps) res->max_steps_reached = true;
     for (int epoch = t.st.epoch + 1; epoch <= c->epochs && !stop_now && !res->max_steps_reached; epoch++) {
         rc = train_epoch(&t, epoch, stop, progress, pctx, res, err);
         if (rc != CRN_OK) goto out;
