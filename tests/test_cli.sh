@@ -22,4 +22,15 @@ check device-no-value 2 'needs a value' -- $C --device
 check device-out-of-range 1 'valid choices' -- $C --device 99 list-devices --check
 check device-not-a-number 1 "'abc' is not a device" -- $C --device abc list-devices --check
 check device-check 0 'check: ok' -- $C --device 0 list-devices --check
+check device-by-name 1 "'no-such-device-9z' is not a device" -- $C --device no-such-device-9z list-devices --check
+# The test device (a test setup's CLRESNET_TEST_DEVICE, e.g. rusticl): its
+# kernels build and its GEMM agrees; skipped (77) where it is absent.
+if [ -n "${CLRESNET_TEST_DEVICE:-}" ]; then
+    if $C --device "$CLRESNET_TEST_DEVICE" list-devices --check 2>&1 | grep -q 'is not a device\|is out of range'; then
+        echo "SKIP: CLRESNET_TEST_DEVICE=$CLRESNET_TEST_DEVICE is not on this machine"
+        [ $fail -eq 0 ] && exit 77
+    else
+        check test-device-check 0 'check: ok' -- $C --device "$CLRESNET_TEST_DEVICE" list-devices --check
+    fi
+fi
 exit $fail
