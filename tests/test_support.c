@@ -105,5 +105,9 @@ int test_run_suite(Suite *s)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    /* The runtime goes before main returns, not only at exit (the atexit
+     * handler is for tests that exit early): OpenCL implementations and
+     * CLBlast have their own exit-time teardown. */
+    release();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

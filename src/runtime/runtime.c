@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <clblast_c.h>
+
 #include "clresnet/kernel_cache.h"
 #include "clresnet/kernels.h"
 
@@ -250,8 +252,13 @@ void crn_runtime_destroy(crn_runtime *rt)
     for (int i = 0; i < rt->program_count; i++) clReleaseProgram(rt->programs[i]);
     free(rt->kernels);
     free(rt->programs);
+    if (rt->queue) clFinish(rt->queue);
+    /* CLBlast keeps the programs it built (for this context) in a process-wide
+     * cache that otherwise lets them go in a C++ destructor at exit, after the
+     * OpenCL implementation may have torn itself down (oclgrind aborted there).
+     * Released here, while the context is alive; the next GEMM rebuilds. */
+    CLBlastClearCache();
     if (rt->queue) {
-        clFinish(rt->queue);
         clReleaseCommandQueue(rt->queue);
     }
     if (rt->ctx) clReleaseContext(rt->ctx);
