@@ -21,7 +21,9 @@ if ! command -v oclgrind >/dev/null 2>&1; then
     echo "SKIP: oclgrind is not installed (apt-get install oclgrind)"
     exit 77
 fi
-opts="--data-races --uninitialized --check-api"
+# --uninitialized is left out: oclgrind 21.10 stops with "Unsupported
+# instruction: freeze" (LLVM 15 emits freeze) in that plugin.
+opts="--data-races --check-api"
 work=$(mktemp -d "${TMPDIR:-/tmp}/clresnet-oclgrind.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -31,7 +33,7 @@ cat >"$work/oob.cl" <<'EOF'
 __kernel void oob(__global float *a) { a[get_global_id(0) + 1] = 1.0f; }
 EOF
 printf 'oob.cl\noob\n4 1 1\n4 1 1\n<size=16 fill=0>\n' >"$work/oob.sim"
-(cd "$work" && oclgrind-kernel $opts oob.sim >canary.log 2>&1)
+(cd "$work" && oclgrind-kernel --data-races oob.sim >canary.log 2>&1)
 if ! grep -q 'Invalid write' "$work/canary.log"; then
     echo "FAIL canary: oclgrind did not report an out-of-bounds write:"
     cat "$work/canary.log"
