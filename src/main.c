@@ -19,6 +19,7 @@ static const cli_command COMMANDS[] = {
     {"report", "rebuild a run's report.html", cmd_report, help_report},
     {"compare", "compare runs: tables and overlaid curves", cmd_compare, help_compare},
     {"bench", "time training steps; per-layer profile", cmd_bench, help_bench},
+    {"tune", "tune CLBlast's GEMM for this device (cached)", cmd_tune, help_tune},
 };
 static const int COMMAND_COUNT = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

@@ -50,6 +50,11 @@ typedef struct crn_runtime {
     const char *prof_tag;
     crn_prof_event *prof;
     int prof_count, prof_cap;
+    /* GEMM shapes seen while gemm_log_on (gemm_tune.h), deduplicated */
+    bool gemm_log_on;
+    struct crn_gemm_shape *gemm_log;
+    int gemm_log_count, gemm_log_cap;
+    char gemm_tuning[200];  /* the tuned GEMM configuration applied at start, or "" */
 } crn_runtime;
 
 int crn_runtime_create(crn_runtime **out, const crn_device_info *dev,

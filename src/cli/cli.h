@@ -44,5 +44,7 @@ int cmd_report(const cli_globals *g, int argc, char **argv);
 void help_report(void);
 int cmd_compare(const cli_globals *g, int argc, char **argv);
 void help_compare(void);
+int cmd_tune(const cli_globals *g, int argc, char **argv);
+void help_tune(void);
 
 #endif

@@ -34,7 +34,8 @@ int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt)
     crn_devices_free(&list);
     if (rc != CRN_OK) return cli_error(&err);
     if (!g->quiet)
-        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache)\n", (*rt)->build_seconds,
-                (*rt)->cache_builds, (*rt)->cache_hits);
+        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache); GEMM: %s\n", (*rt)->build_seconds,
+                (*rt)->cache_builds, (*rt)->cache_hits,
+                (*rt)->gemm_tuning[0] ? (*rt)->gemm_tuning : "CLBlast's defaults (run `clresnet tune` to tune)");
     return 0;
 }

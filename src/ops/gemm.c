@@ -1,6 +1,9 @@
 #include "clresnet/gemm.h"
 
 #include <clblast_c.h>
+#include <stdlib.h>
+
+#include "clresnet/gemm_tune.h"
 
 const char *crn_clblast_strerror(int s)
 {
@@ -32,11 +35,28 @@ const char *crn_clblast_strerror(int s)
     }
 }
 
+static void log_shape(crn_runtime *rt, bool ta, bool tb, size_t m, size_t n, size_t k)
+{
+    for (int i = 0; i < rt->gemm_log_count; i++) {
+        const crn_gemm_shape *s = &rt->gemm_log[i];
+        if (s->trans_a == ta && s->trans_b == tb && s->m == m && s->n == n && s->k == k) return;
+    }
+    if (rt->gemm_log_count == rt->gemm_log_cap) {
+        int cap = rt->gemm_log_cap ? 2 * rt->gemm_log_cap : 64;
+        crn_gemm_shape *g = realloc(rt->gemm_log, (size_t)cap * sizeof *g);
+        if (!g) return;
+        rt->gemm_log = g;
+        rt->gemm_log_cap = cap;
+    }
+    rt->gemm_log[rt->gemm_log_count++] = (crn_gemm_shape){ta, tb, m, n, k};
+}
+
 int crn_sgemm(crn_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,
               size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
               size_t ldc, crn_error *err)
 {
     if (m == 0 || n == 0) return CRN_OK;
+    if (rt->gemm_log_on) log_shape(rt, trans_a, trans_b, m, n, k);
     CLBlastStatusCode s =
         CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                      trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda, b, b_off,

@@ -8,6 +8,7 @@
 
 #include <clblast_c.h>
 
+#include "clresnet/gemm_tune.h"
 #include "clresnet/kernel_cache.h"
 #include "clresnet/kernels.h"
 
@@ -197,6 +198,12 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
         else rt->cache_builds++;
     }
     rt->build_seconds = now_s() - t0;
+    bool tuned = false;
+    int trc = crn_gemm_tune_apply_cached(rt, &tuned, rt->gemm_tuning, sizeof rt->gemm_tuning, err);
+    if (trc != CRN_OK) {
+        crn_runtime_destroy(rt);
+        return trc;
+    }
     *out = rt;
     return CRN_OK;
 }
@@ -248,6 +255,7 @@ void crn_runtime_destroy(crn_runtime *rt)
     if (!rt) return;
     prof_clear(rt);
     free(rt->prof);
+    free(rt->gemm_log);
     for (int i = 0; i < rt->kernel_count; i++) clReleaseKernel(rt->kernels[i].kernel);
     for (int i = 0; i < rt->program_count; i++) clReleaseProgram(rt->programs[i]);
     free(rt->kernels);

@@ -1,0 +1,78 @@
+/* `clresnet tune`: CLBlast's GEMM parameters searched for this device on the
+ * GEMM shapes of a model's training step, then cached for every later run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clresnet/gemm_tune.h"
+#include "clresnet/model.h"
+#include "clresnet/optim.h"
+
+void help_tune(void)
+{
+    printf("usage: clresnet [--device N] tune [--model M] [--image-size S] [--batch-size B]\n\n"
+           "Times CLBlast's GEMM kernels with a set of parameter candidates on the GEMM shapes\n"
+           "of one training step of the model (default resnet50, 64x64, batch 32), keeps the\n"
+           "fastest and caches it for this device ($XDG_CACHE_HOME/clresnet/tune-*.txt): every\n"
+           "later run on the device uses it. Run it on an otherwise idle machine.\n");
+}
+
+static void progress(void *ctx, const char *config, double s)
+{
+    (void)ctx;
+    if (s >= 1e29) printf("  %-52s failed on this device\n", config);
+    else printf("  %-52s %9.1f ms\n", config, s * 1e3);
+    fflush(stdout);
+}
+
+int cmd_tune(const cli_globals *g, int argc, char **argv)
+{
+    crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 64, 1.0};
+    int batch = 32;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int k;
+        if (!v) goto bad;
+        i++;
+        if (!strcmp(a, "--model") && (k = crn_model_parse(v)) >= 0) mc.kind = (crn_model_kind)k;
+        else if (!strcmp(a, "--image-size") && (mc.image_size = atoi(v)) >= 8) continue;
+        else if (!strcmp(a, "--batch-size") && (batch = atoi(v)) >= 1) continue;
+        else goto bad;
+        continue;
+    bad:
+        fprintf(stderr, "clresnet tune: error: bad option or value '%s %s' (see clresnet tune --help)\n", a,
+                v ? v : "");
+        return 2;
+    }
+    crn_runtime *rt = NULL;
+    if (cli_open_runtime(g, false, &rt) != 0) return 1;
+    crn_error err = {0};
+    crn_model *m = NULL;
+    size_t S = (size_t)mc.image_size, nin = (size_t)batch * 3 * S * S;
+    float *x = calloc(nin, sizeof *x), *losses = calloc((size_t)batch, sizeof *losses);
+    int32_t *y = calloc((size_t)batch, sizeof *y);
+    int rc = (!x || !losses || !y) ? crn_fail(&err, CRN_ENOMEM, "out of host memory") : CRN_OK;
+    if (rc == CRN_OK) rc = crn_model_create(rt, &mc, batch, &m, &err);
+    if (rc == CRN_OK) rc = crn_model_init(m, 0, &err);
+    /* one forward and backward pass, recording every GEMM shape */
+    crn_gemm_log_start(rt);
+    if (rc == CRN_OK) rc = crn_model_forward(m, x, batch, true, &err);
+    if (rc == CRN_OK) rc = crn_model_loss(m, y, batch, losses, &err);
+    if (rc == CRN_OK) rc = crn_model_backward(m, &err);
+    if (rc == CRN_OK) rc = crn_finish(rt, &err);
+    crn_gemm_log_stop(rt);
+    crn_model_destroy(m);
+    crn_gemm_tune_result res;
+    if (rc == CRN_OK) {
+        printf("tuning SGEMM on %s with the %d GEMM shapes of a %s step (batch %d, %dx%d):\n", rt->dev.name,
+               rt->gemm_log_count, crn_model_name(mc.kind), batch, mc.image_size, mc.image_size);
+        rc = crn_gemm_tune(rt, rt->gemm_log, rt->gemm_log_count, progress, NULL, &res, &err);
+    }
+    if (rc == CRN_OK)
+        printf("best: %s: %.1f ms for the step's GEMMs, %.2fx CLBlast's defaults (%.1f ms); cached for this device\n",
+               res.config, res.best_s * 1e3, res.default_s / res.best_s, res.default_s * 1e3);
+    free(x), free(y), free(losses);
+    crn_runtime_destroy(rt);
+    return rc == CRN_OK ? 0 : cli_error(&err);
+}
