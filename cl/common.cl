@@ -13,3 +13,15 @@ __kernel void axpby_f32(__global const float *x, __global float *y, const float 
     int i = get_global_id(0);
     if (i < n) y[i] = a * x[i] + b * y[i];
 }
+
+/* Split-K GEMM: out[i] = beta * out[i] + sum over s of part[s * n + i], the
+ * partial products summed in a fixed order (deterministic). */
+__kernel void splitk_reduce(__global const float *part, __global float *out, const int splits, const int n,
+                            const float beta)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float acc = 0.0f;
+    for (int s = 0; s < splits; s++) acc += part[(size_t)s * n + i];
+    out[i] = beta == 0.0f ? acc : beta * out[i] + acc;
+}

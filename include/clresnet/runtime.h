@@ -55,6 +55,8 @@ typedef struct crn_runtime {
     struct crn_gemm_shape *gemm_log;
     int gemm_log_count, gemm_log_cap;
     char gemm_tuning[200];  /* the tuned GEMM configuration applied at start, or "" */
+    cl_mem splitk_buf;      /* partial products of crn_sgemm_nt_long_k, grown on demand */
+    size_t splitk_bytes;
 } crn_runtime;
 
 int crn_runtime_create(crn_runtime **out, const crn_device_info *dev,

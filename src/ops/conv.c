@@ -214,8 +214,8 @@ int crn_conv2d_backward(crn_runtime *rt, const crn_conv_desc *d, int n, int h, i
 
     if (is_pointwise(d)) {
         /* dW[cout, cin] = dy * x^T; dx[cin, nhw] = W^T * dy */
-        rc = crn_sgemm(rt, false, true, d->cout, d->cin, ncols, 1.0f, dy->buf, 0, ncols, x->buf, 0, ncols, 0.0f,
-                       dweight->buf, 0, d->cin, err);
+        rc = crn_sgemm_nt_long_k(rt, d->cout, d->cin, ncols, dy->buf, 0, ncols, x->buf, 0, ncols, 0.0f, dweight->buf,
+                                 0, d->cin, err);
         if (rc == CRN_OK && dx)
             rc = crn_sgemm(rt, true, false, d->cin, ncols, d->cout, 1.0f, weight->buf, 0, d->cin, dy->buf, 0, ncols,
                            0.0f, dx->buf, 0, ncols, err);
@@ -231,8 +231,8 @@ int crn_conv2d_backward(crn_runtime *rt, const crn_conv_desc *d, int n, int h, i
             rc = im2col(rt, d, n, h, w, ho, wo, x->buf, ws->buf, i0, c, err);
             /* dW (+)= dy[:, chunk] * cols^T; chunks in a fixed order */
             if (rc == CRN_OK)
-                rc = crn_sgemm(rt, false, true, d->cout, krows, pc, 1.0f, dy->buf, (size_t)i0 * hw, ncols, ws->buf, 0,
-                               pc, i0 == 0 ? 0.0f : 1.0f, dweight->buf, 0, krows, err);
+                rc = crn_sgemm_nt_long_k(rt, d->cout, krows, pc, dy->buf, (size_t)i0 * hw, ncols, ws->buf, 0, pc,
+                                         i0 == 0 ? 0.0f : 1.0f, dweight->buf, 0, krows, err);
             if (rc == CRN_OK && dx) {
                 rc = crn_sgemm(rt, true, false, krows, pc, d->cout, 1.0f, weight->buf, 0, krows, dy->buf,
                                (size_t)i0 * hw, ncols, 0.0f, ws->buf, 0, pc, err);

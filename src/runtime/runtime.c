@@ -256,6 +256,7 @@ void crn_runtime_destroy(crn_runtime *rt)
     prof_clear(rt);
     free(rt->prof);
     free(rt->gemm_log);
+    if (rt->splitk_buf) clReleaseMemObject(rt->splitk_buf);
     for (int i = 0; i < rt->kernel_count; i++) clReleaseKernel(rt->kernels[i].kernel);
     for (int i = 0; i < rt->program_count; i++) clReleaseProgram(rt->programs[i]);
     free(rt->kernels);
