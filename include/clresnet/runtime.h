@@ -29,6 +29,8 @@ typedef struct crn_prof_event {
     char kernel[48];
     bool gemm;
     cl_event event;
+    cl_event start;   /* GEMMs: a marker enqueued before CLBlast's kernels (its
+                       * event covers only the last of them) */
 } crn_prof_event;
 
 typedef struct crn_runtime {
