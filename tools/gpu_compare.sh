@@ -1,0 +1,23 @@
+#!/bin/bash
+# The report's comparison on a GPU box: resnet50 relu / leaky / silu /
+# relu no-final-act, plain50 and the baseline, a few epochs each at 64 px,
+# then `clresnet compare`. Expects .gpurun/ as tools/gpu_side_by_side.sh;
+# writes $OUT/compare.tar.gz (run folders without checkpoints).
+set -u
+ROOT=$PWD R=.gpurun DATA=${DATA:-.gpurun/f80} OUT=${OUT:-/tmp/gpu-out} EPOCHS=${EPOCHS:-3}
+mkdir -p "$OUT" /tmp/icd /tmp/gl /tmp/cmp
+tar xJf $R/gpulibs.tar.xz -C /tmp/gl
+lib=$(ls /usr/local/nvidia/lib64/libnvidia-opencl.so.1 2>/dev/null || find / -name 'libnvidia-opencl.so.1' 2>/dev/null | head -n 1)
+echo "$lib" > /tmp/icd/nvidia.icd
+export OCL_ICD_VENDORS=/tmp/icd LD_LIBRARY_PATH=/tmp/gl/lib:$(dirname "$lib") CLRESNET_CACHE_DIR=/tmp/kc
+C="$R/clresnet --device gpu --quiet"
+T="train --data $DATA --image-size 64 --epochs $EPOCHS --workers 14"
+$C $T --model resnet50 --act relu --out /tmp/cmp/resnet50-relu
+$C $T --model resnet50 --act leaky --out /tmp/cmp/resnet50-leaky
+$C $T --model resnet50 --act silu --out /tmp/cmp/resnet50-silu
+$C $T --model resnet50 --act relu --no-final-act --out /tmp/cmp/resnet50-relu-nfa
+$C $T --model plain50 --act relu --out /tmp/cmp/plain50-relu
+$C $T --model baseline --act relu --out /tmp/cmp/baseline-relu
+cd /tmp/cmp && "$ROOT/$R/clresnet" compare resnet50-relu resnet50-leaky resnet50-silu resnet50-relu-nfa plain50-relu \
+    baseline-relu --out /tmp/cmp
+tar czf "$OUT/compare.tar.gz" -C /tmp/cmp --exclude='*.safetensors' --exclude='predictions.csv' .
