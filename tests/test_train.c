@@ -726,6 +726,28 @@ static void cleanup(void)
     }
 }
 
+/* The memory plan: a batch that cannot fit is refused before anything big
+ * is allocated, with the batch size that would fit; that one does fit. */
+START_TEST(test_memory_plan)
+{
+    crn_runtime *rt = test_runtime();
+    crn_error err = {0};
+    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 102, 64, 1.0};
+    size_t need1 = 0, need = 0;
+    CK_OK(crn_train_plan_memory(rt, &mc, 8, CRN_OPT_NADAM, &need1, &err));
+    ck_assert_int_gt((int)(need1 / 1024), 0);
+    int huge = 4000000;
+    ck_assert_int_eq(crn_train_plan_memory(rt, &mc, huge, CRN_OPT_NADAM, &need, &err), CRN_ENOMEM);
+    ck_assert_msg(need > need1, "the plan does not grow with the batch");
+    const char *p = strstr(err.msg, "--batch-size ");
+    ck_assert_msg(p && strstr(err.msg, "MiB"), "no suggestion in: %s", err.msg);
+    long long fit = atoll(p + strlen("--batch-size "));
+    ck_assert_msg(fit >= 1 && fit < huge, "suggested batch %lld (%s)", fit, err.msg);
+    CK_OK(crn_train_plan_memory(rt, &mc, (int)fit, CRN_OPT_NADAM, NULL, &err));
+    ck_assert_int_eq(crn_train_plan_memory(rt, &mc, (int)fit + 2, CRN_OPT_NADAM, NULL, &err), CRN_ENOMEM);
+}
+END_TEST
+
 int main(void)
 {
     atexit(cleanup);
@@ -745,6 +767,7 @@ int main(void)
     tcase_add_test(tc, test_resume_without_checkpoint);
     tcase_add_test(tc, test_resume_on_other_data);
     tcase_add_test(tc, test_max_steps_then_resume);
+    tcase_add_test(tc, test_memory_plan);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

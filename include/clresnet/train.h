@@ -84,6 +84,14 @@ int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn
                  double *loss, double *acc, float *logits, crn_progress_fn progress, void *ctx, int epoch,
                  crn_error *err);
 
+/* The device memory a training run of the model at this batch size needs
+ * (model, gradients, activations, workspace, optimiser state), checked
+ * against the device's global memory before anything big is allocated: a
+ * plan that does not fit is an error saying how much is needed and which
+ * batch size would fit. need_bytes may be NULL. */
+int crn_train_plan_memory(crn_runtime *rt, const crn_model_config *mc, int batch, crn_optim_kind opt,
+                          size_t *need_bytes, crn_error *err);
+
 /* A checksum of the dataset's sample lists (paths, labels): a checkpoint
  * refuses to resume on other data. */
 uint64_t crn_dataset_checksum(const crn_dataset *ds);
