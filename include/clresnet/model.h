@@ -96,6 +96,11 @@ cl_mem crn_model_buffers_buffer(crn_model *m, size_t *n);
  * width b and use 4 * scaled(b) outputs; the stem uses scaled(64). */
 int crn_model_scale_channels(int c, double width);
 
+/* Floating-point operations of the layers profiled under `tag` (e.g.
+ * "conv3x3/1 fwd") at batch n: the GEMM work of convolutions and the linear
+ * layer; 0 for memory-bound layers. For bench's GFLOP/s column. */
+double crn_model_tag_flops(const crn_model *m, const char *tag, int n);
+
 /* Host copies of the logits [n][classes] of the last forward (sample-major). */
 int crn_model_read_logits(crn_model *m, int n, float *out, crn_error *err);
 

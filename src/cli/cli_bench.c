@@ -177,8 +177,10 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
                rt->dev.name, crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size, steps, med, ips, mib,
                total, total > 0 ? gemm / total : 0);
         for (int i = 0; i < nrows; i++)
-            printf("%s{\"layer\":\"%s\",\"seconds\":%.6f,\"gemm_seconds\":%.6f,\"launches\":%d}", i ? "," : "",
-                   rows[i].tag, rows[i].seconds, rows[i].gemm_seconds, rows[i].launches);
+            printf("%s{\"layer\":\"%s\",\"seconds\":%.6f,\"gemm_seconds\":%.6f,\"gflops\":%.3f,\"launches\":%d}",
+                   i ? "," : "", rows[i].tag, rows[i].seconds, rows[i].gemm_seconds,
+                   rows[i].seconds > 0 ? crn_model_tag_flops(m, rows[i].tag, batch) / rows[i].seconds * 1e-9 : 0,
+                   rows[i].launches);
         printf("]}\n");
     } else {
         printf("%s/%s batch %d at %dx%d on %s\n", crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size,
@@ -187,10 +189,14 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
                t[0] * 1e3, t[steps - 1] * 1e3, ips);
         printf("device memory of the model (weights, grads, activations, workspace): %.0f MiB\n", mib);
         printf("profiled step: %.1f ms in kernels, GEMM %.1f%%\n\n", total * 1e3, total > 0 ? 100 * gemm / total : 0);
-        printf("%-20s %10s %7s %9s %8s\n", "layer", "ms", "share", "GEMM ms", "launches");
-        for (int i = 0; i < nrows; i++)
-            printf("%-20s %10.2f %6.1f%% %9.2f %8d\n", rows[i].tag, rows[i].seconds * 1e3,
-                   total > 0 ? 100 * rows[i].seconds / total : 0, rows[i].gemm_seconds * 1e3, rows[i].launches);
+        printf("%-20s %10s %7s %9s %9s %8s\n", "layer", "ms", "share", "GEMM ms", "GFLOP/s", "launches");
+        for (int i = 0; i < nrows; i++) {
+            double fl = crn_model_tag_flops(m, rows[i].tag, batch);
+            char gf[32] = "-";
+            if (fl > 0 && rows[i].seconds > 0) snprintf(gf, sizeof gf, "%.1f", fl / rows[i].seconds * 1e-9);
+            printf("%-20s %10.2f %6.1f%% %9.2f %9s %8d\n", rows[i].tag, rows[i].seconds * 1e3,
+                   total > 0 ? 100 * rows[i].seconds / total : 0, rows[i].gemm_seconds * 1e3, gf, rows[i].launches);
+        }
     }
     crn_optim_destroy(opt);
     crn_model_destroy(m);

@@ -495,6 +495,26 @@ static void set_tags(crn_model *m)
     }
 }
 
+double crn_model_tag_flops(const crn_model *m, const char *tag, int n)
+{
+    double total = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const layer *l = &m->layers[i];
+        bool fwd = !strcmp(tag, l->tag_fwd), bwd = !strcmp(tag, l->tag_bwd);
+        if (!fwd && !bwd) continue;
+        const act_info *o = &m->acts[l->out], *in = &m->acts[l->in];
+        double f = 0;
+        if (l->kind == L_CONV)
+            f = 2.0 * l->conv.cout * l->conv.cin * l->conv.kh * l->conv.kw * (double)o->h * o->w * n;
+        else if (l->kind == L_LINEAR)
+            f = 2.0 * in->c * o->c * (double)n;
+        /* backward: the weight gradient, and the input gradient except for
+         * the first layer */
+        total += fwd ? f : f * (l->in != 0 ? 2 : 1);
+    }
+    return total;
+}
+
 static int backward_pass(crn_model *m, bool dry, crn_error *err)
 {
     crn_runtime *rt = m->rt;
