@@ -5,13 +5,10 @@
 # the same card. Expects .gpu/ from tools/gpu_bundle.sh; writes to $OUT.
 set -u
 OUT=${OUT:-/tmp/gpu-out}
-mkdir -p "$OUT" /tmp/icd
-nvidia-smi -L
-lib=$(ls /usr/local/nvidia/lib64/libnvidia-opencl.so.1 2>/dev/null || find / -name 'libnvidia-opencl.so.1' 2>/dev/null | head -n 1)
-echo "NVIDIA OpenCL library: ${lib:-none}"; ls /etc/OpenCL/vendors 2>/dev/null
-echo "$lib" > /tmp/icd/nvidia.icd
-export OCL_ICD_VENDORS=/tmp/icd LD_LIBRARY_PATH=$PWD/.gpu/lib:$(dirname "${lib:-/x}")
-export CLRESNET_CACHE_DIR=/tmp/kc CLRESNET_FIXTURES=$PWD/tests/fixtures CLRESNET_TEST_DEVICE=gpu
+mkdir -p "$OUT"
+nvidia-smi -L; ls /etc/OpenCL/vendors 2>/dev/null
+. tools/gpu_env.sh "$PWD/.gpu/lib"
+export CLRESNET_FIXTURES=$PWD/tests/fixtures CLRESNET_TEST_DEVICE=gpu
 B=.gpu/bin
 $B/clresnet list-devices --check 2>&1 | tee "$OUT/devices.txt"
 for t in runtime ops batchnorm conv_linear optim model weights; do

@@ -5,11 +5,9 @@
 # writes $OUT/compare.tar.gz (run folders without checkpoints).
 set -u
 ROOT=$PWD R=.gpurun DATA=${DATA:-.gpurun/f80} OUT=${OUT:-/tmp/gpu-out} EPOCHS=${EPOCHS:-3}
-mkdir -p "$OUT" /tmp/icd /tmp/gl /tmp/cmp
+mkdir -p "$OUT" /tmp/gl /tmp/cmp
 tar xJf $R/gpulibs.tar.xz -C /tmp/gl
-lib=$(ls /usr/local/nvidia/lib64/libnvidia-opencl.so.1 2>/dev/null || find / -name 'libnvidia-opencl.so.1' 2>/dev/null | head -n 1)
-echo "$lib" > /tmp/icd/nvidia.icd
-export OCL_ICD_VENDORS=/tmp/icd LD_LIBRARY_PATH=/tmp/gl/lib:$(dirname "$lib") CLRESNET_CACHE_DIR=/tmp/kc
+. tools/gpu_env.sh /tmp/gl/lib
 C="$R/clresnet --device gpu --quiet"
 T="train --data $DATA --image-size 64 --epochs $EPOCHS --workers 14"
 $C $T --model resnet50 --act relu --out /tmp/cmp/resnet50-relu

@@ -6,11 +6,9 @@
 # seed_torch.py; writes $OUT/results.tar.gz.
 set -u
 R=.gpurun DATA=${DATA:-.gpurun/f80} OUT=${OUT:-/tmp/gpu-out}
-mkdir -p "$OUT" /tmp/icd /tmp/gl /tmp/runs
+mkdir -p "$OUT" /tmp/gl /tmp/runs
 tar xJf $R/gpulibs.tar.xz -C /tmp/gl
-lib=$(ls /usr/local/nvidia/lib64/libnvidia-opencl.so.1 2>/dev/null || find / -name 'libnvidia-opencl.so.1' 2>/dev/null | head -n 1)
-echo "$lib" > /tmp/icd/nvidia.icd
-export OCL_ICD_VENDORS=/tmp/icd LD_LIBRARY_PATH=/tmp/gl/lib:$(dirname "$lib") CLRESNET_CACHE_DIR=/tmp/kc
+. tools/gpu_env.sh /tmp/gl/lib
 C="$R/clresnet --device gpu --quiet"
 $C train --data "$DATA" --model baseline --image-size 64 --epochs 12 --workers 14 --out /tmp/runs/baseline-relu 2>&1
 $C train --data "$DATA" --model resnet50 --image-size 64 --epochs 3 --workers 14 --out /tmp/runs/resnet50-relu 2>&1

@@ -28,8 +28,7 @@ int crn_buffer_alloc(crn_runtime *rt, cl_mem *buf, size_t bytes, crn_error *err)
     return CRN_OK;
 }
 
-int crn_tensor_alloc(crn_runtime *rt, crn_tensor *t, crn_dtype dtype, int ndim, const size_t *shape,
-                     crn_error *err)
+static int set_shape(crn_tensor *t, crn_dtype dtype, int ndim, const size_t *shape, crn_error *err)
 {
     memset(t, 0, sizeof *t);
     if (ndim < 1 || ndim > CRN_MAX_DIMS) return crn_fail(err, CRN_EINVAL, "tensor rank %d unsupported", ndim);
@@ -40,7 +39,14 @@ int crn_tensor_alloc(crn_runtime *rt, crn_tensor *t, crn_dtype dtype, int ndim, 
         t->shape[i] = shape[i];
         t->numel *= shape[i];
     }
-    return crn_buffer_alloc(rt, &t->buf, crn_tensor_bytes(t), err);
+    return CRN_OK;
+}
+
+int crn_tensor_alloc(crn_runtime *rt, crn_tensor *t, crn_dtype dtype, int ndim, const size_t *shape,
+                     crn_error *err)
+{
+    int rc = set_shape(t, dtype, ndim, shape, err);
+    return rc == CRN_OK ? crn_buffer_alloc(rt, &t->buf, crn_tensor_bytes(t), err) : rc;
 }
 
 int crn_tensor_zeros(crn_runtime *rt, crn_tensor *t, crn_dtype dtype, int ndim, const size_t *shape,
@@ -60,18 +66,11 @@ size_t crn_view_align(const crn_runtime *rt)
 int crn_tensor_view(crn_runtime *rt, crn_tensor *t, cl_mem parent, size_t byte_offset, crn_dtype dtype, int ndim,
                     const size_t *shape, crn_error *err)
 {
-    memset(t, 0, sizeof *t);
-    if (ndim < 1 || ndim > CRN_MAX_DIMS) return crn_fail(err, CRN_EINVAL, "tensor rank %d unsupported", ndim);
+    int rc = set_shape(t, dtype, ndim, shape, err);
+    if (rc != CRN_OK) return rc;
     if (byte_offset % crn_view_align(rt) != 0)
         return crn_fail(err, CRN_EINVAL, "view offset %zu is not a multiple of the device's %zu-byte alignment",
                         byte_offset, crn_view_align(rt));
-    t->dtype = dtype;
-    t->ndim = ndim;
-    t->numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        t->numel *= shape[i];
-    }
     cl_buffer_region region = {byte_offset, crn_tensor_bytes(t) ? crn_tensor_bytes(t) : 4};
     cl_int s;
     t->buf = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &s);
