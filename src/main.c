@@ -26,12 +26,13 @@ static const int COMMAND_COUNT = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: clresnet [--device N|gpu|cpu] [--no-kernel-cache] [--quiet] COMMAND [options]\n"
+            "usage: clresnet [--device N|gpu|cpu|NAME] [--no-kernel-cache] [--quiet] COMMAND [options]\n"
             "       clresnet COMMAND --help | --help | --version\n\n"
             "commands:\n");
     for (int i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(out, "\nglobal options:\n"
-                 "  --device N|gpu|cpu  device index from list-devices, or the first GPU / CPU device;\n"
+                 "  --device N|gpu|cpu|NAME  device index from list-devices, the first GPU / CPU device,\n"
+                 "                      or the first whose platform or device name contains NAME;\n"
                  "                      default: the first GPU, else the first CPU device\n"
                  "  --no-kernel-cache   build kernels from source; do not read or write the cache\n"
                  "                      ($XDG_CACHE_HOME/clresnet, else ~/.cache/clresnet)\n"
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
             if (a[8] == '=') g.device = a + 9;
             else if (i + 1 < argc) g.device = argv[++i];
             else {
-                fprintf(stderr, "clresnet: error: --device needs a value (an index, gpu or cpu)\n");
+                fprintf(stderr, "clresnet: error: --device needs a value (an index, gpu, cpu or a name)\n");
                 return 2;
             }
         } else if (!strcmp(a, "--no-kernel-cache")) {
