@@ -1,13 +1,28 @@
 #!/bin/sh
 # Builds the libFuzzer harnesses with clang (ASan + UBSan) into OUT (default /tmp/clresnet-fuzz).
 # Usage: tests/fuzz/build.sh [OUT]   (run from the repository root)
+# The safetensors, checkpoint and command-line harnesses compile the code they
+# fuzz (with coverage) and take the rest of the engine from the sanitizer
+# build's libclresnet.a (LIB, default build-asan/libclresnet.a: run
+# tests/sanitize_check.sh or `ninja -C build-asan` first).
 set -e
 OUT=${1:-/tmp/clresnet-fuzz}
 mkdir -p "$OUT"
 CC=${CC:-clang}
-FLAGS="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude $(pkg-config --cflags matio)"
+LIB=${LIB:-build-asan/libclresnet.a}
+FLAGS="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude $(pkg-config --cflags matio)"
 LIBS="$(pkg-config --libs libjpeg jansson matio) -lpthread -lm"
 SRC="src/data/dataset.c src/data/imagefolder.c src/data/flowers102.c src/data/jpeg.c src/data/transforms.c src/runtime/error.c"
 $CC $FLAGS tests/fuzz/fuzz_mat.c $SRC $LIBS -o "$OUT/fuzz_mat"
 $CC $FLAGS tests/fuzz/fuzz_jpeg.c $SRC $LIBS -o "$OUT/fuzz_jpeg"
-echo "built $OUT/fuzz_mat $OUT/fuzz_jpeg"
+$CC $FLAGS tests/fuzz/fuzz_classnames.c $SRC $LIBS -o "$OUT/fuzz_classnames"
+if [ -f "$LIB" ]; then
+    ENGINE="$LIB $(pkg-config --libs OpenCL clblast) $LIBS"
+    $CC $FLAGS tests/fuzz/fuzz_safetensors.c src/io/safetensors.c src/runtime/error.c $ENGINE -o "$OUT/fuzz_safetensors"
+    $CC $FLAGS tests/fuzz/fuzz_checkpoint.c src/train/checkpoint.c src/io/safetensors.c src/runtime/error.c $ENGINE \
+        -o "$OUT/fuzz_checkpoint"
+    $CC $FLAGS tests/fuzz/fuzz_cli.c src/cli/cli_train.c $ENGINE -o "$OUT/fuzz_cli"
+    echo "built $OUT/fuzz_{mat,jpeg,classnames,safetensors,checkpoint,cli}"
+else
+    echo "built $OUT/fuzz_{mat,jpeg,classnames}; $LIB missing: no fuzz_safetensors, fuzz_checkpoint, fuzz_cli"
+fi
