@@ -59,6 +59,9 @@ static int parse_tensor(crn_st_file *f, const char *key, json_t *v, size_t data_
         if (!json_is_integer(d) || json_integer_value(d) < 0)
             return crn_fail(err, CRN_EFORMAT, "%s: tensor '%s' has a bad shape", path, key);
         t->shape[i] = (size_t)json_integer_value(d);
+        /* a product that wraps around could match a small byte count */
+        if (t->shape[i] && t->numel > SIZE_MAX / 8 / t->shape[i])
+            return crn_fail(err, CRN_EFORMAT, "%s: tensor '%s' has a shape too large for any file", path, key);
         t->numel *= t->shape[i];
     }
     json_t *b = json_array_get(off, 0), *e = json_array_get(off, 1);

@@ -23,6 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < f.count; i++) {
         const crn_st_tensor *t = crn_st_find(&f, f.tensors[i].name);
         if (!t) abort(); /* a tensor the file lists must be found by its name */
+        size_t numel = 1; /* its element count is its shape's product, without wrapping around */
+        for (int d = 0; d < t->ndim; d++)
+            if (__builtin_mul_overflow(numel, t->shape[d], &numel)) abort();
+        if (numel != t->numel || t->nbytes != numel * crn_st_dtype_size(t->dtype)) abort();
         if (t->numel <= ((size_t)1 << 20)) {
             float *buf = malloc((t->numel ? t->numel : 1) * sizeof *buf);
             if (buf) {
