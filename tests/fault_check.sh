@@ -32,7 +32,7 @@ SEED=${FAULT_SEED:-$RANDOM}
 RANDOM=$SEED
 export CLRESNET_CACHE_DIR=${CLRESNET_CACHE_DIR:-$ROOT/build-asan/tests/kernel-cache}
 # ASan builds: the runtimes' own leaks are not ours (tests/lsan.supp)
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
 DATA=$ROOT/tests/fixtures/train_tiny
 T=$(mktemp -d /tmp/clresnet-fault-XXXXXX)
 mounted=
@@ -96,7 +96,7 @@ while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((KILLS * 4)) ] && [ "$fai
         skip=$((RANDOM % 4))
         CRN_FAULT=$fault CRN_FAULT_SKIP=$skip LD_PRELOAD=$SHIM \
             ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 start_run
-        wait "$pid"; rc=$?
+        wait "$pid" 2> /dev/null; rc=$?
         what="inside checkpoint write $((skip + 1)) of this start ($fault)"
     else
         start_run
@@ -112,7 +112,7 @@ while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((KILLS * 4)) ] && [ "$fai
             what="at ${ms} ms"
         fi
         kill -KILL "$pid" 2>/dev/null
-        wait "$pid"; rc=$?
+        wait "$pid" 2> /dev/null; rc=$?
     fi
     if [ "$rc" -eq 137 ]; then
         kills=$((kills + 1))
