@@ -41,6 +41,7 @@ cleanup() {
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2"
 fail=0
 echo "fault_check: $C, seed $SEED, $KILLS kills, $EPOCHS epochs (folder $T)"
