@@ -37,6 +37,7 @@ DATA=$ROOT/tests/fixtures/train_tiny
 T=$(mktemp -d /tmp/clresnet-fault-XXXXXX)
 mounted=
 cleanup() {
+    [ -n "${pid:-}" ] && kill -KILL "$pid" 2> /dev/null && wait "$pid" 2> /dev/null
     [ -n "$mounted" ] && umount "$T/disk" 2>/dev/null
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
 }
