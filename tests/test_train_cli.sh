@@ -58,8 +58,13 @@ same_losses() { # NAME DIR_A DIR_B
 # --resume to 2 epochs (settings from config.json) == an uninterrupted 2-epoch run
 check two-epochs 0 "3 steps\|6 steps" -- $C train $SMALL --epochs 2 --out "$T/r2"
 cp -r "$T/r1" "$T/r1b"
+echo partial > "$T/r1b/last.safetensors.tmp.99999"   # a write that a kill interrupted
 check resume 0 "run $T/r1b: 2 epochs, 6 steps" -- $C train --resume "$T/r1b" --epochs 2
 same_losses resume-same-losses "$T/r2" "$T/r1b"
+if [ -e "$T/r1b/last.safetensors.tmp.99999" ]; then echo "FAIL stale-temp: not removed on resume"; fail=1
+else echo "ok   stale-temp"; fi
+mkdir -p "$T/nockpt" && cp "$T/r1/config.json" "$T/nockpt/"
+check resume-before-first-checkpoint 1 "stopped before its first checkpoint" -- $C train --resume "$T/nockpt"
 
 # a relative --data is recorded absolute: --resume works from another directory
 (cd "$(dirname "$DATA")" && $C train $SMALL --data train_tiny --epochs 1 --out "$T/r5" > "$T/r5.out" 2>&1) ||

@@ -53,6 +53,16 @@ int crn_write_file_atomic(const char *path, const void *data, size_t n, crn_erro
         unlink(tmp);
         return crn_fail(err, CRN_EIO, "writing %s failed: %s; the previous file is unchanged", path, strerror(e));
     }
+    /* The rename itself survives a power loss only once the folder is synced. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
     return CRN_OK;
 }
 

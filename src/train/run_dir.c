@@ -3,6 +3,7 @@
 #include "clresnet/file_util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,22 @@ static int truncate_log(const char *path, long long keep, bool has_header, bool 
     return rc;
 }
 
+/* Temp files of writes that a kill interrupted (NAME.tmp.PID): never read,
+ * removed when the run resumes. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strstr(e->d_name, ".tmp.")) continue;
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+}
+
 static FILE *open_log(const char *dir, const char *name, const char *header, crn_error *err, int *rc)
 {
     char path[4200];
@@ -84,6 +101,7 @@ int crn_run_dir_open(crn_run_dir *r, const char *path, bool resume, int keep_epo
     if (rc != CRN_OK) return rc;
     char p[4200];
     if (resume) {
+        remove_stale_temps(path);
         crn_run_dir_file(r, "log.csv", p, sizeof p);
         if ((rc = truncate_log(p, keep_epochs, true, false, err)) != CRN_OK) return rc;
         crn_run_dir_file(r, "log.jsonl", p, sizeof p);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clresnet/checkpoint.h"
 #include "clresnet/file_util.h"
@@ -386,6 +387,13 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     t.st.data_checksum = crn_dataset_checksum(&t.ds);
     uint64_t checksum = t.st.data_checksum;
     if (c->resume) {
+        if (access(t.last_path, F_OK) != 0) {
+            rc = crn_fail(err, CRN_EINVAL,
+                          "%s does not exist: the run in %s stopped before its first checkpoint; start it again "
+                          "without --resume",
+                          t.last_path, c->out_dir);
+            goto out;
+        }
         if ((rc = crn_checkpoint_load(t.last_path, t.model, t.opt, &t.st, err)) != CRN_OK) goto out;
         t.have_last = true;
         if (t.st.data_checksum != checksum) {
