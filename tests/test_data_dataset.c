@@ -1,14 +1,18 @@
 /* Datasets: the Flowers-102 .mat reader on the official files (and a v7.3
  * copy written with matio), malformed .mat files refused with messages that
- * name file and value, split modes, class names, the image-folder kind, and
- * the committed sample in data/. */
+ * name file and value, the level-5 structure check on hand-made files,
+ * split modes, class names, the image-folder kind, and the committed sample
+ * in data/. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <matio.h>
+#include <zlib.h>
 
 #include "clresnet/dataset.h"
 #include "clresnet/flowers102.h"
@@ -201,6 +205,232 @@ START_TEST(test_malformed_mat)
 }
 END_TEST
 
+/* Level-5 files written byte by byte, little- or big-endian. */
+typedef struct mbuf {
+    unsigned char b[16384];
+    size_t n;
+    int be;
+} mbuf;
+
+static void put_bytes(mbuf *m, const void *p, size_t n)
+{
+    ck_assert_uint_le(m->n + n, sizeof m->b);
+    memcpy(m->b + m->n, p, n);
+    m->n += n;
+}
+
+static void put32(mbuf *m, uint32_t v)
+{
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++)
+        b[m->be ? 3 - i : i] = (unsigned char)(v >> (8 * i));
+    put_bytes(m, b, 4);
+}
+
+static void pad8(mbuf *m)
+{
+    while (m->n % 8)
+        m->b[m->n++] = 0;
+}
+
+static void mat_header(mbuf *m, int be)
+{
+    memset(m, 0, sizeof *m);
+    m->be = be;
+    memset(m->b, ' ', 116);
+    memcpy(m->b, "MATLAB 5.0 MAT-file, written by test_data_dataset", 50);
+    m->b[be ? 124 : 125] = 1; /* version 0x0100 */
+    memcpy(m->b + 126, be ? "MI" : "IM", 2);
+    m->n = 128;
+}
+
+/* The contents of a miMATRIX (no tag): class cls, a 1xn row vector named
+ * name whose real part is n values of data type dtype (dsize bytes each). */
+static void matrix_body(mbuf *m, uint32_t cls, const char *name, uint32_t dtype, size_t dsize, const void *vals,
+                        uint32_t n)
+{
+    put32(m, 6); put32(m, 8); put32(m, cls); put32(m, 0); /* array flags */
+    put32(m, 5); put32(m, 8); put32(m, 1); put32(m, n);   /* dimensions 1xn */
+    put32(m, 1); put32(m, (uint32_t)strlen(name));
+    put_bytes(m, name, strlen(name));
+    pad8(m);
+    put32(m, dtype); put32(m, (uint32_t)(n * dsize));
+    for (uint32_t i = 0; i < n; i++) { /* each value in the file's byte order */
+        unsigned char v[8];
+        memcpy(v, (const char *)vals + i * dsize, dsize);
+        if (m->be)
+            for (size_t a = 0, b = dsize - 1; a < b; a++, b--) {
+                unsigned char t = v[a]; v[a] = v[b]; v[b] = t;
+            }
+        put_bytes(m, v, dsize);
+    }
+    pad8(m);
+}
+
+/* Appends a variable: uncompressed (miMATRIX) or zlib-compressed (miCOMPRESSED). */
+static void put_var(mbuf *m, int compressed, uint32_t cls, const char *name, uint32_t dtype, size_t dsize,
+                    const void *vals, uint32_t n)
+{
+    mbuf body = {.be = m->be};
+    matrix_body(&body, cls, name, dtype, dsize, vals, n);
+    mbuf el = {.be = m->be};
+    put32(&el, 14);
+    put32(&el, (uint32_t)body.n);
+    put_bytes(&el, body.b, body.n);
+    if (!compressed) {
+        put_bytes(m, el.b, el.n);
+        return;
+    }
+    unsigned char z[sizeof el.b + 64];
+    uLongf zn = sizeof z;
+    ck_assert_int_eq(compress(z, &zn, el.b, el.n), Z_OK);
+    put32(m, 15);
+    put32(m, (uint32_t)zn);
+    put_bytes(m, z, zn);
+}
+
+static const char *write_mbuf(const mbuf *m, const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "/tmp/clresnet-mat-%d-%s", (int)getpid(), name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(m->b, 1, m->n, f), m->n);
+    fclose(f);
+    return path;
+}
+
+/* Reads m as imagelabels.mat: 0 and the labels in *n, or the error in err. */
+static int read_mbuf(const mbuf *m, const char *name, size_t *n, crn_error *err)
+{
+    const char *p = write_mbuf(m, name);
+    int *labels = NULL;
+    *n = 0;
+    int rc = crn_flowers102_read_labels(p, 102, &labels, n, err);
+    free(labels);
+    unlink(p);
+    return rc;
+}
+
+static void expect_mbuf_error(const mbuf *m, const char *name, const char *w1, const char *w2)
+{
+    crn_error err = {0};
+    size_t n;
+    ck_assert_msg(read_mbuf(m, name, &n, &err) == CRN_EFORMAT, "%s accepted", name);
+    ck_assert_msg(strstr(err.msg, name) != NULL, "message does not name the file: %s", err.msg);
+    ck_assert_msg(!w1 || strstr(err.msg, w1), "%s: message lacks '%s': %s", name, w1, err.msg);
+    ck_assert_msg(!w2 || strstr(err.msg, w2), "%s: message lacks '%s': %s", name, w2, err.msg);
+}
+
+START_TEST(test_mat_structure)
+{
+    crn_error err = {0};
+    double lab[6] = {1, 2, 3, 102, 5, 6};
+    uint8_t lab8[6] = {1, 2, 3, 102, 5, 6};
+    mbuf m;
+    size_t n;
+    /* the hand-made files load: both byte orders, compressed or not, a
+     * double stored as uint8 as MATLAB does, a variable skipped before */
+    for (int be = 0; be < 2; be++)
+        for (int z = 0; z < 2; z++) {
+            mat_header(&m, be);
+            put_var(&m, z, 6, "other", 9, 8, lab, 2);
+            put_var(&m, z, 6, "labels", 2, 1, lab8, 6);
+            CK_OK(read_mbuf(&m, "ok.mat", &n, &err));
+            ck_assert_uint_eq(n, 6);
+        }
+
+    /* libmatio's 6 GiB calloc (kept from the fuzz run): refused at once */
+    char *p = fx("../fuzz/regressions/mat/matio-calloc-6GiB");
+    int *labels = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(crn_flowers102_read_labels(p, 102, &labels, &n, &err), CRN_EFORMAT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_ptr_null(labels);
+    ck_assert_msg(strstr(err.msg, p) && strstr(err.msg, "claims 1610612832 bytes") && strstr(err.msg, "64 MiB"),
+                  "%s", err.msg);
+    ck_assert_double_lt((t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec), 0.5);
+    free(p);
+
+    /* a truncated compressed element: the file ends inside it */
+    mat_header(&m, 0);
+    put_var(&m, 1, 6, "labels", 9, 8, lab, 6);
+    m.n -= 10;
+    expect_mbuf_error(&m, "cut.mat", "variable at byte 128 claims", "left in the file");
+    /* ... or its zlib stream ends early (the element's size agrees) */
+    mat_header(&m, 0);
+    put_var(&m, 1, 6, "labels", 9, 8, lab, 6);
+    uint32_t zn = (uint32_t)(m.n - 136 - 12);
+    m.n = 128;
+    put32(&m, 15);
+    put32(&m, zn);
+    m.n += zn;
+    expect_mbuf_error(&m, "short.mat", "compressed data is truncated", NULL);
+    /* ... or the matrix inside says it is longer than what inflates */
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 8, lab, 6);
+    uint32_t claimed = (uint32_t)(m.n - 136 + 8);
+    m.b[132] = (unsigned char)claimed; /* the miMATRIX tag's size, then compressed */
+    unsigned char zb[1024];
+    uLongf zl = sizeof zb;
+    ck_assert_int_eq(compress(zb, &zl, m.b + 128, m.n - 128), Z_OK);
+    m.n = 128;
+    put32(&m, 15);
+    put32(&m, (uint32_t)zl);
+    put_bytes(&m, zb, zl);
+    expect_mbuf_error(&m, "less.mat", "inflates to", "less than its matrix tag claims");
+
+    /* classes other than numeric arrays, named */
+    const char txt[6] = "abcdef";
+    mat_header(&m, 0);
+    put_var(&m, 1, 4, "labels", 16, 1, txt, 6); /* char, miUTF8 */
+    expect_mbuf_error(&m, "char.mat", "variable 'labels'", "char array");
+    mat_header(&m, 0);
+    put_var(&m, 0, 1, "labels", 9, 8, lab, 6); /* cell */
+    expect_mbuf_error(&m, "cell.mat", "variable 'labels'", "cell array");
+    mat_header(&m, 1);
+    put_var(&m, 1, 2, "s", 9, 8, lab, 1); /* struct, before the labels */
+    put_var(&m, 1, 6, "labels", 9, 8, lab, 6);
+    expect_mbuf_error(&m, "struct.mat", "variable 's'", "struct array");
+
+    /* inconsistent parts */
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 4, lab, 6); /* 24 bytes of doubles for 6 values */
+    expect_mbuf_error(&m, "size.mat", "real part holds 24 bytes, expected 48", NULL);
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 18, 1, lab8, 6); /* data type 18 */
+    expect_mbuf_error(&m, "type.mat", "not a numeric type", NULL);
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 8, lab, 6);
+    m.b[128 + 8 + 16 + 4] = 4; /* dimensions: one value */
+    expect_mbuf_error(&m, "rank.mat", "2 to 8 miINT32", NULL);
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 8, lab, 6);
+    m.b[128 + 8 + 16 + 8 + 3] = 0x80; /* dimension 1 negative */
+    expect_mbuf_error(&m, "neg.mat", "dimension 1 is negative", NULL);
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 8, lab, 6);
+    m.b[128 + 8 + 16 + 8 + 4 + 3] = 0x10; /* 1 x 0x10000006 doubles */
+    expect_mbuf_error(&m, "huge.mat", "64 MiB", NULL);
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 8, lab, 6);
+    m.b[128 + 8 + 32 + 2] = 5; /* the name as a small element of 5 bytes */
+    expect_mbuf_error(&m, "small.mat", "more than 4 bytes", NULL);
+
+    /* what surrounds the variables */
+    mat_header(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 8, lab, 6);
+    put_bytes(&m, "\0\0\0", 3);
+    expect_mbuf_error(&m, "stray.mat", "3 stray bytes", NULL);
+    mat_header(&m, 0);
+    put32(&m, 9);
+    put32(&m, 0);
+    put_var(&m, 0, 6, "labels", 9, 8, lab, 6);
+    expect_mbuf_error(&m, "top.mat", "has type 9", NULL);
+}
+END_TEST
+
 static const char *sample_root(void)
 {
     static char buf[4096];
@@ -332,6 +562,7 @@ int main(void)
     tcase_add_test(tc, test_official_mat);
     tcase_add_test(tc, test_v73_copy);
     tcase_add_test(tc, test_malformed_mat);
+    tcase_add_test(tc, test_mat_structure);
     tcase_add_test(tc, test_sample_dataset_and_modes);
     tcase_add_test(tc, test_image_folder);
     suite_add_tcase(s, tc);

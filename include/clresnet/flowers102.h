@@ -1,9 +1,12 @@
 /* Oxford Flowers-102 in its official layout: ROOT/jpg/image_%05d.jpg,
  * ROOT/imagelabels.mat (variable `labels`, 1xN, classes 1..K) and
  * ROOT/setid.mat (`trnid`, `valid`, `tstid`: 1-based image ids), read with
- * libmatio (level 5, compressed or not, and v7.3/HDF5). Every value is
- * checked; an error names the file, the variable and the value. Class names
- * come from ROOT/cat_to_name.json ({"1": "pink primrose", ...}) when present. */
+ * libmatio (level 5, compressed or not, and v7.3/HDF5). The structure of a
+ * level-5 file is checked first with our own code (every element fits, at
+ * most 64 MiB per variable inflated, only real or complex numeric arrays),
+ * then every value; an error names the file, the variable and the value.
+ * Class names come from ROOT/cat_to_name.json ({"1": "pink primrose", ...})
+ * when present. */
 #ifndef CLRESNET_FLOWERS102_H
 #define CLRESNET_FLOWERS102_H
 

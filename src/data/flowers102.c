@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <matio.h>
+#include <zlib.h>
 
 #include "clresnet/flowers102.h"
 
@@ -171,6 +172,292 @@ done:
     return rc;
 }
 
+/* Level-5 structure, checked with our own code before libmatio opens the
+ * file: matio trusts the sizes in a variable's tags and may calloc gigabytes
+ * for a few bytes of garbage. 64 MiB is the most one variable may inflate
+ * to or decode to (the largest Flowers-102 variable is 65 KB). */
+#define MAT_VAR_LIMIT ((size_t)64 << 20)
+#define MAT_VAR_LIMIT_TEXT "64 MiB"
+
+enum { MI_INT8 = 1, MI_UINT8, MI_INT16, MI_UINT16, MI_INT32, MI_UINT32, MI_SINGLE, MI_DOUBLE = 9,
+       MI_INT64 = 12, MI_UINT64, MI_MATRIX, MI_COMPRESSED };
+
+static uint32_t rd32(const unsigned char *p, int be)
+{
+    return be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* Bytes per value of a numeric data type, 0 for any other type. */
+static size_t mi_size(uint32_t t)
+{
+    switch (t) {
+    case MI_INT8: case MI_UINT8: return 1;
+    case MI_INT16: case MI_UINT16: return 2;
+    case MI_INT32: case MI_UINT32: case MI_SINGLE: return 4;
+    case MI_DOUBLE: case MI_INT64: case MI_UINT64: return 8;
+    default: return 0;
+    }
+}
+
+static const char *mx_class_name(uint32_t c)
+{
+    static const char *n[] = {"unknown", "cell", "struct", "object", "char", "sparse", "double", "single",
+                              "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                              "function handle", "opaque"};
+    return c < sizeof n / sizeof n[0] ? n[c] : "unknown";
+}
+
+/* Bytes per value of a numeric array class (mxDOUBLE_CLASS 6 .. mxUINT64_CLASS 15), else 0. */
+static size_t mx_size(uint32_t c)
+{
+    static const unsigned char sz[] = {8, 4, 1, 1, 2, 2, 4, 4, 8, 8};
+    return c >= 6 && c <= 15 ? sz[c - 6] : 0;
+}
+
+typedef struct mat_sub {
+    uint32_t type;
+    size_t n;
+    const unsigned char *data;
+} mat_sub;
+
+/* The subelement at *off of a matrix of len bytes. In the small format the
+ * upper 16 bits of the type word are the byte count (at most 4) and the data
+ * sits in the tag's second word. Returns what is wrong, or NULL. */
+static const char *next_sub(const unsigned char *m, size_t len, size_t *off, int be, mat_sub *s)
+{
+    if (len - *off < 8)
+        return "its contents end before all of its parts (flags, dimensions, name, data)";
+    uint32_t t = rd32(m + *off, be);
+    if (t >> 16) {
+        s->type = t & 0xffff;
+        s->n = t >> 16;
+        if (s->n > 4)
+            return "a small data element claims more than 4 bytes";
+        s->data = m + *off + 4;
+        *off += 8;
+        return NULL;
+    }
+    uint32_t n = rd32(m + *off + 4, be);
+    if (n > len - *off - 8)
+        return "a part extends past the end of the variable";
+    s->type = t;
+    s->n = n;
+    s->data = m + *off + 8;
+    size_t adv = 8 + ((size_t)n + 7) / 8 * 8; /* padded to 8 bytes; the last part's padding may be cut */
+    *off = adv > len - *off ? len : *off + adv;
+    return NULL;
+}
+
+/* The contents of one miMATRIX (after its tag): a real numeric array only. */
+static int check_matrix(const char *path, size_t at, const unsigned char *m, size_t len, int be, crn_error *err)
+{
+    char who[160], what[200];
+    snprintf(who, sizeof who, "the variable at byte %zu", at);
+    mat_sub flags, dims, name, re, im;
+    size_t off = 0;
+    const char *why = next_sub(m, len, &off, be, &flags);
+    if (!why)
+        why = next_sub(m, len, &off, be, &dims);
+    if (!why)
+        why = next_sub(m, len, &off, be, &name);
+    if (why)
+        return crn_fail(err, CRN_EFORMAT, "%s: %s: %s", path, who, why);
+    if (name.type != MI_INT8)
+        return crn_fail(err, CRN_EFORMAT, "%s: %s: its name has data type %u, expected miINT8 (1)", path, who,
+                        (unsigned)name.type);
+    char nm[48];
+    size_t k = 0;
+    for (; k < name.n && k + 4 < sizeof nm; k++)
+        nm[k] = name.data[k] >= 0x20 && name.data[k] < 0x7f && name.data[k] != '\'' ? (char)name.data[k] : '?';
+    if (k < name.n) {
+        memcpy(nm + k, "...", 3);
+        k += 3;
+    }
+    nm[k] = 0;
+    snprintf(who, sizeof who, "variable '%s' (at byte %zu)", nm, at);
+#define MAT_BAD(...) \
+    (snprintf(what, sizeof what, __VA_ARGS__), crn_fail(err, CRN_EFORMAT, "%s: %s: %s", path, who, what))
+    if (flags.type != MI_UINT32 || flags.n != 8)
+        return MAT_BAD("its array flags are %zu bytes of type %u, expected 8 bytes of miUINT32 (6)", flags.n,
+                       (unsigned)flags.type);
+    uint32_t f0 = rd32(flags.data, be), cls = f0 & 0xff;
+    int complex = (f0 & 0x800) != 0;
+    size_t csz = mx_size(cls);
+    if (!csz)
+        return MAT_BAD("it is a %s array (class %u); only real or complex numeric arrays (double, single, "
+                       "int8..uint64) are read", mx_class_name(cls), (unsigned)cls);
+    if (dims.type != MI_INT32 || dims.n % 4 || dims.n / 4 < 2 || dims.n / 4 > 8)
+        return MAT_BAD("its dimensions are %zu bytes of type %u, expected 2 to 8 miINT32 (5) values", dims.n,
+                       (unsigned)dims.type);
+    size_t numel = 1;
+    for (size_t d = 0; d < dims.n / 4; d++) {
+        int32_t v = (int32_t)rd32(dims.data + 4 * d, be);
+        if (v < 0)
+            return MAT_BAD("dimension %zu is negative (%ld)", d + 1, (long)v);
+        if (v && numel > MAT_VAR_LIMIT / (size_t)v)
+            numel = MAT_VAR_LIMIT + 1; /* saturate: refused below */
+        else
+            numel *= (size_t)v;
+    }
+    if (numel > MAT_VAR_LIMIT / csz)
+        return MAT_BAD("its dimensions claim more than " MAT_VAR_LIMIT_TEXT " of %s values, the limit for one "
+                       "variable", mx_class_name(cls));
+    for (int part = 0; part < 1 + complex; part++) {
+        mat_sub *p = part ? &im : &re;
+        if ((why = next_sub(m, len, &off, be, p)))
+            return MAT_BAD("%s", why);
+        size_t esz = mi_size(p->type);
+        if (!esz)
+            return MAT_BAD("its %s part has data type %u, not a numeric type", part ? "imaginary" : "real",
+                           (unsigned)p->type);
+        if (p->n != numel * esz)
+            return MAT_BAD("its %s part holds %zu bytes, expected %zu (%zu values of %zu bytes)",
+                           part ? "imaginary" : "real", p->n, numel * esz, numel, esz);
+    }
+    if (off != len)
+        return MAT_BAD("%zu unexpected bytes follow its data", len - off);
+#undef MAT_BAD
+    return CRN_OK;
+}
+
+/* Inflates the miCOMPRESSED element of n bytes at the file's position into
+ * a new buffer holding the contents of its miMATRIX (*len bytes). The inner
+ * tag is read first so that its claimed size is checked before allocating. */
+static int inflate_var(const char *path, FILE *f, size_t at, uint32_t n, int be, unsigned char **out, size_t *len,
+                       crn_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK)
+        return crn_fail(err, CRN_ENOMEM, "%s: out of memory for zlib", path);
+    unsigned char in[16384], tag[8], extra[64], *buf = NULL, *dst = tag;
+    size_t want = 8, got = 0, left = n;
+    int stage = 0, rc = CRN_OK; /* 0: the inner tag, 1: the matrix, 2: past its claimed end */
+    for (;;) {
+        if (z.avail_in == 0 && left > 0) {
+            size_t k = left < sizeof in ? left : sizeof in;
+            if (fread(in, 1, k, f) != k) {
+                rc = crn_fail(err, CRN_EIO, "%s: read error at byte %zu", path, at);
+                goto out;
+            }
+            z.next_in = in;
+            z.avail_in = (uInt)k;
+            left -= k;
+        }
+        z.next_out = stage < 2 ? dst + got : extra;
+        z.avail_out = stage < 2 ? (uInt)(want - got) : (uInt)sizeof extra;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        if (stage == 2 && z.avail_out < sizeof extra) {
+            rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu inflates to more than its matrix tag "
+                          "claims (%zu bytes)", path, at, want + 8);
+            goto out;
+        }
+        if (stage < 2)
+            got = want - z.avail_out;
+        while (stage < 2 && got == want) {
+            if (stage == 0) {
+                uint32_t t = rd32(tag, be), m = rd32(tag + 4, be);
+                if (t != MI_MATRIX) {
+                    rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu: its compressed data holds an "
+                                  "element of type %u, expected miMATRIX (14)", path, at, (unsigned)t);
+                    goto out;
+                }
+                if (m > MAT_VAR_LIMIT) {
+                    rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu: its compressed matrix claims "
+                                  "%lu bytes, more than the " MAT_VAR_LIMIT_TEXT " limit for one variable",
+                                  path, at, (unsigned long)m);
+                    goto out;
+                }
+                if (!(buf = malloc(m ? m : 1))) {
+                    rc = crn_fail(err, CRN_ENOMEM, "%s: out of memory for a variable of %lu bytes", path,
+                                  (unsigned long)m);
+                    goto out;
+                }
+                dst = buf;
+                want = m;
+                got = 0;
+            }
+            stage++;
+        }
+        if (zr == Z_STREAM_END)
+            break;
+        if (zr == Z_BUF_ERROR && z.avail_in == 0 && left == 0) {
+            rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu: its compressed data is truncated "
+                          "(%zu of %zu bytes inflated)", path, at, stage ? got + 8 : got, want + (stage ? 8 : 0));
+            goto out;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu: corrupt compressed data (zlib: %s)",
+                          path, at, z.msg ? z.msg : "error");
+            goto out;
+        }
+    }
+    if (stage < 2) {
+        rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu inflates to %zu bytes, less than its "
+                      "matrix tag claims (%zu)", path, at, stage ? got + 8 : got, want + (stage ? 8 : 0));
+        goto out;
+    }
+    if (z.avail_in > 0 || left > 0) {
+        rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu: %zu bytes follow the end of its zlib "
+                      "stream", path, at, (size_t)z.avail_in + left);
+        goto out;
+    }
+    *out = buf;
+    *len = want;
+    buf = NULL;
+out:
+    inflateEnd(&z);
+    free(buf);
+    return rc;
+}
+
+/* Walks every top-level element of a level-5 file of fsize bytes: each must
+ * be a variable (miMATRIX or miCOMPRESSED) that fits in the file and holds a
+ * consistent real or complex numeric array. */
+static int check_level5(const char *path, FILE *f, size_t fsize, int be, crn_error *err)
+{
+    size_t off = 128;
+    while (off < fsize) {
+        unsigned char tag[8];
+        if (fsize - off < 8)
+            return crn_fail(err, CRN_EFORMAT, "%s: %zu stray bytes at the end (byte %zu), too few for an "
+                            "element", path, fsize - off, off);
+        if (fseek(f, (long)off, SEEK_SET) != 0 || fread(tag, 1, 8, f) != 8)
+            return crn_fail(err, CRN_EIO, "%s: read error at byte %zu", path, off);
+        uint32_t t = rd32(tag, be), n = rd32(tag + 4, be);
+        if (t != MI_MATRIX && t != MI_COMPRESSED)
+            return crn_fail(err, CRN_EFORMAT, "%s: the element at byte %zu has type %lu; only variables "
+                            "(miMATRIX 14, miCOMPRESSED 15) are allowed", path, off, (unsigned long)t);
+        if (n > fsize - off - 8)
+            return crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu claims %lu bytes, but only %zu are "
+                            "left in the file", path, off, (unsigned long)n, fsize - off - 8);
+        unsigned char *m = NULL;
+        size_t len = 0;
+        int rc;
+        if (t == MI_COMPRESSED) {
+            rc = inflate_var(path, f, off, n, be, &m, &len, err);
+        } else if (n > MAT_VAR_LIMIT) {
+            rc = crn_fail(err, CRN_EFORMAT, "%s: the variable at byte %zu claims %lu bytes, more than the "
+                          MAT_VAR_LIMIT_TEXT " limit for one variable", path, off, (unsigned long)n);
+        } else if (!(m = malloc(n ? n : 1))) {
+            rc = crn_fail(err, CRN_ENOMEM, "%s: out of memory for a variable of %lu bytes", path, (unsigned long)n);
+        } else {
+            len = n;
+            rc = fread(m, 1, n, f) == n ? CRN_OK : crn_fail(err, CRN_EIO, "%s: read error at byte %zu", path, off);
+        }
+        if (rc == CRN_OK)
+            rc = check_matrix(path, off, m, len, be, err);
+        free(m);
+        if (rc != CRN_OK)
+            return rc;
+        off += 8 + (size_t)n;
+    }
+    return CRN_OK;
+}
+
 static mat_t *open_mat(const char *path, crn_error *err, int *rc)
 {
     mat_quiet();
@@ -183,21 +470,29 @@ static mat_t *open_mat(const char *path, crn_error *err, int *rc)
         *rc = crn_fail(err, CRN_EIO, "%s: not a regular file", path);
         return NULL;
     }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *rc = crn_fail(err, CRN_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
     /* Only level-5 / v7.3 files (a 128-byte header ending in version 0x0100
      * or 0x0200 and "IM"/"MI"): matio's v4 fallback would take any bytes as
      * a header and may allocate gigabytes for a few bytes of garbage. */
     unsigned char hdr[128];
-    FILE *f = fopen(path, "rb");
-    size_t got = f ? fread(hdr, 1, sizeof hdr, f) : 0;
-    if (f)
+    size_t got = fread(hdr, 1, sizeof hdr, f);
+    int le = got == sizeof hdr && hdr[126] == 'I' && hdr[127] == 'M';
+    int be = got == sizeof hdr && hdr[126] == 'M' && hdr[127] == 'I';
+    unsigned version = le ? (unsigned)hdr[125] << 8 | hdr[124] : be ? (unsigned)hdr[124] << 8 | hdr[125] : 0;
+    if (version != 0x0100 && version != 0x0200) {
         fclose(f);
-    int v5 = got == sizeof hdr &&
-             ((hdr[126] == 'I' && hdr[127] == 'M' && hdr[124] == 0 && (hdr[125] == 1 || hdr[125] == 2)) ||
-              (hdr[126] == 'M' && hdr[127] == 'I' && hdr[125] == 0 && (hdr[124] == 1 || hdr[124] == 2)));
-    if (!v5) {
         *rc = crn_fail(err, CRN_EFORMAT, "%s: not a MATLAB .mat file (no level 5 / v7.3 header)", path);
         return NULL;
     }
+    /* v7.3 is HDF5, read by matio through libhdf5 */
+    *rc = version == 0x0100 ? check_level5(path, f, (size_t)st.st_size, be, err) : CRN_OK;
+    fclose(f);
+    if (*rc != CRN_OK)
+        return NULL;
     mat_file_size = (size_t)st.st_size;
     mat_t *m = Mat_Open(path, MAT_ACC_RDONLY);
     if (!m) {
