@@ -27,7 +27,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: clresnet [--device N|gpu|cpu|NAME] [--no-kernel-cache] [--quiet] COMMAND [options]\n"
-            "       clresnet COMMAND --help | --help | --version\n\n"
+            "       clresnet COMMAND --help | --help | --version\n"
+            "       mpirun -np K clresnet [--device ...] train ...   (data-parallel, K ranks)\n\n"
             "commands:\n");
     for (int i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(out, "\nglobal options:\n"
@@ -39,9 +40,9 @@ static void usage(FILE *out)
                  "  --quiet             print only results and errors\n");
 }
 
-int main(int argc, char **argv)
+static int run(cli_globals *g0, int argc, char **argv)
 {
-    cli_globals g = {0};
+    cli_globals g = *g0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -49,7 +50,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--version")) {
-            printf("clresnet %s\n", CLRESNET_VERSION);
+            printf("clresnet %s (MPI data-parallel training: %s)\n", CLRESNET_VERSION,
+                   crn_dist_built_with_mpi() ? "yes" : "no");
             return 0;
         } else if (!strcmp(a, "--device") || !strncmp(a, "--device=", 9)) {
             if (a[8] == '=') g.device = a + 9;
@@ -83,4 +85,19 @@ int main(int argc, char **argv)
     fprintf(stderr, "clresnet: error: unknown command '%s'\n\n", argv[i]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    /* Under mpirun this process is one rank of a data-parallel job. */
+    crn_dist dist;
+    crn_error err = {0};
+    if (crn_dist_init(&dist, &argc, &argv, &err) != CRN_OK) {
+        fprintf(stderr, "clresnet: error: %s\n", err.msg);
+        return 1;
+    }
+    cli_globals g = {.dist = &dist, .quiet = dist.rank != 0};
+    int rc = run(&g, argc, argv);
+    crn_dist_finalize(&dist);
+    return rc;
 }

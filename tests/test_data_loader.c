@@ -158,6 +158,83 @@ START_TEST(test_epochs_and_restart)
 }
 END_TEST
 
+/* Data-parallel shards: per step, the parts of ranks 0..K-1 laid end to end
+ * are the global batch of one loader with batch K*B (same order, same
+ * bytes); every rank takes the same number of steps, the last parts even
+ * and possibly empty; and an epoch started at a position yields the rest. */
+START_TEST(test_shards)
+{
+    crn_error err = {0};
+    const crn_sample *smp = ds.samples[CRN_SPLIT_TRAIN];
+    const size_t n = 23;
+    const int K = 3, B = 3, S = 16;
+    crn_loader_config c;
+    crn_loader_config_default(&c);
+    c.batch_size = K * B;
+    c.workers = 2;
+    c.seed = 9;
+    c.transform.image_size = S;
+    c.transform.resize = 19;
+    crn_loader *whole;
+    CK_OK(crn_loader_create(&whole, smp, n, &c, &err));
+    float *img;
+    int32_t *lab;
+    size_t *idx;
+    int nb;
+    ck_assert_uint_eq(run_epoch(whole, 4, S, &img, &lab, &idx, &nb), n);
+    ck_assert_int_eq(nb, 3); /* 9 + 9 + 5 */
+    crn_loader_destroy(whole);
+    size_t per = (size_t)3 * S * S;
+    static const size_t firsts[3] = {0, 11, 21}, want_steps[3] = {3, 2, 1}; /* 21: parts 0, 1, 1 */
+    for (int f = 0; f < 3; f++) {
+        size_t first = firsts[f];
+        crn_loader *l[3];
+        c.batch_size = B;
+        c.shard_count = K;
+        for (int r = 0; r < K; r++) {
+            c.shard_rank = r;
+            CK_OK(crn_loader_create(&l[r], smp, n, &c, &err));
+            ck_assert_uint_eq(crn_loader_batches_per_epoch(l[r]), 3);
+            CK_OK(crn_loader_start_epoch_at(l[r], 4, first, &err));
+        }
+        size_t pos = first;
+        int steps = 0;
+        for (;;) {
+            const crn_batch *b[3];
+            int got[3];
+            for (int r = 0; r < K; r++) got[r] = crn_loader_next(l[r], &b[r], &err);
+            ck_assert_msg(got[0] >= 0, "%s", err.msg);
+            ck_assert_int_eq(got[0], got[1]);
+            ck_assert_int_eq(got[0], got[2]);
+            if (!got[0]) break;
+            size_t M = b[0]->global_n;
+            ck_assert_uint_eq(M, n - pos < (size_t)(K * B) ? n - pos : (size_t)(K * B));
+            for (int r = 0; r < K; r++) {
+                ck_assert_uint_eq(b[r]->global_n, M);
+                ck_assert_int_eq(b[r]->n, (int)(M * (r + 1) / K - M * r / K));
+                ck_assert_uint_eq(b[r]->batch_index, b[0]->batch_index);
+                for (int i = 0; i < b[r]->n; i++, pos++) {
+                    ck_assert_uint_eq(b[r]->indices[i], idx[pos]);
+                    ck_assert_int_eq(b[r]->labels[i], lab[pos]);
+                    ck_assert_int_eq(memcmp(b[r]->images + i * per, img + pos * per, per * sizeof(float)), 0);
+                }
+            }
+            steps++;
+        }
+        ck_assert_uint_eq(pos, n);
+        ck_assert_int_eq(steps, (int)want_steps[f]);
+        for (int r = 0; r < K; r++) crn_loader_destroy(l[r]);
+    }
+    c.shard_rank = K;
+    crn_loader *bad = NULL;
+    ck_assert_int_ne(crn_loader_create(&bad, smp, n, &c, &err), CRN_OK);
+    ck_assert_ptr_null(bad);
+    free(img);
+    free(lab);
+    free(idx);
+}
+END_TEST
+
 START_TEST(test_bad_samples)
 {
     crn_error err = {0};
@@ -243,6 +320,7 @@ int main(void)
     tcase_add_test(tc, test_workers_identical);
     tcase_add_test(tc, test_epochs_and_restart);
     tcase_add_test(tc, test_bad_samples);
+    tcase_add_test(tc, test_shards);
     tcase_add_test(tc, test_bench_and_dir);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -344,7 +344,7 @@ static void poke_nan(crn_model *m, const char *tensor)
 static crn_model *small_model(int classes)
 {
     crn_error err = {0};
-    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, classes, 32, 0.25};
+    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, classes, 32, 0.25, false};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_runtime(), &mc, BATCH, &m, &err));
     return m;
@@ -499,7 +499,7 @@ static int load_into(const char *path, crn_model_config mc, crn_error *err)
     return rc;
 }
 
-static const crn_model_config k_small = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25};
+static const crn_model_config k_small = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25, false};
 
 START_TEST(test_damaged_checkpoint_refused)
 {
@@ -609,10 +609,11 @@ START_TEST(test_foreign_checkpoint_refused)
         crn_model_config mc;
         const char *want[2];
     } cases[] = {
-        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 5, 32, 0.25}, {"3 classes", "5 classes"}},
-        {{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 3, 32, 1.0 / 16}, {"baseline", "resnet50"}},
-        {{CRN_MODEL_BASELINE, CRN_ACT_SILU, true, 3, 32, 0.25}, {"relu", "silu"}},
-        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.5}, {"width 0.25", "width 0.5"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 5, 32, 0.25, false}, {"3 classes", "5 classes"}},
+        {{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 3, 32, 1.0 / 16, false}, {"baseline", "resnet50"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_SILU, true, 3, 32, 0.25, false}, {"relu", "silu"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.5, false}, {"width 0.25", "width 0.5"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25, true}, {"baseline/relu model", "baseline/relu/no-batchnorm"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         memset(&err, 0, sizeof err);
@@ -732,7 +733,7 @@ START_TEST(test_memory_plan)
 {
     crn_runtime *rt = test_runtime();
     crn_error err = {0};
-    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 102, 64, 1.0};
+    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 102, 64, 1.0, false};
     size_t need1 = 0, need = 0;
     CK_OK(crn_train_plan_memory(rt, &mc, 8, CRN_OPT_NADAM, &need1, &err));
     ck_assert_int_gt((int)(need1 / 1024), 0);

@@ -14,7 +14,7 @@
 static crn_model *small_resnet(void)
 {
     crn_error err = {0};
-    crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 64, 1.0 / 16};
+    crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 64, 1.0 / 16, false};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_runtime(), &c, 1, &m, &err));
     return m;

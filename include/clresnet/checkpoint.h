@@ -16,7 +16,9 @@
 typedef struct crn_run_state {
     int epoch;                /* epochs completed */
     long long step;           /* optimiser steps taken */
-    long long epoch_batches;  /* batches done of epoch+1 (an interrupt mid-epoch), else 0 */
+    long long epoch_batches;  /* steps done of epoch+1 (an interrupt mid-epoch), else 0 */
+    long long epoch_position; /* positions of epoch+1's sample order done, on all ranks together; -1: not
+                                 recorded (older files: epoch_batches * batch size) */
     double epoch_loss_sum;    /* sums over those batches, so the epoch log is exact */
     double epoch_correct;
     double epoch_seen;

@@ -67,6 +67,15 @@ void crn_devices_free(crn_device_list *list);
 int crn_devices_select(const crn_device_list *list, const char *spec,
                        int *index, char *why, size_t why_size, crn_error *err);
 
+/* The device of one rank of a data-parallel job, by its rank among the
+ * job's ranks on this host: with no spec (or "gpu") local rank r takes the
+ * host's r-th GPU; ranks beyond the GPUs take the CPU device (with "gpu":
+ * share the GPUs in turn). A comma-separated list gives local rank r its
+ * r-th entry (cycling). Any other spec names one device for every rank.
+ * Local rank 0 and no list: as crn_devices_select. */
+int crn_devices_select_rank(const crn_device_list *list, const char *spec, int local_rank, int *index, char *why,
+                            size_t why_size, crn_error *err);
+
 const char *crn_device_type_name(cl_device_type type);
 
 #endif

@@ -23,6 +23,12 @@ typedef struct crn_loader_config {
     int skip_bad;         /* 1: a sample that fails to decode is left out and counted; 0: the error is returned */
     uint64_t seed;        /* 0 */
     crn_transform_config transform;
+    /* Data-parallel sharding: the epoch is cut into global batches of
+     * batch_size * shard_count positions of the order, and this loader
+     * yields part shard_rank of each (an even split; only the last global
+     * batch gives parts smaller than batch_size, maybe empty). 0, 0: no
+     * sharding. */
+    int shard_rank, shard_count;
 } crn_loader_config;
 
 void crn_loader_config_default(crn_loader_config *c);
@@ -35,6 +41,7 @@ typedef struct crn_batch {
     size_t *indices;      /* [n], positions in the sample list */
     size_t batch_index;   /* 0-based within the epoch */
     int skipped;          /* samples of this batch left out as bad */
+    size_t global_n;      /* positions of the epoch's order this step covers on all shards together */
 } crn_batch;
 
 typedef struct crn_loader crn_loader;
@@ -45,6 +52,10 @@ int crn_loader_create(crn_loader **out, const crn_sample *samples, size_t n, con
 
 /* Starts (or restarts) epoch `epoch`; an unfinished epoch is abandoned. */
 int crn_loader_start_epoch(crn_loader *l, uint64_t epoch, crn_error *err);
+/* The same from position `first` of the epoch's order on (a resumed epoch:
+ * the positions before it were trained on; with sharding, the global
+ * batches are counted from there). */
+int crn_loader_start_epoch_at(crn_loader *l, uint64_t epoch, size_t first, crn_error *err);
 
 /* The next batch of the epoch: returns 1 with *batch set (valid until the
  * next call of next/start_epoch/destroy), 0 when the epoch is over, or a
@@ -52,6 +63,7 @@ int crn_loader_start_epoch(crn_loader *l, uint64_t epoch, crn_error *err);
  * file). */
 int crn_loader_next(crn_loader *l, const crn_batch **batch, crn_error *err);
 
+/* Steps of a whole epoch (global batches when sharded). */
 size_t crn_loader_batches_per_epoch(const crn_loader *l);
 /* Bad samples skipped since the loader was created, and the first such message. */
 size_t crn_loader_skipped(const crn_loader *l, char *first_msg, size_t msg_size);

@@ -22,6 +22,7 @@ typedef struct crn_model_config {
     int classes;         /* 102 for Flowers-102 */
     int image_size;      /* square input, e.g. 64 or 224 */
     double width;        /* channel multiplier, 1 by default; channels = max(1, round(c * width)) */
+    bool no_batchnorm;   /* true: --no-batchnorm, every BatchNorm left out (for exact data-parallel checks) */
 } crn_model_config;
 
 /* "resnet50", "plain50", "baseline"; -1 for anything else. */

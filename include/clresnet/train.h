@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "clresnet/dataset.h"
+#include "clresnet/dist.h"
 #include "clresnet/loader.h"
 #include "clresnet/model.h"
 #include "clresnet/optim.h"
@@ -38,6 +39,13 @@ typedef struct crn_train_config {
     const char *init_path;           /* --init FILE.safetensors, or NULL */
     bool resume;                     /* continue the run in out_dir from its last checkpoint */
     const char *device_desc;         /* recorded in config.json */
+    /* Data-parallel ranks (NULL: one). Each rank calls crn_train with the
+     * same configuration on its own device; batch_size is per rank, the
+     * global batch is batch_size * ranks. Gradients are averaged over every
+     * sample of the global batch, BatchNorm statistics are per rank (as
+     * PyTorch DDP), evaluation is sharded and reduced, and only rank 0
+     * writes the run folder, checkpoints and report. */
+    const crn_dist *dist;
 } crn_train_config;
 
 void crn_train_config_default(crn_train_config *c);
@@ -83,6 +91,11 @@ int crn_train(crn_runtime *rt, const crn_train_config *cfg, volatile sig_atomic_
 int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc,
                  double *loss, double *acc, float *logits, crn_progress_fn progress, void *ctx, int epoch,
                  crn_error *err);
+/* The same on every rank of d, each on its shard of the split; loss, acc
+ * and logits are those of the whole split on every rank. */
+int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, crn_split split,
+                      const crn_loader_config *lc, double *loss, double *acc, float *logits, crn_progress_fn progress,
+                      void *ctx, int epoch, crn_error *err);
 
 /* The device memory a training run of the model at this batch size needs
  * (model, gradients, activations, workspace, optimiser state), checked

@@ -5,12 +5,14 @@
 
 #include <stdbool.h>
 
+#include "clresnet/dist.h"
 #include "clresnet/runtime.h"
 
 typedef struct cli_globals {
     const char *device;     /* --device N|gpu|cpu, NULL for the default choice */
     bool no_kernel_cache;   /* --no-kernel-cache */
     bool quiet;             /* --quiet */
+    const crn_dist *dist;   /* the MPI job this process is a rank of (one rank without mpirun) */
 } cli_globals;
 
 typedef struct cli_command {
@@ -20,7 +22,8 @@ typedef struct cli_command {
     void (*help)(void);
 } cli_command;
 
-/* Selects the device as --device says, says which one and why on stderr,
+/* Selects the device as --device says (for a rank of an MPI job: its own
+ * device, crn_devices_select_rank), says which one and why on stderr,
  * and starts the runtime (kernels built or loaded from the cache). */
 int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt);
 

@@ -14,7 +14,8 @@
 void help_bench(void)
 {
     printf("usage: clresnet [--device N] bench [--model M] [--act A] [--batch-size B] [--image-size S]\n"
-           "                                  [--steps N] [--warmup N] [--width W] [--classes K] [--json]\n\n"
+           "                                  [--steps N] [--warmup N] [--width W] [--classes K] [--json]\n"
+           "                                  [--no-final-act] [--no-batchnorm]\n\n"
            "Times training steps (forward, loss, backward, NAdam) on random data: the median\n"
            "step time and images/s, then a per-layer table from OpenCL profiling events\n"
            "(one extra profiled step), the GEMM share and the model's device memory.\n"
@@ -57,7 +58,7 @@ static int step(crn_model *m, crn_optimizer *opt, const float *x, const int32_t 
 
 int cmd_bench(const cli_globals *g, int argc, char **argv)
 {
-    crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0};
+    crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0, false};
     int batch = 32, steps = 10, warmup = 3;
     bool json = false;
     for (int i = 1; i < argc; i++) {
@@ -65,6 +66,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         int k;
         if (!strcmp(a, "--json")) { json = true; continue; }
         if (!strcmp(a, "--no-final-act")) { mc.final_act = false; continue; }
+        if (!strcmp(a, "--no-batchnorm")) { mc.no_batchnorm = true; continue; }
         if (!v) {
             fprintf(stderr, "clresnet bench: error: unknown option or missing value '%s'\n", a);
             return 2;

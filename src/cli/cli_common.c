@@ -24,11 +24,13 @@ int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt)
     int index = -1;
     char why[1024];
     if (crn_devices_list(&list, &err) != CRN_OK) return cli_error(&err);
-    if (crn_devices_select(&list, g->device, &index, why, sizeof why, &err) != CRN_OK) {
+    const crn_dist *d = g->dist;
+    if (crn_devices_select_rank(&list, g->device, d ? d->local_rank : 0, &index, why, sizeof why, &err) != CRN_OK) {
         crn_devices_free(&list);
         return cli_error(&err);
     }
-    if (!g->quiet) fprintf(stderr, "clresnet: %s\n", why);
+    if (d && d->size > 1) fprintf(stderr, "clresnet: rank %d of %d on %s: %s\n", d->rank, d->size, d->host, why);
+    else if (!g->quiet) fprintf(stderr, "clresnet: %s\n", why);
     crn_runtime_options opt = {.profiling = profiling, .no_kernel_cache = g->no_kernel_cache};
     int rc = crn_runtime_create(rt, &list.devices[index], &opt, &err);
     crn_devices_free(&list);

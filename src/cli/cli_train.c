@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clresnet/file_util.h"
 #include "clresnet/train.h"
 
 #ifndef CLRESNET_DATA_DIR
@@ -38,6 +39,7 @@ void help_train(void)
         "  --model resnet50|plain50|baseline   (default resnet50)\n"
         "  --act relu|leaky|silu   (default relu)\n"
         "  --no-final-act          no activation after the residual add\n"
+        "  --no-batchnorm          leave out every BatchNorm (for exact multi-rank checks)\n"
         "  --width W               channel multiplier (default 1)\n"
         "  --init FILE             start from weights in safetensors (PyTorch names)\n"
         "optimisation:\n"
@@ -53,7 +55,12 @@ void help_train(void)
         "run folder:\n"
         "  --out DIR               default runs/<time>-<model>-<act>\n"
         "  --resume DIR            continue the run in DIR from its last checkpoint, with its\n"
-        "                          settings (--epochs and --workers may be changed)\n");
+        "                          settings (--epochs, --workers and --batch-size may be changed)\n"
+        "\n"
+        "data-parallel (MPI): mpirun -np K clresnet [--device D] train ...  runs K ranks, each on\n"
+        "its own device (local rank r: the host's r-th GPU, else the CPU device; --device a,b,..\n"
+        "gives local rank r the r-th entry). --batch-size is per rank; the global batch is K times\n"
+        "it. Rank 0 writes the run folder. A run resumes with any number of ranks.\n");
 }
 
 static volatile sig_atomic_t g_stop;
@@ -139,15 +146,30 @@ static const char *str_of(json_t *o, const char *key)
     return s ? s : "";
 }
 
-/* Settings of an earlier run, from its config.json, for --resume. */
-static int apply_run_config(const char *dir, crn_train_config *c, char *data_buf, size_t data_size)
+/* Settings of an earlier run, from its config.json, for --resume: read by
+ * rank 0 and sent to the others (the run folder need only be on rank 0's
+ * machine). */
+static int apply_run_config(const crn_dist *d, const char *dir, crn_train_config *c, char *data_buf,
+                            size_t data_size)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
+    char *text = NULL;
+    crn_error err = {0};
+    size_t len = 0;
+    int rc = d->rank == 0 ? crn_read_file(path, &text, &len, &err) : CRN_OK;
+    if (rc == CRN_OK) rc = crn_dist_bcast_string(d, &text, &err);
+    if (rc != CRN_OK || !text) {
+        fprintf(stderr, "clresnet train: error: --resume %s: cannot read %s: %s\n", dir, path,
+                err.msg[0] ? err.msg : "rank 0 could not read it");
+        free(text);
+        return 1;
+    }
     json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
+    json_t *o = json_loads(text, 0, &je);
+    free(text);
     if (!o) {
-        fprintf(stderr, "clresnet train: error: --resume %s: cannot read %s: %s\n", dir, path, je.text);
+        fprintf(stderr, "clresnet train: error: --resume %s: %s is not valid JSON: %s\n", dir, path, je.text);
         return 1;
     }
     int kind = crn_model_parse(str_of(o, "model"));
@@ -166,6 +188,7 @@ static int apply_run_config(const char *dir, crn_train_config *c, char *data_buf
     c->model.kind = (crn_model_kind)kind;
     c->model.act = (crn_act_kind)act;
     c->model.final_act = json_is_true(json_object_get(o, "final_act"));
+    c->model.no_batchnorm = json_is_false(json_object_get(o, "batchnorm"));
     c->model.width = json_number_value(json_object_get(o, "width"));
     c->transform.image_size = (int)json_integer_value(json_object_get(o, "image_size"));
     c->transform.resize = (int)json_integer_value(json_object_get(o, "resize"));
@@ -201,17 +224,32 @@ static int apply_run_config(const char *dir, crn_train_config *c, char *data_buf
     return 0;
 }
 
+/* On one rank of several, an error must end the whole job: the other ranks
+ * would wait for this one forever. */
+static int train_failed(const crn_dist *d, int code)
+{
+    if (d->size > 1) {
+        fprintf(stderr, "clresnet: rank %d of %d on %s failed; ending the job (resume it with --resume, with any "
+                        "number of ranks)\n", d->rank, d->size, d->host);
+        crn_dist_abort(d, code);
+    }
+    return code;
+}
+
 int cmd_train(const cli_globals *g, int argc, char **argv)
 {
+    static const crn_dist one = {.size = 1, .local_size = 1};
+    const crn_dist *d = g->dist ? g->dist : &one;
     crn_train_config c;
     crn_train_config_default(&c);
     c.data_root = CLRESNET_DATA_DIR;
     const char *resume = NULL, *out = NULL;
-    long long epochs_flag = -1, workers_flag = -1;
+    long long epochs_flag = -1, workers_flag = -1, batch_flag = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         /* flags without a value */
         if (!strcmp(a, "--no-final-act")) { c.model.final_act = false; continue; }
+        if (!strcmp(a, "--no-batchnorm")) { c.model.no_batchnorm = true; continue; }
         if (!strcmp(a, "--no-augment")) { c.transform.augment = 0; continue; }
         if (!strcmp(a, "--no-shuffle")) { c.shuffle = false; continue; }
         if (!strcmp(a, "--skip-bad")) { c.skip_bad = true; continue; }
@@ -254,7 +292,7 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
             if (!parse_int(v, 1, (long long)1 << 50, &c.max_steps)) return bad_value(a, v, "want a positive integer");
         } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--eval-batch-size")) {
             if (!parse_int(v, 1, 65536, &n)) return bad_value(a, v, "want an integer in 1..65536");
-            if (a[2] == 'b') c.batch_size = (int)n;
+            if (a[2] == 'b') c.batch_size = (int)(batch_flag = n);
             else c.eval_batch_size = (int)n;
         } else if (!strcmp(a, "--image-size")) {
             if (!parse_int(v, 8, 4096, &n)) return bad_value(a, v, "want an integer in 8..4096");
@@ -315,11 +353,13 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     }
     char data_buf[4096], out_buf[4096];
     if (resume) {
-        if (apply_run_config(resume, &c, data_buf, sizeof data_buf) != 0) return 1;
+        if (apply_run_config(d, resume, &c, data_buf, sizeof data_buf) != 0) return train_failed(d, 1);
         c.resume = true;
         out = resume;
         if (epochs_flag > 0) c.epochs = (int)epochs_flag;
         if (workers_flag >= 0) c.workers = (int)workers_flag;
+        /* e.g. the same global batch on another number of ranks */
+        if (batch_flag > 0) c.batch_size = (int)batch_flag;
     }
     if (!out) {
         time_t t = time(NULL);
@@ -329,39 +369,57 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
         snprintf(out_buf, sizeof out_buf, "runs/%s-%s-%s%s", stamp, crn_model_name(c.model.kind),
                  crn_act_name(c.model.act), c.model.final_act ? "" : "-nfa");
+        /* rank 0's clock names the folder */
+        crn_error berr = {0};
+        if (crn_dist_bcast(d, out_buf, sizeof out_buf, 0, &berr) != CRN_OK) return train_failed(d, cli_error(&berr));
         out = out_buf;
     }
     c.out_dir = out;
+    c.dist = d;
+    bool lead = d->rank == 0, quiet = g->quiet || !lead;
 
     crn_runtime *rt = NULL;
-    if (cli_open_runtime(g, false, &rt) != 0) return 1;
+    if (cli_open_runtime(g, false, &rt) != 0) return train_failed(d, 1);
     char device_desc[800];
     snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", rt->dev.name, rt->dev.platform_name,
              rt->dev.driver_version);
     c.device_desc = device_desc;
-    if (!g->quiet)
-        fprintf(stderr, "clresnet: %s %s/%s%s, data %s, run folder %s\n", resume ? "resuming" : "training",
+    if (!quiet)
+        fprintf(stderr, "clresnet: %s %s/%s%s%s, data %s, run folder %s", resume ? "resuming" : "training",
                 crn_model_name(c.model.kind), crn_act_name(c.model.act), c.model.final_act ? "" : "/no-final-act",
-                c.data_root, out);
+                c.model.no_batchnorm ? "/no-batchnorm" : "", c.data_root, out);
+    if (!quiet && d->size > 1)
+        fprintf(stderr, ", %d ranks x batch %d = global batch %d", d->size, c.batch_size, d->size * c.batch_size);
+    if (!quiet) fprintf(stderr, "\n");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
-    progress_ctx pc = {.tty = isatty(2), .quiet = g->quiet};
+    progress_ctx pc = {.tty = isatty(2), .quiet = quiet};
     crn_train_result res;
     crn_error err = {0};
-    int rc = crn_train(rt, &c, &g_stop, on_progress, &pc, &res, &err);
-    if (pc.tty && !g->quiet) fprintf(stderr, "\r\033[K");
+    int rc = crn_train(rt, &c, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
+    if (pc.tty && !quiet) fprintf(stderr, "\r\033[K");
     crn_runtime_destroy(rt);
     if (rc == CRN_EINTR) {
-        fprintf(stderr, "clresnet: interrupted after step %lld; checkpoint %s\nresume with: clresnet train --resume %s\n",
-                res.steps, res.checkpoint, out);
+        if (lead)
+            fprintf(stderr,
+                    "clresnet: interrupted after step %lld; checkpoint %s\nresume with: clresnet train --resume %s\n",
+                    res.steps, res.checkpoint, out);
         return 130;
     }
-    if (rc != CRN_OK) return cli_error(&err);
+    if (rc != CRN_OK) {
+        if (d->size > 1) fprintf(stderr, "clresnet: rank %d of %d: error: %s\n", d->rank, d->size, err.msg);
+        else cli_error(&err);
+        return train_failed(d, 1);
+    }
+    if (!lead) return 0;
     printf("run %s: %d epochs, %lld steps%s, %.1f training images/s\n", out, res.epochs_run, res.steps,
            res.early_stopped ? " (early stop)" : res.max_steps_reached ? " (--max-steps)" : "",
            res.train_images_per_s);
+    if (d->size > 1)
+        printf("%d ranks: the gradient all-reduces took %.2f s on rank 0 (this invocation)\n", d->size,
+               crn_dist_allreduce_seconds());
     printf("best validation loss %.4f at epoch %d; test (best weights): loss %.4f, accuracy %.4f, "
            "weighted precision %.4f, recall %.4f, F1 %.4f, top-5 %.4f\n",
            res.best_val_loss, res.best_epoch, res.test_loss, res.test_acc, res.test_precision, res.test_recall,

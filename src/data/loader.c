@@ -34,9 +34,12 @@ struct crn_loader {
     size_t n;
     crn_loader_config cfg;
     int S, B, Q, nworkers;
+    int rank, K;      /* shard */
     size_t per_image; /* floats */
     size_t *order;
-    size_t nbatches;
+    size_t first;     /* the epoch starts at this position of order */
+    size_t nbatches;  /* batches left from first on */
+    size_t nbatches_epoch;
     slot *slots;
     worker *workers;
     pthread_mutex_t mu;
@@ -62,6 +65,16 @@ void crn_loader_config_default(crn_loader_config *c)
     crn_transform_config_default(&c->transform);
 }
 
+/* Global batch b (from l->first): its size M and this shard's part [lo, hi). */
+static size_t shard_part(const crn_loader *l, size_t b, size_t *lo, size_t *hi)
+{
+    size_t G = (size_t)l->B * (size_t)l->K, start = l->first + b * G;
+    size_t M = l->n - start < G ? l->n - start : G;
+    *lo = M * (size_t)l->rank / (size_t)l->K;
+    *hi = M * (size_t)(l->rank + 1) / (size_t)l->K;
+    return M;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -73,15 +86,18 @@ static void *worker_main(void *arg)
             size_t b = i / (size_t)l->B;
             int pos = (int)(i % (size_t)l->B);
             slot *s = &l->slots[b % (size_t)l->Q];
+            size_t lo, hi, M = shard_part(l, b, &lo, &hi);
             if (pos == 0) {
                 s->batch = (long long)b;
-                size_t left = l->total - b * (size_t)l->B;
-                s->size = left < (size_t)l->B ? (int)left : l->B;
+                s->size = (int)(hi - lo);
                 s->done = 0;
                 s->err_pos = l->B;
                 s->b.skipped = 0;
+                s->b.global_n = M;
+                if (s->size == 0) pthread_cond_broadcast(&l->ready);
             }
-            size_t idx = l->order[i];
+            if (pos >= s->size) continue; /* a short part of the last global batch */
+            size_t idx = l->order[l->first + b * (size_t)l->B * (size_t)l->K + lo + (size_t)pos];
             uint64_t epoch = l->epoch;
             l->in_flight++;
             pthread_mutex_unlock(&l->mu);
@@ -145,7 +161,14 @@ int crn_loader_create(crn_loader **out, const crn_sample *samples, size_t n, con
     if (l->Q < 2)
         l->Q = 2;
     l->per_image = (size_t)3 * (size_t)l->S * (size_t)l->S;
-    l->nbatches = (n + (size_t)l->B - 1) / (size_t)l->B;
+    l->K = cfg->shard_count > 0 ? cfg->shard_count : 1;
+    l->rank = cfg->shard_rank;
+    if (l->rank < 0 || l->rank >= l->K) {
+        int k = l->K;
+        free(l);
+        return crn_fail(err, CRN_EINVAL, "loader: shard %d of %d does not exist", cfg->shard_rank, k);
+    }
+    l->nbatches = l->nbatches_epoch = (n + (size_t)l->B * (size_t)l->K - 1) / ((size_t)l->B * (size_t)l->K);
     l->order = malloc(n * sizeof(size_t));
     l->slots = calloc((size_t)l->Q, sizeof(slot));
     l->workers = calloc((size_t)l->nworkers, sizeof(worker));
@@ -194,7 +217,13 @@ static void quiesce(crn_loader *l)
 
 int crn_loader_start_epoch(crn_loader *l, uint64_t epoch, crn_error *err)
 {
-    (void)err;
+    return crn_loader_start_epoch_at(l, epoch, 0, err);
+}
+
+int crn_loader_start_epoch_at(crn_loader *l, uint64_t epoch, size_t first, crn_error *err)
+{
+    if (first > l->n)
+        return crn_fail(err, CRN_EINVAL, "loader: the epoch cannot start at position %zu of %zu", first, l->n);
     pthread_mutex_lock(&l->mu);
     quiesce(l);
     if (l->cfg.shuffle)
@@ -209,7 +238,10 @@ int crn_loader_start_epoch(crn_loader *l, uint64_t epoch, crn_error *err)
     l->cur = 0;
     l->holding = 0;
     l->next_item = 0;
-    l->total = l->n;
+    l->first = first;
+    size_t G = (size_t)l->B * (size_t)l->K;
+    l->nbatches = (l->n - first + G - 1) / G;
+    l->total = l->nbatches * (size_t)l->B; /* item slots; parts shorter than B leave some empty */
     l->started = 1;
     pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
@@ -268,7 +300,7 @@ int crn_loader_next(crn_loader *l, const crn_batch **batch, crn_error *err)
         }
     }
     s->b.n = s->size;
-    s->b.batch_index = b;
+    s->b.batch_index = b + (l->nbatches_epoch - l->nbatches);
     pthread_mutex_unlock(&l->mu);
     if (rc != CRN_OK)
         return rc;
@@ -278,7 +310,7 @@ int crn_loader_next(crn_loader *l, const crn_batch **batch, crn_error *err)
 
 size_t crn_loader_batches_per_epoch(const crn_loader *l)
 {
-    return l->nbatches;
+    return l->nbatches_epoch;
 }
 
 size_t crn_loader_skipped(const crn_loader *l, char *first_msg, size_t msg_size)

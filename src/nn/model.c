@@ -219,6 +219,7 @@ static int conv(builder *b, const char *name, int in, int cout, int k, int strid
 static int bn(builder *b, const char *name, int in)
 {
     if (b->rc) return -1;
+    if (b->m->cfg.no_batchnorm) return in;
     act_info a = b->m->acts[in];
     size_t c = (size_t)a.c;
     int pw = add_param(b, name, "weight", 1, &c, true, INIT_ONE, 0);

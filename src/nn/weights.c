@@ -60,6 +60,8 @@ int crn_weights_add(crn_model *m, crn_st_writer *w, const char *prefix, crn_erro
         rc = crn_st_writer_meta(w, "model", crn_model_name(c->kind), err);
         if (rc == CRN_OK) rc = crn_st_writer_meta(w, "act", crn_act_name(c->act), err);
         if (rc == CRN_OK) rc = crn_st_writer_meta(w, "final_act", c->final_act ? "1" : "0", err);
+        /* only when off: files of models with BN stay as they were */
+        if (rc == CRN_OK && c->no_batchnorm) rc = crn_st_writer_meta(w, "batchnorm", "0", err);
         snprintf(buf, sizeof buf, "%.17g", c->width);
         if (rc == CRN_OK) rc = crn_st_writer_meta(w, "width", buf, err);
         snprintf(buf, sizeof buf, "%d", c->classes);

@@ -243,3 +243,59 @@ int crn_devices_select(const crn_device_list *list, const char *spec, int *index
                  crn_device_type_name(list->devices[i].type), list->devices[i].platform_name, reason);
     return CRN_OK;
 }
+
+/* The k-th device of a type, or -1. */
+static int nth_of_type(const crn_device_list *list, cl_device_type type, int k)
+{
+    for (int i = 0; i < list->device_count; i++)
+        if ((list->devices[i].type & type) && k-- == 0) return i;
+    return -1;
+}
+
+static int count_of_type(const crn_device_list *list, cl_device_type type)
+{
+    int n = 0;
+    for (int i = 0; i < list->device_count; i++) n += (list->devices[i].type & type) != 0;
+    return n;
+}
+
+int crn_devices_select_rank(const crn_device_list *list, const char *spec, int local_rank, int *index, char *why,
+                            size_t why_size, crn_error *err)
+{
+    if (local_rank <= 0 && (!spec || !strchr(spec, ',')))
+        return crn_devices_select(list, spec, index, why, why_size, err);
+    if (spec && strchr(spec, ',')) {
+        /* a list: one entry per local rank, in turn */
+        int parts = 1;
+        for (const char *p = spec; *p; p++) parts += *p == ',';
+        int want = local_rank % parts;
+        const char *p = spec;
+        for (int k = 0; k < want; k++) p = strchr(p, ',') + 1;
+        size_t len = strcspn(p, ",");
+        char one[256];
+        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one - 1 ? len : sizeof one - 1), p);
+        if (!one[0]) return choices(list, err, "--device '%s' has an empty entry", spec);
+        return crn_devices_select(list, one, index, why, why_size, err);
+    }
+    int gpus = count_of_type(list, CL_DEVICE_TYPE_GPU);
+    bool want_gpu = spec && !strcmp(spec, "gpu");
+    if ((spec && *spec && !want_gpu) || gpus == 0) return crn_devices_select(list, spec, index, why, why_size, err);
+    int i = -1;
+    char reason[160];
+    if (local_rank < gpus) {
+        i = nth_of_type(list, CL_DEVICE_TYPE_GPU, local_rank);
+        snprintf(reason, sizeof reason, "GPU %d of this host for local rank %d", local_rank, local_rank);
+    } else if (!want_gpu && (i = first_of_type(list, CL_DEVICE_TYPE_CPU)) >= 0) {
+        snprintf(reason, sizeof reason, "local rank %d, more ranks than the host's %d GPU(s): the CPU device",
+                 local_rank, gpus);
+    } else {
+        i = nth_of_type(list, CL_DEVICE_TYPE_GPU, local_rank % gpus);
+        snprintf(reason, sizeof reason, "local rank %d shares GPU %d (the host has %d)", local_rank,
+                 local_rank % gpus, gpus);
+    }
+    *index = i;
+    if (why)
+        snprintf(why, why_size, "device %d: %s (%s, %s): %s", i, list->devices[i].name,
+                 crn_device_type_name(list->devices[i].type), list->devices[i].platform_name, reason);
+    return CRN_OK;
+}

@@ -92,6 +92,7 @@ int crn_checkpoint_save(const char *path, crn_model *m, crn_optimizer *opt, cons
         rc = meta(&w, "run.epoch", err, "%d", st->epoch);
         if (rc == CRN_OK) rc = meta(&w, "run.step", err, "%lld", st->step);
         if (rc == CRN_OK) rc = meta(&w, "run.epoch_batches", err, "%lld", st->epoch_batches);
+        if (rc == CRN_OK) rc = meta(&w, "run.epoch_position", err, "%lld", st->epoch_position);
         if (rc == CRN_OK)
             rc = meta(&w, "run.epoch_sums", err, "%.17g %.17g %.17g %.17g", st->epoch_loss_sum, st->epoch_correct,
                       st->epoch_seen, st->epoch_seconds);
@@ -146,6 +147,8 @@ static int read_config(const crn_st_file *f, crn_model_config *c, crn_error *err
     c->image_size = atoi(v);
     if ((rc = need(f, "width", &v, err)) != CRN_OK) return rc;
     c->width = strtod(v, NULL);
+    v = crn_st_meta(f, "batchnorm");
+    c->no_batchnorm = v && !strcmp(v, "0");
     return CRN_OK;
 }
 
@@ -206,6 +209,8 @@ static int parse_state(const crn_st_file *f, crn_run_state *st, crn_error *err)
     st->step = strtoll(v, NULL, 10);
     if ((rc = need(f, "run.epoch_batches", &v, err)) != CRN_OK) return rc;
     st->epoch_batches = strtoll(v, NULL, 10);
+    v = crn_st_meta(f, "run.epoch_position"); /* since data-parallel training */
+    st->epoch_position = v ? strtoll(v, NULL, 10) : -1;
     if ((rc = need(f, "run.epoch_sums", &v, err)) != CRN_OK) return rc;
     ok &= sscanf(v, "%lf %lf %lf %lf", &st->epoch_loss_sum, &st->epoch_correct, &st->epoch_seen,
                  &st->epoch_seconds) == 4;
@@ -239,13 +244,15 @@ int crn_checkpoint_load(const char *path, crn_model *m, crn_optimizer *opt, crn_
         crn_model_config c;
         rc = read_config(&f, &c, err);
         if (rc == CRN_OK && (c.kind != have->kind || c.classes != have->classes || fabs(c.width - have->width) > 1e-12 ||
-                             c.final_act != have->final_act || c.act != have->act))
+                             c.final_act != have->final_act || c.act != have->act ||
+                             c.no_batchnorm != have->no_batchnorm))
             rc = crn_fail(err, CRN_EINVAL,
-                          "%s holds a %s/%s%s model of width %g with %d classes, but this run is %s/%s%s of width %g "
+                          "%s holds a %s/%s%s%s model of width %g with %d classes, but this run is %s/%s%s%s of width %g "
                           "with %d classes",
-                          path, crn_model_name(c.kind), crn_act_name(c.act), c.final_act ? "" : "/no-final-act", c.width,
-                          c.classes, crn_model_name(have->kind), crn_act_name(have->act),
-                          have->final_act ? "" : "/no-final-act", have->width, have->classes);
+                          path, crn_model_name(c.kind), crn_act_name(c.act), c.final_act ? "" : "/no-final-act",
+                          c.no_batchnorm ? "/no-batchnorm" : "", c.width, c.classes, crn_model_name(have->kind),
+                          crn_act_name(have->act), have->final_act ? "" : "/no-final-act",
+                          have->no_batchnorm ? "/no-batchnorm" : "", have->width, have->classes);
     } else if (opt || st) {
         rc = crn_fail(err, CRN_EFORMAT, "%s is not a clresnet checkpoint: it cannot be resumed", path);
     }

@@ -71,14 +71,33 @@ static int argmax(const float *v, int k)
     return best;
 }
 
+static const crn_dist *one_rank(void)
+{
+    static const crn_dist one = {.size = 1, .local_size = 1};
+    return &one;
+}
+
 int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc, double *loss,
                  double *acc, float *logits_out, crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
 {
+    return crn_evaluate_dist(one_rank(), m, ds, split, lc, loss, acc, logits_out, progress, ctx, epoch, err);
+}
+
+int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, crn_split split,
+                      const crn_loader_config *lc_in, double *loss, double *acc, float *logits_out,
+                      crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
+{
     const crn_model_config *mc = crn_model_get_config(m);
+    crn_loader_config shard = *lc_in;
+    const crn_loader_config *lc = &shard;
+    shard.shard_rank = d->rank;
+    shard.shard_count = d->size;
     crn_loader *ld = NULL;
     int rc = crn_loader_create(&ld, ds->samples[split], ds->count[split], lc, err);
     if (rc != CRN_OK) return rc;
     int k = mc->classes;
+    /* every rank fills its own samples' rows; the sum assembles them */
+    if (logits_out && d->size > 1) memset(logits_out, 0, ds->count[split] * (size_t)k * sizeof *logits_out);
     float *losses = malloc((size_t)lc->batch_size * sizeof *losses);
     float *logits = malloc((size_t)lc->batch_size * (size_t)k * sizeof *logits);
     if (!losses || !logits) rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
@@ -111,6 +130,12 @@ int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn
             p.eta_s = (double)(batches - p.batch) * el / (double)p.batch;
             progress(ctx, &p);
         }
+    }
+    if (rc == CRN_OK && d->size > 1) {
+        double v[3] = {sum, correct, seen};
+        rc = crn_dist_sum_f64(d, v, 3, err);
+        sum = v[0], correct = v[1], seen = v[2];
+        if (rc == CRN_OK && logits_out) rc = crn_dist_sum_f32(d, logits_out, ds->count[split] * (size_t)k, err);
     }
     if (rc == CRN_OK && seen == 0)
         rc = crn_fail(err, CRN_EINVAL, "the %s split has no usable image", crn_split_name(split));
@@ -181,6 +206,7 @@ static char *config_json(const crn_train_config *c, const crn_dataset *ds, size_
     json_object_set_new(o, "model", json_string(crn_model_name(c->model.kind)));
     json_object_set_new(o, "act", json_string(crn_act_name(c->model.act)));
     json_object_set_new(o, "final_act", json_boolean(c->model.final_act));
+    json_object_set_new(o, "batchnorm", json_boolean(!c->model.no_batchnorm));
     json_object_set_new(o, "width", json_real(c->model.width));
     json_object_set_new(o, "classes", json_integer(ds->num_classes));
     json_object_set_new(o, "parameters", json_integer((json_int_t)params));
@@ -244,6 +270,9 @@ typedef struct train_ctx {
     float *losses, *logits;
     char last_path[4200], best_path[4200];
     bool have_last; /* last_path holds this run's checkpoint (written or resumed from) */
+    const crn_dist *d;
+    bool lead;      /* rank 0: writes the run folder */
+    float *host;    /* scratch for gradient all-reduces and broadcasts */
 } train_ctx;
 
 static void ctx_free(train_ctx *t)
@@ -256,10 +285,50 @@ static void ctx_free(train_ctx *t)
     free(t->config_text);
     free(t->losses);
     free(t->logits);
+    free(t->host);
+}
+
+/* BN running statistics and num_batches_tracked of rank 0 to every rank,
+ * as DDP's broadcast_buffers: evaluation on every shard then uses the
+ * weights rank 0 writes to its checkpoints. */
+static int sync_buffers(train_ctx *t, crn_error *err)
+{
+    if (t->d->size == 1) return CRN_OK;
+    size_t nb = 0;
+    cl_mem bufs = crn_model_buffers_buffer(t->model, &nb);
+    int rc = crn_dist_bcast_buffer(t->d, t->rt, bufs, nb, t->host, err);
+    for (int i = 0; rc == CRN_OK && i < crn_model_tensor_count(t->model); i++) {
+        crn_param *p = crn_model_tensor(t->model, i);
+        if (p->is_counter) rc = crn_dist_bcast(t->d, &p->counter, sizeof p->counter, 0, err);
+    }
+    return rc;
+}
+
+/* Rank 0's weights (and, with opt, optimiser and run state) to every rank:
+ * after initialising or resuming, and after loading the best weights. */
+static int sync_state(train_ctx *t, bool opt, crn_error *err)
+{
+    if (t->d->size == 1) return CRN_OK;
+    size_t np = 0;
+    cl_mem params = crn_model_params_buffer(t->model, &np);
+    int rc = crn_dist_bcast_buffer(t->d, t->rt, params, np, t->host, err);
+    if (rc == CRN_OK) rc = sync_buffers(t, err);
+    if (rc != CRN_OK || !opt) return rc;
+    crn_optim_state os;
+    crn_optim_get_state(t->opt, &os);
+    for (int i = 0; rc == CRN_OK && i < os.buffer_count; i++)
+        rc = crn_dist_bcast_buffer(t->d, t->rt, os.buffers[i], np, t->host, err);
+    double counters[2] = {(double)os.step, os.mu_product};
+    if (rc == CRN_OK) rc = crn_dist_bcast(t->d, counters, sizeof counters, 0, err);
+    if (rc == CRN_OK) crn_optim_set_counters(t->opt, (long long)counters[0], counters[1]);
+    if (rc == CRN_OK) rc = crn_dist_bcast(t->d, &t->st, sizeof t->st, 0, err);
+    if (rc == CRN_OK) crn_optim_set_lr(t->opt, t->st.lr);
+    return rc;
 }
 
 static int save_last(train_ctx *t, crn_train_result *res, crn_error *err)
 {
+    if (!t->lead) return CRN_OK;
     int rc = crn_checkpoint_save(t->last_path, t->model, t->opt, &t->st, t->config_text, err);
     if (rc == CRN_OK) {
         snprintf(res->checkpoint, sizeof res->checkpoint, "%s", t->last_path);
@@ -268,53 +337,67 @@ static int save_last(train_ctx *t, crn_train_result *res, crn_error *err)
     return rc;
 }
 
-/* One epoch of training from batch st.epoch_batches on. Returns CRN_OK,
- * CRN_EINTR (stop requested, checkpoint written) or an error. */
+/* One epoch of training from position st.epoch_position of its order on.
+ * Returns CRN_OK, CRN_EINTR (stop requested, checkpoint written) or an
+ * error. With several ranks every step is collective: each rank computes
+ * the gradient of its part of the global batch, then one small all-reduce
+ * (samples, loss, correct, stop) and the gradient all-reduce make the step
+ * the same everywhere. */
 static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn_progress_fn progress, void *pctx,
                        crn_train_result *res, crn_error *err)
 {
     const crn_train_config *c = t->cfg;
+    const crn_dist *d = t->d;
     int k = crn_model_get_config(t->model)->classes;
-    int rc = crn_loader_start_epoch(t->loader, (uint64_t)epoch, err);
+    if (t->st.epoch_position < 0) t->st.epoch_position = t->st.epoch_batches * c->batch_size;
+    size_t n_train = t->ds.count[CRN_SPLIT_TRAIN];
+    if ((size_t)t->st.epoch_position > n_train) t->st.epoch_position = (long long)n_train;
+    int rc = crn_loader_start_epoch_at(t->loader, (uint64_t)epoch, (size_t)t->st.epoch_position, err);
     if (rc != CRN_OK) return rc;
     size_t batches = crn_loader_batches_per_epoch(t->loader);
     double t0 = now_s() - t->st.epoch_seconds, seen_at_start = t->st.epoch_seen;
     const crn_batch *b = NULL;
-    long long skip = t->st.epoch_batches; /* resuming mid-epoch: these batches are done */
+    size_t np = 0;
+    cl_mem params = crn_model_params_buffer(t->model, &np), grads = crn_model_grads_buffer(t->model, &np);
     for (;;) {
         int got = crn_loader_next(t->loader, &b, err);
         if (got < 0) return got;
         if (got == 0) break;
-        if (skip > 0) {
-            skip--;
-            continue;
+        double v[4] = {b->n, 0, 0, stop && *stop}; /* samples, loss sum, correct, stop */
+        if (b->n > 0) {
+            if ((rc = crn_model_forward(t->model, b->images, b->n, true, err)) != CRN_OK) return rc;
+            if ((rc = crn_model_loss(t->model, b->labels, b->n, t->losses, err)) != CRN_OK) return rc;
+            if ((rc = crn_model_read_logits(t->model, b->n, t->logits, err)) != CRN_OK) return rc;
+            for (int i = 0; i < b->n; i++) {
+                v[1] += t->losses[i];
+                v[2] += argmax(t->logits + (size_t)i * k, k) == b->labels[i];
+            }
         }
-        if (b->n == 0) continue;
-        if ((rc = crn_model_forward(t->model, b->images, b->n, true, err)) != CRN_OK) return rc;
-        if ((rc = crn_model_loss(t->model, b->labels, b->n, t->losses, err)) != CRN_OK) return rc;
-        double bl = 0;
-        for (int i = 0; i < b->n; i++) bl += t->losses[i];
-        bl /= b->n;
+        if ((rc = crn_dist_sum_f64(d, v, 4, err)) != CRN_OK) return rc;
+        t->st.epoch_position += (long long)b->global_n;
+        if (v[0] == 0) continue; /* every sample of the step was bad and skipped */
+        double bl = v[1] / v[0];
         if (!isfinite(bl))
             return crn_fail(err, CRN_EINVAL,
                             "the loss became %s at step %lld (epoch %d, batch %zu); stopping. %s%s",
                             isnan(bl) ? "NaN" : "infinite", t->st.step + 1, epoch, b->batch_index + 1,
                             t->have_last ? "The last good checkpoint is " : "No checkpoint was written yet",
                             t->have_last ? t->last_path : "");
-        if ((rc = crn_model_read_logits(t->model, b->n, t->logits, err)) != CRN_OK) return rc;
-        if ((rc = crn_model_backward(t->model, err)) != CRN_OK) return rc;
-        size_t np = 0;
-        cl_mem params = crn_model_params_buffer(t->model, &np), grads = crn_model_grads_buffer(t->model, &np);
+        if (b->n > 0 && (rc = crn_model_backward(t->model, err)) != CRN_OK) return rc;
+        /* the mean over the global batch: each rank's mean times its share */
+        if (d->size > 1 &&
+            (rc = crn_dist_allreduce_buffer(d, t->rt, grads, np, t->host, (float)b->n, (float)(1.0 / v[0]), err)) !=
+                CRN_OK)
+            return rc;
         if ((rc = crn_optim_step(t->opt, params, grads, err)) != CRN_OK) return rc;
         t->st.step++;
         t->st.epoch_batches++;
-        for (int i = 0; i < b->n; i++) {
-            t->st.epoch_loss_sum += t->losses[i];
-            t->st.epoch_correct += argmax(t->logits + (size_t)i * k, k) == b->labels[i];
-        }
-        t->st.epoch_seen += b->n;
+        t->st.epoch_loss_sum += v[1];
+        t->st.epoch_correct += v[2];
+        t->st.epoch_seen += v[0];
         t->st.epoch_seconds = now_s() - t0;
-        if ((rc = crn_run_dir_log_step(&t->run, t->st.step, epoch, bl, t->st.lr, err)) != CRN_OK) return rc;
+        if (t->lead && (rc = crn_run_dir_log_step(&t->run, t->st.step, epoch, bl, t->st.lr, err)) != CRN_OK)
+            return rc;
         if (progress) {
             double el = now_s() - t0;
             crn_progress p = {.phase = CRN_PHASE_TRAIN, .epoch = epoch, .epochs = c->epochs,
@@ -328,7 +411,7 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
             res->max_steps_reached = true;
             break;
         }
-        if (stop && *stop) {
+        if (v[3] > 0 || (d->size == 1 && stop && *stop)) {
             /* Finish here: the checkpoint records the position in the epoch. */
             if ((rc = save_last(t, res, err)) != CRN_OK) return rc;
             res->interrupted = true;
@@ -346,6 +429,8 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     memset(res, 0, sizeof *res);
     t.cfg = c;
     t.rt = rt;
+    t.d = c->dist ? c->dist : one_rank();
+    t.lead = t.d->rank == 0;
     if (c->batch_size < 1) return crn_fail(err, CRN_EINVAL, "--batch-size must be at least 1 (got %d)", c->batch_size);
     if (c->epochs < 1) return crn_fail(err, CRN_EINVAL, "--epochs must be at least 1 (got %d)", c->epochs);
     int rc = crn_transform_config_check(&c->transform, err);
@@ -359,6 +444,13 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
             ctx_free(&t);
             return crn_fail(err, CRN_EINVAL, "%s: the %s split is empty", c->data_root, crn_split_name((crn_split)s));
         }
+    uint64_t checksum = crn_dataset_checksum(&t.ds), lead_checksum = checksum;
+    if ((rc = crn_dist_bcast(t.d, &lead_checksum, sizeof lead_checksum, 0, err)) != CRN_OK) goto out;
+    if (lead_checksum != checksum) {
+        rc = crn_fail(err, CRN_EINVAL, "rank %d on %s: the data in %s differs from rank 0's (dataset checksum)",
+                      t.d->rank, t.d->host, c->data_root);
+        goto out;
+    }
     crn_model_config mc = c->model;
     mc.classes = t.ds.num_classes;
     mc.image_size = c->transform.image_size;
@@ -369,7 +461,12 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     if ((rc = crn_optim_create(rt, &c->optim, np, &t.opt, err)) != CRN_OK) goto out;
     t.losses = malloc((size_t)c->batch_size * sizeof *t.losses);
     t.logits = malloc((size_t)c->batch_size * (size_t)mc.classes * sizeof *t.logits);
-    if (!t.losses || !t.logits) {
+    if (t.d->size > 1) {
+        size_t nbuf = 0;
+        crn_model_buffers_buffer(t.model, &nbuf);
+        t.host = malloc((np > nbuf ? np : nbuf) * sizeof *t.host + 1);
+    }
+    if (!t.losses || !t.logits || (t.d->size > 1 && !t.host)) {
         rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
         goto out;
     }
@@ -384,9 +481,11 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     t.st.plateau.num_bad_epochs = t.st.plateau.cooldown_counter = t.st.plateau.last_epoch = 0;
     crn_early_stop_init(&t.st.early, c->early_stop_patience, c->early_stop_threshold);
     t.st.seed = c->seed;
-    t.st.data_checksum = crn_dataset_checksum(&t.ds);
-    uint64_t checksum = t.st.data_checksum;
-    if (c->resume) {
+    t.st.data_checksum = checksum;
+    if (!t.lead) {
+        /* rank 0 reads the checkpoint or --init and sends the state */
+        if ((rc = crn_model_init(t.model, c->seed, err)) != CRN_OK) goto out;
+    } else if (c->resume) {
         if (access(t.last_path, F_OK) != 0) {
             rc = crn_fail(err, CRN_EINVAL,
                           "%s does not exist: the run in %s stopped before its first checkpoint; start it again "
@@ -412,9 +511,11 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     } else if ((rc = crn_model_init(t.model, c->seed, err)) != CRN_OK) {
         goto out;
     }
-    if ((rc = crn_run_dir_open(&t.run, c->out_dir, c->resume, t.st.epoch, t.st.step, err)) != CRN_OK) goto out;
-    if ((rc = crn_run_dir_write_text(&t.run, "config.json", t.config_text, err)) != CRN_OK) goto out;
-    {
+    if ((rc = sync_state(&t, true, err)) != CRN_OK) goto out;
+    t.have_last = c->resume;
+    if (t.lead) {
+        if ((rc = crn_run_dir_open(&t.run, c->out_dir, c->resume, t.st.epoch, t.st.step, err)) != CRN_OK) goto out;
+        if ((rc = crn_run_dir_write_text(&t.run, "config.json", t.config_text, err)) != CRN_OK) goto out;
         /* splits.json now, so a report made mid-run shows the label distribution */
         crn_class_table ct;
         const char *mode = t.ds.kind == CRN_DATASET_FLOWERS102 ? (c->split_mode == CRN_SPLITS_SEED ? "seed" : "official") : NULL;
@@ -427,6 +528,8 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     crn_loader_config tl, el;
     loader_config(c, true, &tl);
     loader_config(c, false, &el);
+    tl.shard_rank = t.d->rank;
+    tl.shard_count = t.d->size;
     if ((rc = crn_loader_create(&t.loader, t.ds.samples[CRN_SPLIT_TRAIN], t.ds.count[CRN_SPLIT_TRAIN], &tl, err)) !=
         CRN_OK)
         goto out;
@@ -444,21 +547,23 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
         rec.train_images_per_s = t.st.epoch_seen / (t.st.epoch_seconds > 0 ? t.st.epoch_seconds : 1e-9);
         train_seconds += t.st.epoch_seconds;
         train_images += t.st.epoch_seen;
-        if ((rc = crn_evaluate(t.model, &t.ds, CRN_SPLIT_VAL, &el, &rec.val_loss, &rec.val_acc, NULL, progress, pctx,
-                               epoch, err)) != CRN_OK)
+        if ((rc = sync_buffers(&t, err)) != CRN_OK) goto out;
+        if ((rc = crn_evaluate_dist(t.d, t.model, &t.ds, CRN_SPLIT_VAL, &el, &rec.val_loss, &rec.val_acc, NULL,
+                                    progress, pctx, epoch, err)) != CRN_OK)
             goto out;
         double new_lr = crn_plateau_step(&t.st.plateau, rec.val_loss, t.st.lr);
         stop_now = crn_early_stop_update(&t.st.early, rec.val_loss, &rec.best);
         t.st.epoch = epoch;
-        t.st.epoch_batches = 0;
+        t.st.epoch_batches = t.st.epoch_position = 0;
         t.st.epoch_loss_sum = t.st.epoch_correct = t.st.epoch_seen = t.st.epoch_seconds = 0;
         t.st.lr = new_lr;
         crn_optim_set_lr(t.opt, new_lr);
         if (rec.best) {
             t.st.best_epoch = epoch;
-            if ((rc = crn_checkpoint_save(t.best_path, t.model, NULL, &t.st, t.config_text, err)) != CRN_OK) goto out;
+            if (t.lead && (rc = crn_checkpoint_save(t.best_path, t.model, NULL, &t.st, t.config_text, err)) != CRN_OK)
+                goto out;
         }
-        if ((rc = crn_run_dir_log_epoch(&t.run, &rec, err)) != CRN_OK) goto out;
+        if (t.lead && (rc = crn_run_dir_log_epoch(&t.run, &rec, err)) != CRN_OK) goto out;
         if ((rc = save_last(&t, res, err)) != CRN_OK) goto out;
         res->epochs_run = epoch;
         if (progress) {
@@ -466,7 +571,9 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
                               .epoch_done = &rec};
             progress(pctx, &p);
         }
-        if (stop && *stop) {
+        double stop_flag = stop && *stop; /* every rank stops if one was asked to */
+        if ((rc = crn_dist_sum_f64(t.d, &stop_flag, 1, err)) != CRN_OK) goto out;
+        if (stop_flag > 0) {
             res->interrupted = true;
             rc = CRN_EINTR;
             goto out;
@@ -478,7 +585,9 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     res->best_epoch = t.st.best_epoch;
     res->train_images_per_s = train_images / (train_seconds > 0 ? train_seconds : 1e-9);
     /* The final test uses the best weights (lowest validation loss). */
-    if (t.st.best_epoch > 0 && (rc = crn_checkpoint_load(t.best_path, t.model, NULL, NULL, err)) != CRN_OK) goto out;
+    if (t.lead && t.st.best_epoch > 0 && (rc = crn_checkpoint_load(t.best_path, t.model, NULL, NULL, err)) != CRN_OK)
+        goto out;
+    if ((rc = sync_state(&t, false, err)) != CRN_OK) goto out;
     {
         size_t nt = t.ds.count[CRN_SPLIT_TEST];
         float *logits = malloc(nt * (size_t)mc.classes * sizeof *logits);
@@ -486,10 +595,14 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
             rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
             goto out;
         }
-        rc = crn_evaluate(t.model, &t.ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, logits, progress, pctx,
-                          t.st.epoch, err);
+        rc = crn_evaluate_dist(t.d, t.model, &t.ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, logits,
+                               progress, pctx, t.st.epoch, err);
         crn_metrics met;
         const char *mode = t.ds.kind == CRN_DATASET_FLOWERS102 ? (c->split_mode == CRN_SPLITS_SEED ? "seed" : "official") : NULL;
+        if (rc == CRN_OK && !t.lead) {
+            free(logits);
+            goto out;
+        }
         if (rc == CRN_OK)
             rc = crn_eval_write_run(c->out_dir, &t.ds, mode, CRN_SPLIT_TEST, logits, nt,
                                     t.st.best_epoch > 0 ? t.best_path : t.last_path, &met, res->report,
