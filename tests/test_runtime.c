@@ -297,6 +297,21 @@ START_TEST(test_device_selection_by_name)
                       err.msg);
     }
     ck_assert_ptr_nonnull(strstr(err.msg, "'intelx' is not a device"));
+    /* ranks of an MPI job: local rank r takes the r-th GPU, then the CPU
+     * device; "gpu" shares the GPUs in turn; a list gives entry r */
+    struct { const char *spec; int rank, want; } ranks[] = {
+        {NULL, 0, 2}, {NULL, 1, 3}, {NULL, 2, 0}, {NULL, 5, 0}, {"gpu", 1, 3}, {"gpu", 2, 2}, {"gpu", 3, 3},
+        {"0,3", 0, 0}, {"0,3", 1, 3}, {"0,3", 2, 0}, {"pocl,nvidia", 1, 3}, {"pocl", 1, 0}, {"cpu", 3, 0}, {"3", 1, 3},
+    };
+    for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++) {
+        CK_OK(crn_devices_select_rank(&list, ranks[i].spec, ranks[i].rank, &index, why, sizeof why, &err));
+        ck_assert_msg(index == ranks[i].want, "'%s' for local rank %d chose %d, want %d (%s)",
+                      ranks[i].spec ? ranks[i].spec : "(none)", ranks[i].rank, index, ranks[i].want, why);
+    }
+    ck_assert_int_eq(crn_devices_select_rank(&list, "0,,3", 1, &index, why, sizeof why, &err), CRN_ENODEV);
+    ck_assert_ptr_nonnull(strstr(err.msg, "empty entry"));
+    ck_assert_int_eq(crn_devices_select_rank(&list, "0,tpu", 1, &index, why, sizeof why, &err), CRN_ENODEV);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'tpu' is not a device"));
 }
 END_TEST
 
