@@ -10,8 +10,8 @@ OUT=${1:-/tmp/clresnet-fuzz}
 mkdir -p "$OUT"
 CC=${CC:-clang}
 LIB=${LIB:-build-asan/libclresnet.a}
-FLAGS="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude $(pkg-config --cflags matio)"
-LIBS="$(pkg-config --libs libjpeg jansson matio) -lpthread -lm"
+FLAGS="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude $(pkg-config --cflags matio zlib)"
+LIBS="$(pkg-config --libs libjpeg jansson matio zlib) -lpthread -lm"
 SRC="src/data/dataset.c src/data/imagefolder.c src/data/flowers102.c src/data/jpeg.c src/data/transforms.c src/runtime/error.c"
 $CC $FLAGS tests/fuzz/fuzz_mat.c $SRC $LIBS -o "$OUT/fuzz_mat"
 $CC $FLAGS tests/fuzz/fuzz_jpeg.c $SRC $LIBS -o "$OUT/fuzz_jpeg"

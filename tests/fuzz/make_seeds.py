@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes the small seed corpora of the safetensors, checkpoint, class-name
-and command-line harnesses (plain Python 3, no torch). Run from the
-repository root: python3 tests/fuzz/make_seeds.py"""
+and command-line harnesses and the hand-made .mat seeds (plain Python 3, no
+torch). Run from the repository root: python3 tests/fuzz/make_seeds.py"""
 import json
 import os
 import struct
+import zlib
 
 D = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
 M64 = (1 << 64) - 1
@@ -91,3 +92,48 @@ cl = [['--model', 'baseline', '--width', '0.25', '--image-size', '32', '--batch-
       ['--lr'], ['extra']]
 for i, a in enumerate(cl):
     write('cli', 'args%d' % i, '\0'.join(a).encode())
+
+# level-5 .mat files beside the matio-written ones: both byte orders,
+# uncompressed, small-format elements, a complex variable, integer classes
+MI = {'i8': (1, 'b'), 'u8': (2, 'B'), 'i16': (3, 'h'), 'u16': (4, 'H'), 'i32': (5, 'i'), 'u32': (6, 'I'),
+      'f32': (7, 'f'), 'f64': (9, 'd')}
+MX = {'double': 6, 'single': 7, 'int16': 10, 'uint8': 9, 'int32': 12}
+
+
+def sub(e, dtype, raw):
+    """one subelement: the small format when it holds at most 4 bytes"""
+    if 0 < len(raw) <= 4:
+        return struct.pack(e + 'I', len(raw) << 16 | dtype) + raw.ljust(4, b'\0')
+    return struct.pack(e + 'II', dtype, len(raw)) + raw + b'\0' * (-len(raw) % 8)
+
+
+def mat_var(e, name, cls, dt, vals, imag=None, compressed=True):
+    code, f = MI[dt]
+    data = lambda v: struct.pack(e + '%d%s' % (len(v), f), *v)
+    body = (sub(e, 6, struct.pack(e + 'II', MX[cls] | (0x800 if imag else 0), 0)) +
+            sub(e, 5, struct.pack(e + 'ii', 1, len(vals))) + sub(e, 1, name.encode()) + sub(e, code, data(vals)))
+    if imag:
+        body += sub(e, code, data(imag))
+    el = struct.pack(e + 'II', 14, len(body)) + body
+    if not compressed:
+        return el
+    z = zlib.compress(el)
+    return struct.pack(e + 'II', 15, len(z)) + z
+
+
+def mat_file(e, *vars):
+    ver = b'\x00\x01IM' if e == '<' else b'\x01\x00MI'
+    return b'MATLAB 5.0 MAT-file, make_seeds.py'.ljust(116) + b'\0' * 8 + ver + b''.join(vars)
+
+
+ids = list(range(1, 21))
+write('mat', 'be_setid.mat', mat_file('>', mat_var('>', 'trnid', 'double', 'u16', ids[:5]),
+                                      mat_var('>', 'valid', 'double', 'u16', ids[5:10]),
+                                      mat_var('>', 'tstid', 'double', 'u16', ids[10:])))
+write('mat', 'raw_labels.mat', mat_file('<', mat_var('<', 'x', 'double', 'u8', [7], compressed=False),
+                                        mat_var('<', 'labels', 'double', 'f64', [1, 5, 102, 3], compressed=False)))
+write('mat', 'complex_int.mat', mat_file('<', mat_var('<', 'z', 'double', 'f64', [1, 2], imag=[3, 4]),
+                                         mat_var('<', 'labels', 'int16', 'i16', [3, 1, 2, 2, 101])))
+write('mat', 'single_setid.mat', mat_file('<', mat_var('<', 'tstid', 'single', 'f32', ids[10:]),
+                                          mat_var('<', 'trnid', 'int32', 'i32', ids[:5], compressed=False),
+                                          mat_var('<', 'valid', 'uint8', 'u8', ids[5:10])))
