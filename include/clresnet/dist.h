@@ -52,7 +52,8 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
 /* Rank 0's n floats of buf to every rank (through host, n floats). */
 int crn_dist_bcast_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, size_t n, float *host, crn_error *err);
 
-/* Seconds spent in crn_dist_allreduce_buffer so far (transfers included). */
+/* Seconds spent in crn_dist_allreduce_buffer so far: transfers and waits
+ * for slower ranks, not the backward pass it waits for first. */
 double crn_dist_allreduce_seconds(void);
 
 #endif

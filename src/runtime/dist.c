@@ -144,6 +144,10 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
                               float scale_out, crn_error *err)
 {
     if (n == 0 || (d->size == 1 && scale_in * scale_out == 1.0f)) return CRN_OK;
+    /* the backward pass first, so the time below is the reduction's own
+     * (plus any wait for a slower rank) */
+    cl_int s = clFinish(rt->queue);
+    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "finishing the backward pass: %s", crn_cl_strerror(s));
     double t0 = now_s();
     size_t nb = (n + BUCKET - 1) / BUCKET;
     cl_event *ev = calloc(nb, sizeof *ev);
@@ -155,7 +159,6 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
     }
     for (size_t k = 0; k < nb; k++) req[k] = MPI_REQUEST_NULL;
     int rc = CRN_OK;
-    cl_int s = CL_SUCCESS;
     for (size_t k = 0; k < nb && s == CL_SUCCESS; k++) {
         size_t off = k * BUCKET, len = n - off < BUCKET ? n - off : BUCKET;
         s = clEnqueueReadBuffer(rt->queue, buf, CL_FALSE, off * sizeof(float), len * sizeof(float), host + off, 0,

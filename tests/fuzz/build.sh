@@ -17,7 +17,8 @@ $CC $FLAGS tests/fuzz/fuzz_mat.c $SRC $LIBS -o "$OUT/fuzz_mat"
 $CC $FLAGS tests/fuzz/fuzz_jpeg.c $SRC $LIBS -o "$OUT/fuzz_jpeg"
 $CC $FLAGS tests/fuzz/fuzz_classnames.c $SRC $LIBS -o "$OUT/fuzz_classnames"
 if [ -f "$LIB" ]; then
-    ENGINE="$LIB $(pkg-config --libs OpenCL clblast) $LIBS"
+    # the engine library links MPI when its build found it
+    ENGINE="$LIB $(pkg-config --libs OpenCL clblast) $(pkg-config --libs mpi 2>/dev/null || true) $LIBS"
     $CC $FLAGS tests/fuzz/fuzz_safetensors.c src/io/safetensors.c src/runtime/error.c $ENGINE -o "$OUT/fuzz_safetensors"
     $CC $FLAGS tests/fuzz/fuzz_checkpoint.c src/train/checkpoint.c src/io/safetensors.c src/runtime/error.c $ENGINE \
         -o "$OUT/fuzz_checkpoint"
