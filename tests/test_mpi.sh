@@ -4,6 +4,7 @@
 # 1. equivalence: on a model without BatchNorm, 2 ranks x batch 4 log the
 #    same losses as 1 rank x batch 8 (shuffled, augmented, an uneven last
 #    global batch of 2, 2 epochs with validation), within 1e-4 relative;
+#    validation and test are sharded, so rank 1's weights are checked too;
 # 2. a 1-rank run stopped mid-epoch by SIGINT and resumed on 2 ranks x 4
 #    ends with the same losses as the uninterrupted 1 x 8 run;
 # 3. with BatchNorm (per-rank statistics), a rank killed with SIGKILL ends
@@ -19,6 +20,11 @@ if ! command -v mpirun >/dev/null 2>&1; then echo "skip: no mpirun (apt-get inst
 # root in CI and containers; 2 ranks on few cores; no core binding so each
 # rank's PoCL threads may use every core
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# In the sanitizer build (tests/sanitize_check.sh) AddressSanitizer and UBSan
+# stay on but LeakSanitizer goes off here: Open MPI's plug-ins leak at exit
+# and are unloaded before the report, so their leaks cannot be told apart
+# (unsymbolised) from ours. Our code's leaks are checked by every other test.
+case "${ASAN_OPTIONS:-}" in *detect_leaks=1*) export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" ;; esac
 MPIRUN="mpirun -np 2 --oversubscribe --bind-to none"
 DEV=${CLRESNET_TEST_DEVICE:-cpu}
 DATA=$(cd "$(dirname "$0")/.." && pwd)/data
