@@ -3,7 +3,10 @@
 # test device; PoCL shares the CPU):
 # 1. equivalence: on a model without BatchNorm, 2 ranks x batch 4 log the
 #    same losses as 1 rank x batch 8 (shuffled, augmented, an uneven last
-#    global batch of 2, 2 epochs with validation), within 1e-4 relative;
+#    global batch of 2, 2 epochs with validation), within 1e-4 relative
+#    with SGD; with NAdam within 1e-2 (its division by sqrt(v) turns the
+#    float rounding of near-zero gradients into lr-sized steps: 2e-8 on
+#    PoCL, up to 2e-3 after 78 steps on rusticl);
 #    validation and test are sharded, so rank 1's weights are checked too;
 # 2. a 1-rank run stopped mid-epoch by SIGINT and resumed on 2 ranks x 4
 #    ends with the same losses as the uninterrupted 1 x 8 run;
@@ -31,7 +34,7 @@ DATA=$(cd "$(dirname "$0")/.." && pwd)/data
 T=$(mktemp -d /tmp/clresnet-mpi-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 fail=0
-SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --workers 2 --seed 3 --no-batchnorm"
+SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --workers 2 --seed 3 --no-batchnorm --optimizer sgd"
 
 # every loss of two runs: steps.csv (step, epoch, loss) and log.csv (epoch,
 # train loss/acc, val loss/acc), compared within a relative tolerance
@@ -64,11 +67,20 @@ grep -q '2 ranks x batch 4 = global batch 8' "$T/two.log" && echo "ok   2 ranks 
 [ "$(grep -c 'rank [01] of 2' "$T/two.log")" -eq 2 ] && echo "ok   each rank names its device" ||
     { echo "FAIL rank device lines"; cat "$T/two.log"; fail=1; }
 [ "$(grep -c '^run ' "$T/two.log")" -eq 1 ] && echo "ok   only rank 0 reports" || { echo "FAIL report lines"; fail=1; }
-close "1x8 == 2x4 (no BN)" "$T/one" "$T/two" 1e-4
+close "1x8 == 2x4 (no BN, SGD)" "$T/one" "$T/two" 1e-4
 t1=$(sed -n 's/.*test (best weights): loss \([0-9.]*\), accuracy \([0-9.]*\).*/\1 \2/p' "$T/one.log")
 t2=$(sed -n 's/.*test (best weights): loss \([0-9.]*\), accuracy \([0-9.]*\).*/\1 \2/p' "$T/two.log")
-[ -n "$t1" ] && [ "$t1" = "$t2" ] && echo "ok   test loss and accuracy (reduced over ranks): $t2" ||
-    { echo "FAIL test metrics: '$t1' vs '$t2'"; fail=1; }
+if [ -n "$t1" ] && echo "$t1 $t2" | awk '{ d = $1 - $3; exit !(d < 1e-3 && d > -1e-3 && $2 == $4) }'; then
+    echo "ok   test loss and accuracy (reduced over ranks): $t1 vs $t2"
+else
+    echo "FAIL test metrics: '$t1' vs '$t2'"; fail=1
+fi
+NADAM=$(echo "$SMALL" | sed 's/--optimizer sgd/--optimizer nadam/')
+$C --device "$DEV" --quiet train $NADAM --batch-size 8 --epochs 2 --out "$T/one-nadam" > "$T/one-nadam.log" 2>&1 ||
+    { echo "FAIL 1-rank NAdam run"; cat "$T/one-nadam.log"; fail=1; }
+$MPIRUN $C --device "$DEV" train $NADAM --batch-size 4 --epochs 2 --out "$T/two-nadam" > "$T/two-nadam.log" 2>&1 ||
+    { echo "FAIL 2-rank NAdam run"; cat "$T/two-nadam.log"; fail=1; }
+close "1x8 == 2x4 (no BN, NAdam)" "$T/one-nadam" "$T/two-nadam" 1e-2
 
 # 2. SIGINT mid-epoch on 1 rank, resume on 2 ranks with the same global batch
 $C --device "$DEV" --quiet train $SMALL --batch-size 8 --epochs 2 --out "$T/int" > "$T/int.log" 2>&1 &
@@ -83,7 +95,7 @@ $MPIRUN $C --device "$DEV" train --resume "$T/int" --epochs 2 --batch-size 4 > "
     { echo "FAIL resume on 2 ranks"; cat "$T/int2.log"; fail=1; }
 steps=$(sed -n 's/^run .*, \([0-9]*\) steps.*/\1/p' "$T/int2.log")
 echo "     stopped by SIGINT at step $(sed -n 's/.*interrupted after step \([0-9]*\).*/\1/p' "$T/int.log") on 1 rank; resumed on 2 ranks to step $steps"
-close "SIGINT on 1x8, resume on 2x4 == 1x8" "$T/one" "$T/int" 1e-4
+close "SIGINT on 1x8, resume on 2x4 == 1x8 (SGD)" "$T/one" "$T/int" 1e-4
 
 # 3. BatchNorm; SIGKILL of rank 1 after the first checkpoint; resume on 1 rank
 BN="--data $DATA --model baseline --width 0.25 --image-size 32 --workers 2 --seed 3"
