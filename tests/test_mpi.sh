@@ -3,10 +3,10 @@
 # test device; PoCL shares the CPU):
 # 1. equivalence: on a model without BatchNorm, 2 ranks x batch 4 log the
 #    same losses as 1 rank x batch 8 (shuffled, augmented, an uneven last
-#    global batch of 2, 2 epochs with validation), within 1e-4 relative
+#    global batch of 2, an epoch with validation and test), within 1e-4 relative
 #    with SGD; with NAdam within 1e-2 (its division by sqrt(v) turns the
 #    float rounding of near-zero gradients into lr-sized steps: 2e-8 on
-#    PoCL, up to 2e-3 after 78 steps on rusticl);
+#    PoCL, 2e-4 after 39 steps and 2e-3 after 78 on rusticl);
 #    validation and test are sharded, so rank 1's weights are checked too;
 # 2. a 1-rank run stopped mid-epoch by SIGINT and resumed on 2 ranks x 4
 #    ends with the same losses as the uninterrupted 1 x 8 run;
@@ -58,9 +58,9 @@ close() { # NAME DIR_A DIR_B TOL
 }
 
 # 1. equivalence
-$C --device "$DEV" --quiet train $SMALL --batch-size 8 --epochs 2 --out "$T/one" > "$T/one.log" 2>&1 ||
+$C --device "$DEV" --quiet train $SMALL --batch-size 8 --epochs 1 --out "$T/one" > "$T/one.log" 2>&1 ||
     { echo "FAIL 1-rank run"; cat "$T/one.log"; exit 1; }
-$MPIRUN $C --device "$DEV" train $SMALL --batch-size 4 --epochs 2 --out "$T/two" > "$T/two.log" 2>&1 ||
+$MPIRUN $C --device "$DEV" train $SMALL --batch-size 4 --epochs 1 --out "$T/two" > "$T/two.log" 2>&1 ||
     { echo "FAIL 2-rank run"; cat "$T/two.log"; exit 1; }
 grep -q '2 ranks x batch 4 = global batch 8' "$T/two.log" && echo "ok   2 ranks announced" ||
     { echo "FAIL no rank line"; cat "$T/two.log"; fail=1; }
@@ -76,14 +76,14 @@ else
     echo "FAIL test metrics: '$t1' vs '$t2'"; fail=1
 fi
 NADAM=$(echo "$SMALL" | sed 's/--optimizer sgd/--optimizer nadam/')
-$C --device "$DEV" --quiet train $NADAM --batch-size 8 --epochs 2 --out "$T/one-nadam" > "$T/one-nadam.log" 2>&1 ||
+$C --device "$DEV" --quiet train $NADAM --batch-size 8 --epochs 1 --out "$T/one-nadam" > "$T/one-nadam.log" 2>&1 ||
     { echo "FAIL 1-rank NAdam run"; cat "$T/one-nadam.log"; fail=1; }
-$MPIRUN $C --device "$DEV" train $NADAM --batch-size 4 --epochs 2 --out "$T/two-nadam" > "$T/two-nadam.log" 2>&1 ||
+$MPIRUN $C --device "$DEV" train $NADAM --batch-size 4 --epochs 1 --out "$T/two-nadam" > "$T/two-nadam.log" 2>&1 ||
     { echo "FAIL 2-rank NAdam run"; cat "$T/two-nadam.log"; fail=1; }
 close "1x8 == 2x4 (no BN, NAdam)" "$T/one-nadam" "$T/two-nadam" 1e-2
 
 # 2. SIGINT mid-epoch on 1 rank, resume on 2 ranks with the same global batch
-$C --device "$DEV" --quiet train $SMALL --batch-size 8 --epochs 2 --out "$T/int" > "$T/int.log" 2>&1 &
+$C --device "$DEV" --quiet train $SMALL --batch-size 8 --epochs 1 --out "$T/int" > "$T/int.log" 2>&1 &
 pid=$!
 i=0
 while [ "$({ wc -l < "$T/int/steps.csv"; } 2>/dev/null || echo 0)" -lt 12 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
@@ -91,7 +91,7 @@ kill -INT $pid
 wait $pid
 rc=$?
 if [ $rc -ne 130 ]; then echo "FAIL SIGINT: exit $rc"; cat "$T/int.log"; fail=1; fi
-$MPIRUN $C --device "$DEV" train --resume "$T/int" --epochs 2 --batch-size 4 > "$T/int2.log" 2>&1 ||
+$MPIRUN $C --device "$DEV" train --resume "$T/int" --epochs 1 --batch-size 4 > "$T/int2.log" 2>&1 ||
     { echo "FAIL resume on 2 ranks"; cat "$T/int2.log"; fail=1; }
 steps=$(sed -n 's/^run .*, \([0-9]*\) steps.*/\1/p' "$T/int2.log")
 echo "     stopped by SIGINT at step $(sed -n 's/.*interrupted after step \([0-9]*\).*/\1/p' "$T/int.log") on 1 rank; resumed on 2 ranks to step $steps"
@@ -99,9 +99,9 @@ close "SIGINT on 1x8, resume on 2x4 == 1x8 (SGD)" "$T/one" "$T/int" 1e-4
 
 # 3. BatchNorm; SIGKILL of rank 1 after the first checkpoint; resume on 1 rank
 BN="--data $DATA --model baseline --width 0.25 --image-size 32 --workers 2 --seed 3"
-$MPIRUN $C --device "$DEV" train $BN --batch-size 4 --epochs 3 --out "$T/bn" > "$T/bn.log" 2>&1 &
+$MPIRUN $C --device "$DEV" train $BN --batch-size 4 --epochs 2 --out "$T/bn" > "$T/bn.log" 2>&1 &
 i=0
-while { [ ! -f "$T/bn/last.safetensors" ] || [ "$({ wc -l < "$T/bn/steps.csv"; } 2>/dev/null)" -lt 50 ]; } && [ $i -lt 1200 ]; do
+while { [ ! -f "$T/bn/last.safetensors" ] || [ "$({ wc -l < "$T/bn/steps.csv"; } 2>/dev/null)" -lt 45 ]; } && [ $i -lt 1200 ]; do
     sleep 0.05; i=$((i + 1))
 done
 killed=
@@ -113,9 +113,9 @@ wait
     { echo "FAIL found no rank 1 to kill"; cat "$T/bn.log"; fail=1; }
 grep -q 'rank 1 .*exited on signal 9' "$T/bn.log" && echo "ok   the job ended naming the dead rank" ||
     { echo "FAIL no message naming rank 1:"; cat "$T/bn.log"; fail=1; }
-$C --device "$DEV" --quiet train --resume "$T/bn" --epochs 3 --batch-size 8 > "$T/bn2.log" 2>&1 ||
+$C --device "$DEV" --quiet train --resume "$T/bn" --epochs 2 --batch-size 8 > "$T/bn2.log" 2>&1 ||
     { echo "FAIL resume on 1 rank"; cat "$T/bn2.log"; fail=1; }
-if grep -q '^run .*: 3 epochs' "$T/bn2.log" && [ "$(wc -l < "$T/bn/log.csv")" -eq 4 ]; then
+if grep -q '^run .*: 2 epochs' "$T/bn2.log" && [ "$(wc -l < "$T/bn/log.csv")" -eq 3 ]; then
     echo "ok   resumed on 1 rank and finished: $(grep '^best' "$T/bn2.log")"
 else
     echo "FAIL BN run did not finish"; cat "$T/bn2.log" "$T/bn/log.csv"; fail=1
