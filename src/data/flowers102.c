@@ -51,6 +51,9 @@ static const char *class_name(enum matio_classes c)
     case MAT_C_CELL: return "cell";
     case MAT_C_STRUCT: return "struct";
     case MAT_C_SPARSE: return "sparse";
+    case MAT_C_OBJECT: return "object";
+    case MAT_C_FUNCTION: return "function handle";
+    case MAT_C_OPAQUE: return "opaque";
     default: return "unsupported";
     }
 }
@@ -200,21 +203,6 @@ static size_t mi_size(uint32_t t)
     }
 }
 
-static const char *mx_class_name(uint32_t c)
-{
-    static const char *n[] = {"unknown", "cell", "struct", "object", "char", "sparse", "double", "single",
-                              "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-                              "function handle", "opaque"};
-    return c < sizeof n / sizeof n[0] ? n[c] : "unknown";
-}
-
-/* Bytes per value of a numeric array class (mxDOUBLE_CLASS 6 .. mxUINT64_CLASS 15), else 0. */
-static size_t mx_size(uint32_t c)
-{
-    static const unsigned char sz[] = {8, 4, 1, 1, 2, 2, 4, 4, 8, 8};
-    return c >= 6 && c <= 15 ? sz[c - 6] : 0;
-}
-
 typedef struct mat_sub {
     uint32_t type;
     size_t n;
@@ -281,12 +269,14 @@ static int check_matrix(const char *path, size_t at, const unsigned char *m, siz
     if (flags.type != MI_UINT32 || flags.n != 8)
         return MAT_BAD("its array flags are %zu bytes of type %u, expected 8 bytes of miUINT32 (6)", flags.n,
                        (unsigned)flags.type);
-    uint32_t f0 = rd32(flags.data, be), cls = f0 & 0xff;
+    uint32_t f0 = rd32(flags.data, be);
+    /* the class byte of the array flags numbers classes as matio's enum does */
+    enum matio_classes cls = (enum matio_classes)(f0 & 0xff);
     int complex = (f0 & 0x800) != 0;
-    size_t csz = mx_size(cls);
+    size_t csz = class_size(cls);
     if (!csz)
         return MAT_BAD("it is a %s array (class %u); only real or complex numeric arrays (double, single, "
-                       "int8..uint64) are read", mx_class_name(cls), (unsigned)cls);
+                       "int8..uint64) are read", class_name(cls), (unsigned)cls);
     if (dims.type != MI_INT32 || dims.n % 4 || dims.n / 4 < 2 || dims.n / 4 > 8)
         return MAT_BAD("its dimensions are %zu bytes of type %u, expected 2 to 8 miINT32 (5) values", dims.n,
                        (unsigned)dims.type);
@@ -302,7 +292,7 @@ static int check_matrix(const char *path, size_t at, const unsigned char *m, siz
     }
     if (numel > MAT_VAR_LIMIT / csz)
         return MAT_BAD("its dimensions claim more than " MAT_VAR_LIMIT_TEXT " of %s values, the limit for one "
-                       "variable", mx_class_name(cls));
+                       "variable", class_name(cls));
     for (int part = 0; part < 1 + complex; part++) {
         mat_sub *p = part ? &im : &re;
         if ((why = next_sub(m, len, &off, be, p)))
