@@ -308,6 +308,11 @@ START_TEST(test_device_selection_by_name)
         ck_assert_msg(index == ranks[i].want, "'%s' for local rank %d chose %d, want %d (%s)",
                       ranks[i].spec ? ranks[i].spec : "(none)", ranks[i].rank, index, ranks[i].want, why);
     }
+    /* an unavailable GPU is not counted: local rank 1 then takes the CPU device */
+    devs[3].available = false;
+    CK_OK(crn_devices_select_rank(&list, NULL, 1, &index, why, sizeof why, &err));
+    ck_assert_msg(index == 0, "with GPU 3 unavailable, local rank 1 chose %d (%s)", index, why);
+    devs[3].available = true;
     ck_assert_int_eq(crn_devices_select_rank(&list, "0,,3", 1, &index, why, sizeof why, &err), CRN_ENODEV);
     ck_assert_ptr_nonnull(strstr(err.msg, "empty entry"));
     ck_assert_int_eq(crn_devices_select_rank(&list, "0,tpu", 1, &index, why, sizeof why, &err), CRN_ENODEV);

@@ -192,11 +192,24 @@ static int first_named(const crn_device_list *list, const char *spec)
     return any;
 }
 
-static int first_of_type(const crn_device_list *list, cl_device_type type)
+/* The k-th available device of a type, or -1. */
+static int nth_of_type(const crn_device_list *list, cl_device_type type, int k)
 {
     for (int i = 0; i < list->device_count; i++)
-        if ((list->devices[i].type & type) && list->devices[i].available) return i;
+        if ((list->devices[i].type & type) && list->devices[i].available && k-- == 0) return i;
     return -1;
+}
+
+static int first_of_type(const crn_device_list *list, cl_device_type type)
+{
+    return nth_of_type(list, type, 0);
+}
+
+static int count_of_type(const crn_device_list *list, cl_device_type type)
+{
+    int n = 0;
+    while (nth_of_type(list, type, n) >= 0) n++;
+    return n;
 }
 
 int crn_devices_select(const crn_device_list *list, const char *spec, int *index, char *why,
@@ -242,21 +255,6 @@ int crn_devices_select(const crn_device_list *list, const char *spec, int *index
         snprintf(why, why_size, "device %d: %s (%s, %s): %s", i, list->devices[i].name,
                  crn_device_type_name(list->devices[i].type), list->devices[i].platform_name, reason);
     return CRN_OK;
-}
-
-/* The k-th device of a type, or -1. */
-static int nth_of_type(const crn_device_list *list, cl_device_type type, int k)
-{
-    for (int i = 0; i < list->device_count; i++)
-        if ((list->devices[i].type & type) && k-- == 0) return i;
-    return -1;
-}
-
-static int count_of_type(const crn_device_list *list, cl_device_type type)
-{
-    int n = 0;
-    for (int i = 0; i < list->device_count; i++) n += (list->devices[i].type & type) != 0;
-    return n;
 }
 
 int crn_devices_select_rank(const crn_device_list *list, const char *spec, int local_rank, int *index, char *why,
