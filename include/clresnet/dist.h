@@ -29,6 +29,9 @@ bool crn_dist_launched(void);
 int crn_dist_init(crn_dist *d, int *argc, char ***argv, crn_error *err);
 void crn_dist_finalize(crn_dist *d);
 
+/* A job of one rank: for callers given no job. */
+const crn_dist *crn_dist_single(void);
+
 /* Ends every rank of the job (MPI_Abort): for an error on one rank, which
  * would otherwise leave the others waiting in a collective forever. */
 void crn_dist_abort(const crn_dist *d, int code);

@@ -238,8 +238,7 @@ static int train_failed(const crn_dist *d, int code)
 
 int cmd_train(const cli_globals *g, int argc, char **argv)
 {
-    static const crn_dist one = {.size = 1, .local_size = 1};
-    const crn_dist *d = g->dist ? g->dist : &one;
+    const crn_dist *d = g->dist ? g->dist : crn_dist_single();
     crn_train_config c;
     crn_train_config_default(&c);
     c.data_root = CLRESNET_DATA_DIR;

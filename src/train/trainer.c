@@ -71,16 +71,10 @@ static int argmax(const float *v, int k)
     return best;
 }
 
-static const crn_dist *one_rank(void)
-{
-    static const crn_dist one = {.size = 1, .local_size = 1};
-    return &one;
-}
-
 int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc, double *loss,
                  double *acc, float *logits_out, crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
 {
-    return crn_evaluate_dist(one_rank(), m, ds, split, lc, loss, acc, logits_out, progress, ctx, epoch, err);
+    return crn_evaluate_dist(crn_dist_single(), m, ds, split, lc, loss, acc, logits_out, progress, ctx, epoch, err);
 }
 
 int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, crn_split split,
@@ -429,7 +423,7 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     memset(res, 0, sizeof *res);
     t.cfg = c;
     t.rt = rt;
-    t.d = c->dist ? c->dist : one_rank();
+    t.d = c->dist ? c->dist : crn_dist_single();
     t.lead = t.d->rank == 0;
     if (c->batch_size < 1) return crn_fail(err, CRN_EINVAL, "--batch-size must be at least 1 (got %d)", c->batch_size);
     if (c->epochs < 1) return crn_fail(err, CRN_EINVAL, "--epochs must be at least 1 (got %d)", c->epochs);
