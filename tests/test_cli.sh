@@ -1,14 +1,7 @@
 #!/bin/sh
 # The command line: help, version, list-devices, and bad --device values.
 set -u
-fail=0
-check() { # check NAME EXPECTED_RC PATTERN -- command...
-    name=$1 want=$2 pat=$3; shift 4
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" -ne "$want" ]; then echo "FAIL $name: exit $rc, want $want"; echo "$out"; fail=1; return; fi
-    if ! printf '%s' "$out" | grep -q -- "$pat"; then echo "FAIL $name: no '$pat' in:"; echo "$out"; fail=1; return; fi
-    echo "ok   $name"
-}
+. "$(dirname "$0")/check_lib.sh"
 C=$CLRESNET
 check help 0 'list-devices' -- $C --help
 check version 0 '^clresnet [0-9]' -- $C --version

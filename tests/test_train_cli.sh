@@ -4,14 +4,7 @@
 # folder; --resume of a 1-epoch run to 2 epochs, and Ctrl-C (SIGINT) then
 # --resume, log the same losses as an uninterrupted run.
 set -u
-fail=0
-check() { # check NAME EXPECTED_RC PATTERN -- command...
-    name=$1 want=$2 pat=$3; shift 4
-    out=$("$@" 2>&1); rc=$?
-    if [ "$rc" -ne "$want" ]; then echo "FAIL $name: exit $rc, want $want"; echo "$out"; fail=1; return; fi
-    if ! printf '%s' "$out" | grep -q -- "$pat"; then echo "FAIL $name: no '$pat' in:"; echo "$out"; fail=1; return; fi
-    echo "ok   $name"
-}
+. "$(dirname "$0")/check_lib.sh"
 C=$CLRESNET
 DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
 T=$(mktemp -d /tmp/clresnet-train-cli-XXXXXX)
