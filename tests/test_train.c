@@ -350,24 +350,31 @@ static crn_model *small_model(int classes)
     return m;
 }
 
+/* Saves m (destroyed) as NAME_init.safetensors and trains from it in run
+ * folder NAME: the run must fail; returns the folder. */
+static const char *train_from_bad_init(crn_model *m, const char *name, crn_train_result *res, crn_error *run_err)
+{
+    char init[600];
+    crn_error err = {0};
+    snprintf(init, sizeof init, "%s/%s_init.safetensors", tmp_root(), name);
+    CK_OK(crn_weights_save(m, init, &err));
+    crn_model_destroy(m);
+    crn_train_config c;
+    const char *dir = run_dir(name);
+    small_config(&c, dir);
+    c.init_path = init;
+    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, res, run_err), CRN_OK);
+    return dir;
+}
+
 START_TEST(test_nan_init_stops_at_step_1)
 {
     crn_error err = {0};
     crn_model *m = small_model(3);
     CK_OK(crn_model_init(m, 0, &err));
     poke_nan(m, "fc.0.weight");
-    char init[600];
-    snprintf(init, sizeof init, "%s/nan_init.safetensors", tmp_root());
-    CK_OK(crn_weights_save(m, init, &err));
-    crn_model_destroy(m);
-
-    crn_train_config c;
-    const char *dir = run_dir("nan_init");
-    small_config(&c, dir);
-    c.init_path = init;
     crn_train_result res;
-    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
-    ck_assert_int_ne(rc, CRN_OK);
+    const char *dir = train_from_bad_init(m, "nan", &res, &err);
     printf("NaN init: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "NaN at step 1 ") != NULL, "message does not name step 1: %s", err.msg);
     ck_assert_int_eq(res.steps, 0);
@@ -391,18 +398,8 @@ START_TEST(test_inf_init_stops)
     for (size_t j = 0; j < p->numel; j++) host[j] = 3e38f;
     CK_OK(crn_tensor_upload(crn_model_runtime(m), &p->value, host, &err));
     free(host);
-    char init[600];
-    snprintf(init, sizeof init, "%s/inf_init.safetensors", tmp_root());
-    CK_OK(crn_weights_save(m, init, &err));
-    crn_model_destroy(m);
-
-    crn_train_config c;
-    const char *dir = run_dir("inf_init");
-    small_config(&c, dir);
-    c.init_path = init;
     crn_train_result res;
-    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
-    ck_assert_int_ne(rc, CRN_OK);
+    train_from_bad_init(m, "inf", &res, &err);
     printf("huge init: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "at step 1 ") != NULL, "message does not name step 1: %s", err.msg);
     ck_assert_msg(strstr(err.msg, "NaN") || strstr(err.msg, "infinite"), "%s", err.msg);
