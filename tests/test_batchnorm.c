@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/batchnorm.h"
+#include "clresnet/ops/batchnorm.h"
 #include "test_support.h"
 
 static const crn_bn_params BN = {1e-5f, 0.1f};

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/conv.h"
-#include "clresnet/linear.h"
+#include "clresnet/ops/conv.h"
+#include "clresnet/ops/linear.h"
 #include "test_support.h"
 
 /* Tolerance for comparisons with the PyTorch reference (computed in float64,

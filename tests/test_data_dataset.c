@@ -14,9 +14,9 @@
 #include <matio.h>
 #include <zlib.h>
 
-#include "clresnet/dataset.h"
-#include "clresnet/flowers102.h"
-#include "clresnet/imagefolder.h"
+#include "clresnet/data/dataset.h"
+#include "clresnet/data/flowers102.h"
+#include "clresnet/data/imagefolder.h"
 #include "test_support.h"
 
 static char *fx(const char *name)

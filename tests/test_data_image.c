@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/jpeg.h"
-#include "clresnet/transforms.h"
+#include "clresnet/data/jpeg.h"
+#include "clresnet/data/transforms.h"
 #include "test_support.h"
 
 static crn_st_file pil;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/dataset.h"
-#include "clresnet/loader.h"
+#include "clresnet/data/dataset.h"
+#include "clresnet/data/loader.h"
 #include "test_support.h"
 
 static crn_dataset ds;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/file_util.h"
-#include "clresnet/metrics.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/eval/metrics.h"
 #include "test_support.h"
 
 /* Raw F64 / I64 fixture tensors (the f32 reader would round them). */

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/loss.h"
-#include "clresnet/model.h"
-#include "clresnet/optim.h"
-#include "clresnet/weights.h"
+#include "clresnet/ops/loss.h"
+#include "clresnet/nn/model.h"
+#include "clresnet/train/optim.h"
+#include "clresnet/nn/weights.h"
 #include "test_support.h"
 
 /* max |got - want| / max |want| over a tensor: float32 through 50 layers

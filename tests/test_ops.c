@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/activation.h"
-#include "clresnet/elementwise.h"
-#include "clresnet/loss.h"
-#include "clresnet/pool.h"
+#include "clresnet/ops/activation.h"
+#include "clresnet/ops/elementwise.h"
+#include "clresnet/ops/loss.h"
+#include "clresnet/ops/pool.h"
 #include "test_support.h"
 
 static int meta_int(const crn_st_file *f, const char *key)

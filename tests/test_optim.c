@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/optim.h"
+#include "clresnet/train/optim.h"
 #include "test_support.h"
 
 static void run_case(const char *file, crn_optim_kind kind, double lr)

@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clresnet/compare.h"
-#include "clresnet/file_util.h"
-#include "clresnet/metrics.h"
-#include "clresnet/report.h"
+#include "clresnet/eval/compare.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/eval/metrics.h"
+#include "clresnet/eval/report.h"
 #include "test_support.h"
 
 enum { K = 102, PER_CLASS = 10 };

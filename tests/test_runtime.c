@@ -5,11 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/device.h"
-#include "clresnet/gemm.h"
-#include "clresnet/kernel_cache.h"
-#include "clresnet/kernels.h"
-#include "clresnet/selftest.h"
+#include "clresnet/runtime/device.h"
+#include "clresnet/ops/gemm.h"
+#include "clresnet/runtime/kernel_cache.h"
+#include "clresnet/runtime/kernels.h"
+#include "clresnet/runtime/selftest.h"
 #include "test_support.h"
 
 START_TEST(test_runtime_starts)

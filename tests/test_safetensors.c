@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/safetensors.h"
+#include "clresnet/io/safetensors.h"
 #include "test_support.h"
 
 START_TEST(test_reads_torch_file)

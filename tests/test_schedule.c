@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/schedule.h"
+#include "clresnet/train/schedule.h"
 #include "test_support.h"
 
 static void run_case(const crn_st_file *f, const char *name, void (*configure)(crn_plateau *))

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/device.h"
+#include "clresnet/runtime/device.h"
 
 static crn_runtime *g_rt;
 

@@ -6,9 +6,9 @@
 #include <check.h>
 #include <stddef.h>
 
-#include "clresnet/runtime.h"
-#include "clresnet/safetensors.h"
-#include "clresnet/tensor.h"
+#include "clresnet/runtime/runtime.h"
+#include "clresnet/io/safetensors.h"
+#include "clresnet/runtime/tensor.h"
 
 /* The runtime on CLRESNET_TEST_DEVICE (index, gpu or cpu; default: the
  * engine's usual choice), created once per test process. */

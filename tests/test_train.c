@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clresnet/checkpoint.h"
-#include "clresnet/train.h"
-#include "clresnet/weights.h"
+#include "clresnet/train/checkpoint.h"
+#include "clresnet/train/train.h"
+#include "clresnet/nn/weights.h"
 #include "test_support.h"
 
 #define TRAIN_IMAGES 24

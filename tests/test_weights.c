@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/model.h"
-#include "clresnet/weights.h"
+#include "clresnet/nn/model.h"
+#include "clresnet/nn/weights.h"
 #include "test_support.h"
 
 static crn_model *small_resnet(void)

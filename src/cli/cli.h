@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "clresnet/dist.h"
-#include "clresnet/runtime.h"
+#include "clresnet/runtime/dist.h"
+#include "clresnet/runtime/runtime.h"
 
 typedef struct cli_globals {
     const char *device;     /* --device N|gpu|cpu, NULL for the default choice */

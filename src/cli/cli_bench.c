@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "clresnet/model.h"
-#include "clresnet/optim.h"
+#include "clresnet/nn/model.h"
+#include "clresnet/train/optim.h"
 
 void help_bench(void)
 {

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "clresnet/device.h"
+#include "clresnet/runtime/device.h"
 
 int cli_error(const crn_error *err)
 {

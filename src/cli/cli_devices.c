@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "clresnet/device.h"
-#include "clresnet/runtime.h"
-#include "clresnet/selftest.h"
+#include "clresnet/runtime/device.h"
+#include "clresnet/runtime/runtime.h"
+#include "clresnet/runtime/selftest.h"
 
 void help_list_devices(void)
 {

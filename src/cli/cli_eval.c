@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "cli.h"
-#include "clresnet/checkpoint.h"
-#include "clresnet/compare.h"
-#include "clresnet/file_util.h"
-#include "clresnet/metrics.h"
-#include "clresnet/report.h"
-#include "clresnet/train.h"
+#include "clresnet/train/checkpoint.h"
+#include "clresnet/eval/compare.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/eval/metrics.h"
+#include "clresnet/eval/report.h"
+#include "clresnet/train/train.h"
 
 void help_evaluate(void)
 {

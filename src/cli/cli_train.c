@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "clresnet/file_util.h"
-#include "clresnet/train.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/train/train.h"
 
 #ifndef CLRESNET_DATA_DIR
 #define CLRESNET_DATA_DIR "data"

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "clresnet/gemm_tune.h"
-#include "clresnet/model.h"
-#include "clresnet/optim.h"
+#include "clresnet/ops/gemm_tune.h"
+#include "clresnet/nn/model.h"
+#include "clresnet/train/optim.h"
 
 void help_tune(void)
 {

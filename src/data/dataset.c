@@ -4,9 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clresnet/dataset.h"
-#include "clresnet/flowers102.h"
-#include "clresnet/imagefolder.h"
+#include "clresnet/data/dataset.h"
+#include "clresnet/data/flowers102.h"
+#include "clresnet/data/imagefolder.h"
 
 void crn_dataset_options_default(crn_dataset_options *opt)
 {

@@ -11,7 +11,7 @@
 #include <matio.h>
 #include <zlib.h>
 
-#include "clresnet/flowers102.h"
+#include "clresnet/data/flowers102.h"
 
 /* matio reports problems through a log function; keep the last message
  * instead of letting it print (library code never prints). */

@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "clresnet/imagefolder.h"
+#include "clresnet/data/imagefolder.h"
 
 typedef struct strlist {
     char **v;

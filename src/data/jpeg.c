@@ -9,7 +9,7 @@
 
 #include <jpeglib.h>
 
-#include "clresnet/jpeg.h"
+#include "clresnet/data/jpeg.h"
 
 void crn_image_free(crn_image *im)
 {

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clresnet/loader.h"
+#include "clresnet/data/loader.h"
 
 typedef struct slot {
     crn_batch b;

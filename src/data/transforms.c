@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/transforms.h"
+#include "clresnet/data/transforms.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846

@@ -1,5 +1,5 @@
 /* Comparison of run folders (see compare.h). */
-#include "clresnet/compare.h"
+#include "clresnet/eval/compare.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/file_util.h"
-#include "clresnet/metrics.h"
-#include "clresnet/report.h"
-#include "clresnet/run_dir.h"
-#include "clresnet/svg.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/eval/metrics.h"
+#include "clresnet/eval/report.h"
+#include "clresnet/train/run_dir.h"
+#include "clresnet/eval/svg.h"
 
 enum { MAX_EPOCHS = 4096 };
 

@@ -1,6 +1,6 @@
 /* Classification metrics (sklearn's definitions) and the metric files of a
  * run folder. See metrics.h. */
-#include "clresnet/metrics.h"
+#include "clresnet/eval/metrics.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/dataset.h"
-#include "clresnet/file_util.h"
-#include "clresnet/svg.h"
+#include "clresnet/data/dataset.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/eval/svg.h"
 
 static const char *const metric_names[CRN_METRIC_COUNT] = {"precision", "recall", "f1"};
 static const char *const split_names[3] = {"train", "val", "test"};

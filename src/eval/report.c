@@ -1,5 +1,5 @@
 /* report.html and the chart .svg files of a run folder (see report.h). */
-#include "clresnet/report.h"
+#include "clresnet/eval/report.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/file_util.h"
-#include "clresnet/metrics.h"
-#include "clresnet/run_dir.h"
-#include "clresnet/svg.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/eval/metrics.h"
+#include "clresnet/train/run_dir.h"
+#include "clresnet/eval/svg.h"
 
 enum { MAX_EPOCHS = 4096 };
 

@@ -1,5 +1,5 @@
 /* Text buffer, escaping and the SVG charts (see svg.h). */
-#include "clresnet/svg.h"
+#include "clresnet/eval/svg.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/file_util.h"
+#include "clresnet/core/file_util.h"
 
 static bool sb_reserve(crn_sb *b, size_t extra)
 {

@@ -1,4 +1,4 @@
-#include "clresnet/file_util.h"
+#include "clresnet/core/file_util.h"
 
 #include <errno.h>
 #include <fcntl.h>

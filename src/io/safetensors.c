@@ -1,6 +1,6 @@
-#include "clresnet/safetensors.h"
+#include "clresnet/io/safetensors.h"
 
-#include "clresnet/file_util.h"
+#include "clresnet/core/file_util.h"
 
 #include <errno.h>
 #include <jansson.h>

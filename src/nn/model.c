@@ -13,19 +13,19 @@
  *   activation, handed out by reference count (a residual add passes its
  *   gradient to both branches without a copy); their number is found by a
  *   dry run of the backward pass. */
-#include "clresnet/model.h"
+#include "clresnet/nn/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/batchnorm.h"
-#include "clresnet/conv.h"
-#include "clresnet/elementwise.h"
-#include "clresnet/linear.h"
-#include "clresnet/loss.h"
-#include "clresnet/pool.h"
+#include "clresnet/ops/batchnorm.h"
+#include "clresnet/ops/conv.h"
+#include "clresnet/ops/elementwise.h"
+#include "clresnet/ops/linear.h"
+#include "clresnet/ops/loss.h"
+#include "clresnet/ops/pool.h"
 
 typedef enum layer_kind { L_CONV, L_BN, L_ACT, L_MAXPOOL, L_GAP, L_LINEAR, L_ADD } layer_kind;
 

@@ -1,5 +1,5 @@
-/* State dicts in safetensors with PyTorch's names (include/clresnet/weights.h). */
-#include "clresnet/weights.h"
+/* State dicts in safetensors with PyTorch's names (include/clresnet/nn/weights.h). */
+#include "clresnet/nn/weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* ReLU, LeakyReLU (0.01) and SiLU (cl/activation.cl). */
-#include "clresnet/activation.h"
+#include "clresnet/ops/activation.h"
 
 #include <limits.h>
 #include <string.h>

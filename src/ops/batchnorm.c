@@ -1,6 +1,6 @@
 /* BatchNorm2d (cl/batchnorm.cl): one work-group per channel, fixed-order
  * reductions, so results are bit-identical from run to run on one device. */
-#include "clresnet/batchnorm.h"
+#include "clresnet/ops/batchnorm.h"
 
 /* The reduction work-group size: a power of two that the kernel, the device
  * and its local memory (two floats per item) allow, at most 256, and no

@@ -5,11 +5,11 @@
  * in which case it is split into chunks of whole images: the columns of one
  * image range are contiguous within each row of y [cout, n*ho*wo], so a
  * chunk's GEMM writes y at offset i0*ho*wo with ldc = n*ho*wo. */
-#include "clresnet/conv.h"
+#include "clresnet/ops/conv.h"
 
 #include <limits.h>
 
-#include "clresnet/gemm.h"
+#include "clresnet/ops/gemm.h"
 
 /* Largest column buffer one chunk uses. Larger chunks do not make the GEMM
  * faster (it is saturated long before), and the cap keeps every index in the

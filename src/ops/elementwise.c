@@ -1,6 +1,6 @@
 /* Whole-buffer elementwise operations: fill and axpby (cl/common.cl), the
  * residual add and the NCHW -> CNHW input conversion (cl/elementwise.cl). */
-#include "clresnet/elementwise.h"
+#include "clresnet/ops/elementwise.h"
 
 #include <limits.h>
 

@@ -1,10 +1,10 @@
-#include "clresnet/gemm.h"
+#include "clresnet/ops/gemm.h"
 
 #include <clblast_c.h>
 #include <stdlib.h>
 
-#include "clresnet/gemm_tune.h"
-#include "clresnet/tensor.h"
+#include "clresnet/ops/gemm_tune.h"
+#include "clresnet/runtime/tensor.h"
 
 const char *crn_clblast_strerror(int s)
 {

@@ -1,4 +1,4 @@
-#include "clresnet/gemm_tune.h"
+#include "clresnet/ops/gemm_tune.h"
 
 #include <clblast_c.h>
 #include <stdio.h>
@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "clresnet/file_util.h"
-#include "clresnet/gemm.h"
-#include "clresnet/kernel_cache.h"
-#include "clresnet/tensor.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/ops/gemm.h"
+#include "clresnet/runtime/kernel_cache.h"
+#include "clresnet/runtime/tensor.h"
 
 /* Parameter names in CLBlast 1.5's order. */
 static const char *XGEMM_NAMES[] = {"GEMMK", "KREG", "KWG",  "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",

@@ -1,11 +1,11 @@
 /* Fully connected layer on channel-major features: y [out, n] = W [out, in] *
  * x [in, n] + b, as one CLBlast SGEMM and the bias kernel of cl/conv.cl. */
-#include "clresnet/linear.h"
+#include "clresnet/ops/linear.h"
 
 #include <limits.h>
 
-#include "clresnet/conv.h"
-#include "clresnet/gemm.h"
+#include "clresnet/ops/conv.h"
+#include "clresnet/ops/gemm.h"
 
 static int check(const crn_tensor *t, size_t want, const char *what, crn_error *err)
 {

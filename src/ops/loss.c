@@ -1,6 +1,6 @@
 /* Softmax cross-entropy (cl/loss.cl): per-sample losses on the device, the
  * batch mean on the host in double, in order. */
-#include "clresnet/loss.h"
+#include "clresnet/ops/loss.h"
 
 int crn_softmax_xent(crn_runtime *rt, int k, int n, const crn_tensor *logits, const crn_tensor *labels,
                      crn_tensor *losses, crn_tensor *dlogits, crn_error *err)

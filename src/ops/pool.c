@@ -1,7 +1,7 @@
 /* Max pooling and global average pooling (cl/pool.cl). argmax holds, per
  * output, the in-plane offset ih * w + iw of the first maximum (PyTorch's
  * return_indices convention), so backward is a deterministic gather. */
-#include "clresnet/pool.h"
+#include "clresnet/ops/pool.h"
 
 #include <limits.h>
 

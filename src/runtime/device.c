@@ -1,4 +1,4 @@
-#include "clresnet/device.h"
+#include "clresnet/runtime/device.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* MPI behind crn_dist; one rank without it. */
 #define _XOPEN_SOURCE 700 /* gethostname, nanosleep */
-#include "clresnet/dist.h"
+#include "clresnet/runtime/dist.h"
 
 #include <limits.h>
 #include <stdint.h>

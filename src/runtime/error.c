@@ -1,4 +1,4 @@
-#include "clresnet/error.h"
+#include "clresnet/core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-#include "clresnet/kernel_cache.h"
+#include "clresnet/runtime/kernel_cache.h"
 
-#include "clresnet/file_util.h"
+#include "clresnet/core/file_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

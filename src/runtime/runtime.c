@@ -1,4 +1,4 @@
-#include "clresnet/runtime.h"
+#include "clresnet/runtime/runtime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,9 +8,9 @@
 
 #include <clblast_c.h>
 
-#include "clresnet/gemm_tune.h"
-#include "clresnet/kernel_cache.h"
-#include "clresnet/kernels.h"
+#include "clresnet/ops/gemm_tune.h"
+#include "clresnet/runtime/kernel_cache.h"
+#include "clresnet/runtime/kernels.h"
 
 static double now_s(void)
 {

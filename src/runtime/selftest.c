@@ -1,12 +1,12 @@
-#include "clresnet/selftest.h"
+#include "clresnet/runtime/selftest.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "clresnet/gemm.h"
-#include "clresnet/tensor.h"
+#include "clresnet/ops/gemm.h"
+#include "clresnet/runtime/tensor.h"
 
 void crn_ref_sgemm(int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
                    size_t ldb, float *c, size_t ldc)

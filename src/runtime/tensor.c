@@ -1,4 +1,4 @@
-#include "clresnet/tensor.h"
+#include "clresnet/runtime/tensor.h"
 
 #include <string.h>
 

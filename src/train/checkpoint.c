@@ -1,4 +1,4 @@
-#include "clresnet/checkpoint.h"
+#include "clresnet/train/checkpoint.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/kernel_cache.h"
-#include "clresnet/safetensors.h"
-#include "clresnet/weights.h"
+#include "clresnet/runtime/kernel_cache.h"
+#include "clresnet/io/safetensors.h"
+#include "clresnet/nn/weights.h"
 
 static const char FORMAT[] = "checkpoint-1"; /* metadata "clresnet" */
 

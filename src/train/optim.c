@@ -1,6 +1,6 @@
 /* NAdam, Adam and SGD with PyTorch's update rules (torch 1.13's
  * single-tensor paths) over one flat buffer: one kernel launch per step. */
-#include "clresnet/optim.h"
+#include "clresnet/train/optim.h"
 
 #include <math.h>
 #include <stdlib.h>

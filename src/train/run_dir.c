@@ -1,6 +1,6 @@
-#include "clresnet/run_dir.h"
+#include "clresnet/train/run_dir.h"
 
-#include "clresnet/file_util.h"
+#include "clresnet/core/file_util.h"
 
 #include <errno.h>
 #include <dirent.h>

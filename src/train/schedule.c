@@ -1,4 +1,4 @@
-#include "clresnet/schedule.h"
+#include "clresnet/train/schedule.h"
 
 #include <math.h>
 

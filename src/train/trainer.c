@@ -2,7 +2,7 @@
  * crn_model_forward (src/nn, ops in src/ops) -> crn_model_loss ->
  * crn_model_backward -> crn_optim_step (src/train/optim.c). */
 #define _XOPEN_SOURCE 700 /* realpath */
-#include "clresnet/train.h"
+#include "clresnet/train/train.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clresnet/checkpoint.h"
-#include "clresnet/file_util.h"
-#include "clresnet/kernel_cache.h"
-#include "clresnet/metrics.h"
-#include "clresnet/report.h"
+#include "clresnet/train/checkpoint.h"
+#include "clresnet/core/file_util.h"
+#include "clresnet/runtime/kernel_cache.h"
+#include "clresnet/eval/metrics.h"
+#include "clresnet/eval/report.h"
 
 static double now_s(void)
 {

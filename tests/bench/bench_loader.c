@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clresnet/dataset.h"
-#include "clresnet/loader.h"
+#include "clresnet/data/dataset.h"
+#include "clresnet/data/loader.h"
 
 int main(int argc, char **argv)
 {

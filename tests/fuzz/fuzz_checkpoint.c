@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/checkpoint.h"
+#include "clresnet/train/checkpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

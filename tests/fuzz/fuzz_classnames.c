@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clresnet/flowers102.h"
+#include "clresnet/data/flowers102.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/jpeg.h"
-#include "clresnet/transforms.h"
+#include "clresnet/data/jpeg.h"
+#include "clresnet/data/transforms.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,0 +1,20 @@
+/* Small file-system helpers shared by every writer: nothing written by
+ * clresnet is ever left half-written. */
+#ifndef CLRESNET_FILE_UTIL_H
+#define CLRESNET_FILE_UTIL_H
+
+#include <stddef.h>
+
+#include "clresnet/core/error.h"
+
+/* mkdir -p */
+int crn_mkdirs(const char *path, crn_error *err);
+
+/* Replaces path with data atomically: a temp file beside it, fsync, rename.
+ * On failure (a full disk, say) the previous file is left as it was. */
+int crn_write_file_atomic(const char *path, const void *data, size_t n, crn_error *err);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated for text). */
+int crn_read_file(const char *path, char **data, size_t *n, crn_error *err);
+
+#endif

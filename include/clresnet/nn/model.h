@@ -1,0 +1,108 @@
+/* The models of the report as graphs of layers on one device: resnet50,
+ * plain50 and the baseline CNN (MISSION.md), with PyTorch's tensor names.
+ * Parameters, their gradients live each in ONE device allocation with a
+ * named view per tensor, so an optimiser step is a few kernel launches and
+ * saving is a walk over the table. */
+#ifndef CLRESNET_MODEL_H
+#define CLRESNET_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clresnet/ops/activation.h"
+#include "clresnet/runtime/tensor.h"
+
+typedef enum crn_model_kind { CRN_MODEL_RESNET50, CRN_MODEL_PLAIN50, CRN_MODEL_BASELINE } crn_model_kind;
+
+typedef struct crn_model_config {
+    crn_model_kind kind;
+    crn_act_kind act;
+    bool final_act;      /* false: --no-final-act (no activation after the residual add) */
+    int classes;         /* 102 for Flowers-102 */
+    int image_size;      /* square input, e.g. 64 or 224 */
+    double width;        /* channel multiplier, 1 by default; channels = max(1, round(c * width)) */
+    bool no_batchnorm;   /* true: --no-batchnorm, every BatchNorm left out (for exact data-parallel checks) */
+} crn_model_config;
+
+/* "resnet50", "plain50", "baseline"; -1 for anything else. */
+int crn_model_parse(const char *name);
+const char *crn_model_name(crn_model_kind k);
+
+/* One named tensor of the state dict: a trainable parameter (with a gradient
+ * view) or a buffer (BN running stats, num_batches_tracked). */
+typedef struct crn_param {
+    char name[96];        /* e.g. "block1.0.block.0.weight" */
+    int ndim;
+    size_t shape[4];
+    size_t numel;
+    bool trainable;
+    size_t offset;        /* in floats, into the params (or buffers) allocation */
+    crn_tensor value;     /* view */
+    crn_tensor grad;      /* view into the gradient allocation (trainable only) */
+    bool is_counter;      /* num_batches_tracked: kept on the host in `counter`, saved as I64, ndim 0 */
+    long long counter;
+} crn_param;
+
+typedef struct crn_model crn_model;
+
+/* Builds the graph for batches of up to max_batch images and allocates every
+ * parameter, gradient and activation. */
+int crn_model_create(crn_runtime *rt, const crn_model_config *cfg, int max_batch, crn_model **out,
+                     crn_error *err);
+void crn_model_destroy(crn_model *m);
+
+const crn_model_config *crn_model_get_config(const crn_model *m);
+crn_runtime *crn_model_runtime(const crn_model *m);
+
+/* Trainable parameter count (23,717,030 for resnet50 at 102 classes). */
+size_t crn_model_param_count(const crn_model *m);
+
+/* The state dict in PyTorch's order (parameters and buffers). */
+int crn_model_tensor_count(const crn_model *m);
+crn_param *crn_model_tensor(crn_model *m, int i);
+
+/* The single allocations behind the trainable parameters and gradients
+ * (n floats each, with alignment gaps kept at zero) for the optimiser. */
+cl_mem crn_model_params_buffer(crn_model *m, size_t *n);
+cl_mem crn_model_grads_buffer(crn_model *m, size_t *n);
+
+/* PyTorch's default initialisation of nn.Conv2d, nn.Linear and
+ * nn.BatchNorm2d, from a seeded generator. */
+int crn_model_init(crn_model *m, uint64_t seed, crn_error *err);
+
+/* x: host batch, NCHW float [n, 3, size, size], already normalised. train
+ * selects BatchNorm's mode. The logits [classes, n] stay on the device. */
+int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_error *err);
+const crn_tensor *crn_model_logits(const crn_model *m);
+
+/* Loss and gradients of the last forward: labels 0-based [n]. Writes the
+ * per-sample losses to losses[n] (host) and, with backward, every parameter
+ * gradient (overwritten). */
+int crn_model_loss(crn_model *m, const int32_t *labels, int n, float *losses, crn_error *err);
+int crn_model_backward(crn_model *m, crn_error *err);
+
+/* Bytes of device memory the model holds (parameters, gradients, buffers,
+ * activations, gradient slots, workspace). */
+size_t crn_model_device_bytes(const crn_model *m);
+
+/* Index of the tensor called `name`, or -1. */
+int crn_model_find(const crn_model *m, const char *name);
+
+/* The allocation behind the BN running statistics (n floats). */
+cl_mem crn_model_buffers_buffer(crn_model *m, size_t *n);
+
+/* Channel count for a nominal count c at width w: max(1, round(c * w)),
+ * rounding half to even as Python does. resnet50/plain50 scale the bottleneck
+ * width b and use 4 * scaled(b) outputs; the stem uses scaled(64). */
+int crn_model_scale_channels(int c, double width);
+
+/* Floating-point operations of the layers profiled under `tag` (e.g.
+ * "conv3x3/1 fwd") at batch n: the GEMM work of convolutions and the linear
+ * layer; 0 for memory-bound layers. For bench's GFLOP/s column. */
+double crn_model_tag_flops(const crn_model *m, const char *tag, int n);
+
+/* Host copies of the logits [n][classes] of the last forward (sample-major). */
+int crn_model_read_logits(crn_model *m, int n, float *out, crn_error *err);
+
+#endif

@@ -1,0 +1,30 @@
+/* On-disk cache of OpenCL program binaries, keyed by everything that changes
+ * the binary: platform, device, driver version, kernel source and build
+ * options. An entry that is corrupt or keyed differently is never trusted. */
+#ifndef CLRESNET_KERNEL_CACHE_H
+#define CLRESNET_KERNEL_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clresnet/core/error.h"
+
+uint64_t crn_fnv1a64(uint64_t h, const void *data, size_t n);
+#define CRN_FNV1A64_INIT 0xcbf29ce484222325ULL
+
+/* The cache folder: $XDG_CACHE_HOME/clresnet, else ~/.cache/clresnet;
+ * CLRESNET_CACHE_DIR overrides both (tests use it). */
+int crn_cache_dir(char *buf, size_t size, crn_error *err);
+
+/* Returns 1 and a malloc'd binary on a valid hit, 0 on a miss (absent,
+ * corrupt, stale: the reason goes to `why` when given). */
+int crn_cache_load(const char *dir, uint64_t key, unsigned char **bin, size_t *len,
+                   char *why, size_t why_size);
+
+/* Writes atomically (temp file, fsync, rename); creates the folder. */
+int crn_cache_store(const char *dir, uint64_t key, const unsigned char *bin, size_t len,
+                    crn_error *err);
+
+void crn_cache_path(const char *dir, uint64_t key, char *buf, size_t size);
+
+#endif
