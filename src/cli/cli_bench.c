@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "clresnet/nn/model.h"
+#include "clresnet/core/clock.h"
 #include "clresnet/train/optim.h"
 
 void help_bench(void)
@@ -21,13 +22,6 @@ void help_bench(void)
            "(one extra profiled step), the GEMM share and the model's device memory.\n"
            "Defaults: resnet50, relu, batch 32, 224x224, 10 steps after 3 warm-up steps.\n"
            "--json prints one JSON object (images/s under \"images_per_s\").\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -123,9 +117,9 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     if (rc == CRN_OK) rc = crn_model_init(m, 0, &err);
     for (int i = 0; rc == CRN_OK && i < warmup; i++) rc = step(m, opt, x, y, batch, losses, &err);
     for (int i = 0; rc == CRN_OK && i < steps; i++) {
-        double t0 = now_s();
+        double t0 = crn_now_s();
         rc = step(m, opt, x, y, batch, losses, &err);
-        t[i] = now_s() - t0;
+        t[i] = crn_now_s() - t0;
     }
     /* One more step with events on: profiling can slow a device down, so it
      * is not part of the timed median. */

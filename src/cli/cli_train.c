@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "clresnet/core/file_util.h"
+#include "clresnet/core/clock.h"
 #include "clresnet/train/train.h"
 
 #ifndef CLRESNET_DATA_DIR
@@ -77,13 +78,6 @@ typedef struct progress_ctx {
     double last_print;
 } progress_ctx;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void fmt_eta(double s, char *buf, size_t n)
 {
     if (!(s >= 0) || s > 1e7) snprintf(buf, n, "?");
@@ -105,7 +99,7 @@ static void on_progress(void *vctx, const crn_progress *p)
         return;
     }
     if (!c->tty) return;
-    double t = now_s();
+    double t = crn_now_s();
     if (t - c->last_print < 0.2 && p->batch != p->batches) return;
     c->last_print = t;
     static const char *names[] = {"train", "val", "test"};

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clresnet/data/loader.h"
+#include "clresnet/core/clock.h"
 
 typedef struct slot {
     crn_batch b;
@@ -351,13 +352,6 @@ void crn_loader_destroy(crn_loader *l)
     free(l);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int crn_loader_bench(const crn_sample *samples, size_t n, const crn_loader_config *cfg, int epochs,
                      crn_loader_bench_result *res, crn_error *err)
 {
@@ -366,7 +360,7 @@ int crn_loader_bench(const crn_sample *samples, size_t n, const crn_loader_confi
     int rc = crn_loader_create(&l, samples, n, cfg, err);
     if (rc != CRN_OK)
         return rc;
-    double t0 = now_s();
+    double t0 = crn_now_s();
     for (int e = 0; e < (epochs > 0 ? epochs : 1) && rc == CRN_OK; e++) {
         crn_loader_start_epoch(l, (uint64_t)e, err);
         const crn_batch *b;
@@ -376,7 +370,7 @@ int crn_loader_bench(const crn_sample *samples, size_t n, const crn_loader_confi
         if (got < 0)
             rc = got;
     }
-    res->seconds = now_s() - t0;
+    res->seconds = crn_now_s() - t0;
     res->images_per_s = res->seconds > 0 ? (double)res->images / res->seconds : 0;
     res->skipped = crn_loader_skipped(l, NULL, 0);
     crn_loader_destroy(l);

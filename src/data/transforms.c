@@ -9,56 +9,6 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-/* ---------------- random numbers ---------------- */
-
-uint64_t crn_hash64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
-void crn_rng_init(crn_rng *r, uint64_t seed, uint64_t epoch, uint64_t index, uint64_t purpose)
-{
-    uint64_t h = crn_hash64(seed ^ 0x636C7265736E6574ULL);
-    h = crn_hash64(h ^ epoch);
-    h = crn_hash64(h ^ index);
-    h = crn_hash64(h ^ purpose);
-    r->state = h;
-}
-
-uint64_t crn_rng_next(crn_rng *r)
-{
-    r->state += 0x9E3779B97F4A7C15ULL;
-    uint64_t z = r->state;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-double crn_rng_uniform(crn_rng *r)
-{
-    return (double)(crn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-int crn_rng_int(crn_rng *r, int lo, int hi)
-{
-    if (hi <= lo)
-        return lo;
-    uint64_t span = (uint64_t)((int64_t)hi - (int64_t)lo) + 1;
-    /* rejection sampling: unbiased */
-    uint64_t limit = UINT64_MAX - UINT64_MAX % span;
-    uint64_t v;
-    do
-        v = crn_rng_next(r);
-    while (v >= limit);
-    return (int)((int64_t)lo + (int64_t)(v % span));
-}
-
-#define PURPOSE_SHUFFLE 0x73687566666C65ULL
-#define PURPOSE_AUGMENT 0x6175676D656E74ULL
-
 void crn_shuffle_indices(size_t *idx, size_t n, uint64_t seed, uint64_t epoch)
 {
     for (size_t i = 0; i < n; i++)
@@ -66,13 +16,9 @@ void crn_shuffle_indices(size_t *idx, size_t n, uint64_t seed, uint64_t epoch)
     if (n < 2)
         return;
     crn_rng r;
-    crn_rng_init(&r, seed, epoch, 0, PURPOSE_SHUFFLE);
+    crn_rng_init(&r, seed, epoch, 0, CRN_RNG_SHUFFLE);
     for (size_t i = n - 1; i > 0; i--) {
-        uint64_t span = (uint64_t)i + 1, limit = UINT64_MAX - UINT64_MAX % span, v;
-        do
-            v = crn_rng_next(&r);
-        while (v >= limit);
-        size_t j = (size_t)(v % span);
+        size_t j = (size_t)crn_rng_below(&r, (uint64_t)i + 1);
         size_t t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;
@@ -477,7 +423,7 @@ int crn_transform_image(const crn_transform_config *c, const crn_image *img, uin
         return CRN_OK;
     }
     crn_rng g;
-    crn_rng_init(&g, seed, epoch, index, PURPOSE_AUGMENT);
+    crn_rng_init(&g, seed, epoch, index, CRN_RNG_AUGMENT);
     /* RandomCrop(S), no padding (a smaller image is padded with 0 instead of failing) */
     int top = crn_rng_int(&g, 0, cur->h > S ? cur->h - S : 0);
     int left = crn_rng_int(&g, 0, cur->w > S ? cur->w - S : 0);

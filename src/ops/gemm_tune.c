@@ -1,4 +1,5 @@
 #include "clresnet/ops/gemm_tune.h"
+#include "clresnet/core/clock.h"
 
 #include <clblast_c.h>
 #include <stdio.h>
@@ -53,13 +54,6 @@ typedef struct config {
     size_t min_indirect; /* 0: CLBlast's default */
 } config;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void crn_gemm_log_start(crn_runtime *rt)
 {
     rt->gemm_log_count = 0;
@@ -110,12 +104,12 @@ static double time_shapes(crn_runtime *rt, const crn_gemm_shape *sh, int n, cl_m
         size_t lda = sh[i].trans_a ? sh[i].m : sh[i].k, ldb = sh[i].trans_b ? sh[i].k : sh[i].n;
         double best = 1e30;
         for (int r = 0; r < 2; r++) {
-            double t0 = now_s();
+            double t0 = crn_now_s();
             if (crn_sgemm(rt, sh[i].trans_a, sh[i].trans_b, sh[i].m, sh[i].n, sh[i].k, 1.0f, a, 0, lda, b, 0, ldb, 0.0f, c,
                           0, sh[i].n, NULL) != CRN_OK ||
                 crn_finish(rt, NULL) != CRN_OK)
                 return 1e30;
-            double t = now_s() - t0;
+            double t = crn_now_s() - t0;
             if (r > 0 && t < best) best = t; /* run 0 compiles */
         }
         total += best;

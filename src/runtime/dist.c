@@ -1,6 +1,7 @@
 /* MPI behind crn_dist; one rank without it. */
 #define _XOPEN_SOURCE 700 /* gethostname, nanosleep */
 #include "clresnet/runtime/dist.h"
+#include "clresnet/core/clock.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -15,13 +16,6 @@
 #endif
 
 static double g_allreduce_seconds;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 bool crn_dist_built_with_mpi(void)
 {
@@ -154,7 +148,7 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
      * (plus any wait for a slower rank) */
     cl_int s = clFinish(rt->queue);
     if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "finishing the backward pass: %s", crn_cl_strerror(s));
-    double t0 = now_s();
+    double t0 = crn_now_s();
     size_t nb = (n + BUCKET - 1) / BUCKET;
     cl_event *ev = calloc(nb, sizeof *ev);
     MPI_Request *req = malloc(nb * sizeof *req);
@@ -220,7 +214,7 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
         if (ev[k]) clReleaseEvent(ev[k]);
     free(ev);
     free(req);
-    g_allreduce_seconds += now_s() - t0;
+    g_allreduce_seconds += crn_now_s() - t0;
     return rc;
 }
 
@@ -271,13 +265,13 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
     (void)d;
     float f = scale_in * scale_out;
     if (n == 0 || f == 1.0f) return CRN_OK;
-    double t0 = now_s();
+    double t0 = crn_now_s();
     cl_int s = clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
     if (s == CL_SUCCESS) {
         scale(host, n, f);
         s = clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
     }
-    g_allreduce_seconds += now_s() - t0;
+    g_allreduce_seconds += crn_now_s() - t0;
     return s == CL_SUCCESS ? CRN_OK : crn_fail(err, CRN_ECL, "scaling gradients: %s", crn_cl_strerror(s));
 }
 

@@ -10,16 +10,6 @@
 static const char MAGIC[8] = {'C', 'R', 'N', 'K', 'C', 'v', '0', '1'};
 enum { HEADER = 32 };
 
-uint64_t crn_fnv1a64(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 int crn_cache_dir(char *buf, size_t size, crn_error *err)
 {
     const char *v = getenv("CLRESNET_CACHE_DIR");

@@ -1,4 +1,5 @@
 #include "clresnet/runtime/runtime.h"
+#include "clresnet/core/clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,13 +12,6 @@
 #include "clresnet/ops/gemm_tune.h"
 #include "clresnet/runtime/kernel_cache.h"
 #include "clresnet/runtime/kernels.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Options come from what the device reports: -cl-std only where the device's
  * OpenCL C is at least 1.2 (a 1.1 compiler rejects it). No fast-math: the
@@ -181,7 +175,7 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
         crn_runtime_destroy(rt);
         return crn_fail(err, CRN_ENOMEM, "out of host memory");
     }
-    double t0 = now_s();
+    double t0 = crn_now_s();
     for (int i = 0; i < crn_cl_source_count; i++) {
         int cached = 0;
         int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, &rt->programs[i],
@@ -197,7 +191,7 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
         if (cached) rt->cache_hits++;
         else rt->cache_builds++;
     }
-    rt->build_seconds = now_s() - t0;
+    rt->build_seconds = crn_now_s() - t0;
     bool tuned = false;
     int trc = crn_gemm_tune_apply_cached(rt, &tuned, rt->gemm_tuning, sizeof rt->gemm_tuning, err);
     if (trc != CRN_OK) {

@@ -1,4 +1,5 @@
 #include "clresnet/runtime/selftest.h"
+#include "clresnet/core/clock.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,13 +19,6 @@ void crn_ref_sgemm(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
                 s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
             c[i * ldc + j] = (float)s;
         }
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -87,10 +81,10 @@ int crn_selftest_gemm(crn_runtime *rt, size_t n, crn_selftest_result *res, crn_e
     int reps = 5;
     /* The first call compiles CLBlast's kernels: not timed. */
     for (int i = -1; rc == CRN_OK && i < reps; i++) {
-        double t0 = now_s();
+        double t0 = crn_now_s();
         rc = crn_sgemm(rt, false, false, n, n, n, 1.0f, a.buf, 0, n, b.buf, 0, n, 0.0f, c.buf, 0, n, err);
         if (rc == CRN_OK) rc = crn_finish(rt, err);
-        if (i >= 0) t[i] = now_s() - t0;
+        if (i >= 0) t[i] = crn_now_s() - t0;
     }
     if (rc == CRN_OK) {
         qsort(t, (size_t)reps, sizeof t[0], cmp_double);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clresnet/runtime/kernel_cache.h"
+#include "clresnet/core/hash.h"
 #include "clresnet/io/safetensors.h"
 #include "clresnet/nn/weights.h"
 

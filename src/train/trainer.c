@@ -3,6 +3,7 @@
  * crn_model_backward -> crn_optim_step (src/train/optim.c). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "clresnet/train/train.h"
+#include "clresnet/core/clock.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -14,16 +15,9 @@
 
 #include "clresnet/train/checkpoint.h"
 #include "clresnet/core/file_util.h"
-#include "clresnet/runtime/kernel_cache.h"
+#include "clresnet/core/hash.h"
 #include "clresnet/eval/metrics.h"
 #include "clresnet/eval/report.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void crn_train_config_default(crn_train_config *c)
 {
@@ -95,7 +89,7 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
     float *losses = malloc((size_t)lc->batch_size * sizeof *losses);
     float *logits = malloc((size_t)lc->batch_size * (size_t)k * sizeof *logits);
     if (!losses || !logits) rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
-    double sum = 0, correct = 0, seen = 0, t0 = now_s();
+    double sum = 0, correct = 0, seen = 0, t0 = crn_now_s();
     if (rc == CRN_OK) rc = crn_loader_start_epoch(ld, 0, err);
     const crn_batch *b = NULL;
     size_t batches = crn_loader_batches_per_epoch(ld);
@@ -117,7 +111,7 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
         }
         seen += b->n;
         if (progress) {
-            double el = now_s() - t0;
+            double el = crn_now_s() - t0;
             crn_progress p = {.phase = split == CRN_SPLIT_TEST ? CRN_PHASE_TEST : CRN_PHASE_VAL,
                               .epoch = epoch, .batch = b->batch_index + 1, .batches = batches,
                               .loss = sum / seen, .images_per_s = seen / (el > 0 ? el : 1e-9)};
@@ -349,7 +343,7 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
     int rc = crn_loader_start_epoch_at(t->loader, (uint64_t)epoch, (size_t)t->st.epoch_position, err);
     if (rc != CRN_OK) return rc;
     size_t batches = crn_loader_batches_per_epoch(t->loader);
-    double t0 = now_s() - t->st.epoch_seconds, seen_at_start = t->st.epoch_seen;
+    double t0 = crn_now_s() - t->st.epoch_seconds, seen_at_start = t->st.epoch_seen;
     const crn_batch *b = NULL;
     size_t np = 0;
     cl_mem params = crn_model_params_buffer(t->model, &np), grads = crn_model_grads_buffer(t->model, &np);
@@ -389,11 +383,11 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
         t->st.epoch_loss_sum += v[1];
         t->st.epoch_correct += v[2];
         t->st.epoch_seen += v[0];
-        t->st.epoch_seconds = now_s() - t0;
+        t->st.epoch_seconds = crn_now_s() - t0;
         if (t->lead && (rc = crn_run_dir_log_step(&t->run, t->st.step, epoch, bl, t->st.lr, err)) != CRN_OK)
             return rc;
         if (progress) {
-            double el = now_s() - t0;
+            double el = crn_now_s() - t0;
             crn_progress p = {.phase = CRN_PHASE_TRAIN, .epoch = epoch, .epochs = c->epochs,
                               .batch = b->batch_index + 1, .batches = batches, .step = t->st.step,
                               .loss = t->st.epoch_loss_sum / t->st.epoch_seen,

@@ -40,7 +40,4 @@ int crn_error_prefix(crn_error *err, const char *fmt, ...)
 
 void crn_error_clear(crn_error *err);
 
-/* The name of an OpenCL status code, e.g. "CL_OUT_OF_RESOURCES". */
-const char *crn_cl_strerror(int cl_status);
-
 #endif

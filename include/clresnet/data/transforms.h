@@ -13,19 +13,8 @@
 #include <stdint.h>
 
 #include "clresnet/core/error.h"
+#include "clresnet/core/rng.h"
 #include "clresnet/data/jpeg.h"
-
-/* ---- random numbers: splitmix64 over a keyed counter ---- */
-typedef struct crn_rng {
-    uint64_t state;
-} crn_rng;
-
-uint64_t crn_hash64(uint64_t x); /* splitmix64 finaliser */
-/* The stream of (seed, epoch, index, purpose): independent for each tuple. */
-void crn_rng_init(crn_rng *r, uint64_t seed, uint64_t epoch, uint64_t index, uint64_t purpose);
-uint64_t crn_rng_next(crn_rng *r);
-double crn_rng_uniform(crn_rng *r);              /* [0, 1) with 53 bits */
-int crn_rng_int(crn_rng *r, int lo, int hi);     /* uniform in lo..hi inclusive */
 
 /* A permutation of 0..n-1 from (seed, epoch) (Fisher-Yates). */
 void crn_shuffle_indices(size_t *idx, size_t n, uint64_t seed, uint64_t epoch);

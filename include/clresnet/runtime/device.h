@@ -10,6 +10,7 @@
 #include <CL/cl.h>
 
 #include "clresnet/core/error.h"
+#include "clresnet/runtime/cl_status.h"
 
 typedef struct crn_device_info {
     int index;                 /* global index, as `list-devices` shows it */

@@ -8,9 +8,8 @@
 #include <stdint.h>
 
 #include "clresnet/core/error.h"
+#include "clresnet/core/hash.h"
 
-uint64_t crn_fnv1a64(uint64_t h, const void *data, size_t n);
-#define CRN_FNV1A64_INIT 0xcbf29ce484222325ULL
 
 /* The cache folder: $XDG_CACHE_HOME/clresnet, else ~/.cache/clresnet;
  * CLRESNET_CACHE_DIR overrides both (tests use it). */

@@ -10,6 +10,7 @@
 
 #include "clresnet/runtime/device.h"
 #include "clresnet/core/error.h"
+#include "clresnet/runtime/cl_status.h"
 
 typedef struct crn_runtime_options {
     bool profiling;        /* queue with CL_QUEUE_PROFILING_ENABLE */

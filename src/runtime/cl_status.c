@@ -1,50 +1,6 @@
-#include "clresnet/core/error.h"
-
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
+#include "clresnet/runtime/cl_status.h"
 
 #include <CL/cl.h>
-
-int crn_fail(crn_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->code = code;
-    }
-    return code;
-}
-
-int crn_error_prefix(crn_error *err, const char *fmt, ...)
-{
-    if (!err) return CRN_EINVAL;
-    char prefix[sizeof err->msg], old[sizeof err->msg];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    size_t n = strlen(prefix);
-    if (n > sizeof err->msg - 3) n = sizeof err->msg - 3;
-    memcpy(err->msg, prefix, n);
-    memcpy(err->msg + n, ": ", 2);
-    size_t room = sizeof err->msg - n - 3, m = strlen(old);
-    if (m > room) m = room;
-    memcpy(err->msg + n + 2, old, m);
-    err->msg[n + 2 + m] = '\0';
-    return err->code;
-}
-
-void crn_error_clear(crn_error *err)
-{
-    if (err) {
-        err->code = CRN_OK;
-        err->msg[0] = '\0';
-    }
-}
 
 const char *crn_cl_strerror(int s)
 {
