@@ -67,7 +67,7 @@ static void check_fx(const char *tag, const char *what, const crn_tensor *t, con
 
 START_TEST(test_bn_fixtures)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const char *cases[] = {"odd", "shift", "tiny", "wide"};
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
@@ -91,9 +91,9 @@ START_TEST(test_bn_fixtures)
         alloc_f32(&si, (size_t)c);
         alloc_f32(&dg, (size_t)c);
         alloc_f32(&db, (size_t)c);
-        CK_OK(crn_batchnorm_forward_train(rt, &BN, c, m, &x, &gamma, &beta, &rm, &rv, &y, &sm, &si, &err));
-        CK_OK(crn_batchnorm_backward(rt, c, m, &x, &dy, &gamma, &sm, &si, &dx, &dg, &db, &err));
-        CK_OK(crn_batchnorm_forward_eval(rt, &BN, c, m, &x, &gamma, &beta, &rm, &rv, &ye, &err));
+        CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &x, &gamma, &beta, &rm, &rv, &y, &sm, &si, &err));
+        CK_OK(crn_batchnorm_backward(ops, c, m, &x, &dy, &gamma, &sm, &si, &dx, &dg, &db, &err));
+        CK_OK(crn_batchnorm_forward_eval(ops, &BN, c, m, &x, &gamma, &beta, &rm, &rv, &ye, &err));
         check_fx(cases[ci], "y (train)", &y, &f, "y");
         check_fx(cases[ci], "save_mean", &sm, &f, "save_mean");
         check_fx(cases[ci], "save_invstd", &si, &f, "save_invstd");
@@ -106,7 +106,7 @@ START_TEST(test_bn_fixtures)
 
         /* dx aliasing dy gives the same bits. */
         float *dx1 = test_download(&dx);
-        CK_OK(crn_batchnorm_backward(rt, c, m, &x, &dy, &gamma, &sm, &si, &dy, &dg, &db, &err));
+        CK_OK(crn_batchnorm_backward(ops, c, m, &x, &dy, &gamma, &sm, &si, &dy, &dg, &db, &err));
         float *dx2 = test_download(&dy);
         ck_assert_msg(memcmp(dx1, dx2, c * m * sizeof(float)) == 0, "bn %s: dx aliasing dy differs", cases[ci]);
         free(dx1), free(dx2);
@@ -134,6 +134,7 @@ static double nrand(void)
 START_TEST(test_bn_large_m)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const int c = 2;
     const size_t m = 32 * 112 * 112;
@@ -183,8 +184,8 @@ START_TEST(test_bn_large_m)
     alloc_f32(&tsi, cc);
     alloc_f32(&tdg, cc);
     alloc_f32(&tdb, cc);
-    CK_OK(crn_batchnorm_forward_train(rt, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
-    CK_OK(crn_batchnorm_backward(rt, c, m, &tx, &tdy, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
+    CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
+    CK_OK(crn_batchnorm_backward(ops, c, m, &tx, &tdy, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
     float *g;
     check_scaled("bn large-m y", g = test_download(&ty), yref, cm), free(g);
     check_scaled("bn large-m save_mean", g = test_download(&tsm), smr, cc), free(g);
@@ -213,8 +214,8 @@ START_TEST(test_bn_large_m)
     float *y1 = test_download(&ty), *dx1 = test_download(&tdx);
     CK_OK(crn_tensor_upload(rt, &trm, rm0, &err));
     CK_OK(crn_tensor_upload(rt, &trv, rv0, &err));
-    CK_OK(crn_batchnorm_forward_train(rt, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
-    CK_OK(crn_batchnorm_backward(rt, c, m, &tx, &tdy, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
+    CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
+    CK_OK(crn_batchnorm_backward(ops, c, m, &tx, &tdy, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
     float *y2 = test_download(&ty), *dx2 = test_download(&tdx);
     ck_assert_msg(memcmp(y1, y2, cm * 4) == 0, "bn forward is not bit-identical on a rerun");
     ck_assert_msg(memcmp(dx1, dx2, cm * 4) == 0, "bn backward is not bit-identical on a rerun");
@@ -230,6 +231,7 @@ END_TEST
 START_TEST(test_bn_finite_differences)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const int c = 2;
     const size_t m = 10, cm = c * m, cc = c;
@@ -248,8 +250,8 @@ START_TEST(test_bn_finite_differences)
     alloc_f32(&tsi, cc);
     alloc_f32(&tdg, cc);
     alloc_f32(&tdb, cc);
-    CK_OK(crn_batchnorm_forward_train(rt, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
-    CK_OK(crn_batchnorm_backward(rt, c, m, &tx, &tr, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
+    CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
+    CK_OK(crn_batchnorm_backward(ops, c, m, &tx, &tr, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
     float *dx = test_download(&tdx), *dg = test_download(&tdg);
     float fd[20], fdg[2];
     const float h = 1e-2f;
@@ -258,7 +260,7 @@ START_TEST(test_bn_finite_differences)
     do {                                                                                                     \
         CK_OK(crn_tensor_upload(rt, &tx, xp, &err));                                                         \
         CK_OK(crn_tensor_upload(rt, &tg, gp, &err));                                                         \
-        CK_OK(crn_batchnorm_forward_train(rt, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err)); \
+        CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err)); \
         float *yy = test_download(&ty);                                                                      \
         double s = 0;                                                                                        \
         for (size_t q = 0; q < cm; q++) s += (double)yy[q] * r[q];                                           \
@@ -291,11 +293,11 @@ END_TEST
 
 START_TEST(test_bn_rejects_single_value)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_tensor t;
     alloc_f32(&t, 4);
-    ck_assert_int_eq(crn_batchnorm_forward_train(rt, &BN, 4, 1, &t, &t, &t, &t, &t, &t, &t, &t, &err), CRN_EINVAL);
+    ck_assert_int_eq(crn_batchnorm_forward_train(ops, &BN, 4, 1, &t, &t, &t, &t, &t, &t, &t, &t, &err), CRN_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "more than 1 value"));
     crn_tensor_free(&t);
 }

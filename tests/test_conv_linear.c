@@ -111,6 +111,7 @@ static void free_out(conv_out *o)
 static void run_conv(const conv_case *c, int reps, bool want_dx, cl_ulong max_alloc, conv_out *o)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_tensor x, w, b = {0}, y, dy, dx = {0}, dw, db = {0};
     crn_workspace ws = {0};
@@ -127,18 +128,17 @@ static void run_conv(const conv_case *c, int reps, bool want_dx, cl_ulong max_al
     /* A lowered max allocation (chunking tests) applies to the layer's own
      * workspace, not to the test's tensors; main() restores it after a
      * failed test. */
-    cl_ulong saved = rt->dev.max_alloc;
-    if (max_alloc) rt->dev.max_alloc = max_alloc;
+    if (max_alloc) crn_runtime_limit_alloc(rt, max_alloc);
 
-    CK_OK(crn_conv2d_forward(rt, &c->d, c->n, c->h, c->w, &x, &w, c->d.bias ? &b : NULL, &y, &ws, &err));
+    CK_OK(crn_conv2d_forward(ops, &c->d, c->n, c->h, c->w, &x, &w, c->d.bias ? &b : NULL, &y, &ws, &err));
     o->y = test_download(&y);
     for (int r = 0; r < reps; r++) {
         /* Poison the outputs: backward must overwrite every element. */
         float nan = NAN;
-        clEnqueueFillBuffer(rt->queue, dw.buf, &nan, 4, 0, crn_tensor_bytes(&dw), 0, NULL, NULL);
-        if (want_dx) clEnqueueFillBuffer(rt->queue, dx.buf, &nan, 4, 0, crn_tensor_bytes(&dx), 0, NULL, NULL);
-        if (c->d.bias) clEnqueueFillBuffer(rt->queue, db.buf, &nan, 4, 0, crn_tensor_bytes(&db), 0, NULL, NULL);
-        CK_OK(crn_conv2d_backward(rt, &c->d, c->n, c->h, c->w, &x, &w, &dy, want_dx ? &dx : NULL, &dw,
+        clEnqueueFillBuffer(crn_runtime_queue(rt), dw.buf, &nan, 4, 0, crn_tensor_bytes(&dw), 0, NULL, NULL);
+        if (want_dx) clEnqueueFillBuffer(crn_runtime_queue(rt), dx.buf, &nan, 4, 0, crn_tensor_bytes(&dx), 0, NULL, NULL);
+        if (c->d.bias) clEnqueueFillBuffer(crn_runtime_queue(rt), db.buf, &nan, 4, 0, crn_tensor_bytes(&db), 0, NULL, NULL);
+        CK_OK(crn_conv2d_backward(ops, &c->d, c->n, c->h, c->w, &x, &w, &dy, want_dx ? &dx : NULL, &dw,
                                   c->d.bias ? &db : NULL, &ws, &err));
         float *gdx = want_dx ? test_download(&dx) : NULL, *gdw = test_download(&dw);
         float *gdb = c->d.bias ? test_download(&db) : NULL;
@@ -151,7 +151,7 @@ static void run_conv(const conv_case *c, int reps, bool want_dx, cl_ulong max_al
             free(gdx), free(gdw), free(gdb);
         }
     }
-    rt->dev.max_alloc = saved;
+    crn_runtime_limit_alloc(rt, 0);
     crn_tensor_free(&x), crn_tensor_free(&w), crn_tensor_free(&b), crn_tensor_free(&y), crn_tensor_free(&dy);
     crn_tensor_free(&dx), crn_tensor_free(&dw), crn_tensor_free(&db);
     crn_workspace_free(&ws);
@@ -166,7 +166,7 @@ enum { N_CONV_CASES = sizeof conv_cases / sizeof conv_cases[0] };
 START_TEST(test_conv_vs_torch)
 {
     conv_case c;
-    if (_i == 0) printf("device: %s (%s)\n", test_runtime()->dev.name, test_runtime()->dev.platform_name);
+    if (_i == 0) printf("device: %s (%s)\n", crn_runtime_device(test_runtime())->name, crn_runtime_device(test_runtime())->platform_name);
     load_conv_case(conv_cases[_i], &c);
     printf("%s: cin %d cout %d k %dx%d s %d p %d bias %d, input %dx%dx%d -> %dx%d\n", conv_cases[_i], c.d.cin,
            c.d.cout, c.d.kh, c.d.kw, c.d.stride, c.d.pad, c.d.bias, c.n, c.h, c.w, c.ho, c.wo);
@@ -200,24 +200,24 @@ START_TEST(test_conv_chunked)
 {
     static const char *const names[] = {"conv_batch3", "conv_5x5s2p2", "conv_stem7x7s2", "conv_1x1s2_odd"};
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
         conv_case c;
         load_conv_case(names[t], &c);
         conv_out whole;
         memset(&whole, 0, sizeof whole);
-        ck_assert_int_eq(crn_conv_chunk_images(rt, &c.d, c.n, c.h, c.w), c.n);
+        ck_assert_int_eq(crn_conv_chunk_images(ops, &c.d, c.n, c.h, c.w), c.n);
         run_conv(&c, 1, true, 0, &whole);
-        size_t per_image = crn_conv_workspace_bytes(rt, &c.d, 1, c.h, c.w);
+        size_t per_image = crn_conv_workspace_bytes(ops, &c.d, 1, c.h, c.w);
         ck_assert_uint_gt(per_image, 0);
-        ck_assert_uint_eq(crn_conv_workspace_bytes(rt, &c.d, c.n, c.h, c.w), per_image * c.n);
-        cl_ulong saved = rt->dev.max_alloc;
+        ck_assert_uint_eq(crn_conv_workspace_bytes(ops, &c.d, c.n, c.h, c.w), per_image * c.n);
         for (int per = 1; per < c.n; per++) {
             /* room for `per` images and a bit, not per+1 */
             cl_ulong limit = per * per_image + per_image / 2;
-            rt->dev.max_alloc = limit;
-            ck_assert_int_eq(crn_conv_chunk_images(rt, &c.d, c.n, c.h, c.w), per);
-            ck_assert_uint_eq(crn_conv_workspace_bytes(rt, &c.d, c.n, c.h, c.w), per * per_image);
-            rt->dev.max_alloc = saved;
+            crn_runtime_limit_alloc(rt, limit);
+            ck_assert_int_eq(crn_conv_chunk_images(ops, &c.d, c.n, c.h, c.w), per);
+            ck_assert_uint_eq(crn_conv_workspace_bytes(ops, &c.d, c.n, c.h, c.w), per * per_image);
+            crn_runtime_limit_alloc(rt, 0);
             conv_out part;
             memset(&part, 0, sizeof part);
             run_conv(&c, 2, true, limit, &part);
@@ -239,7 +239,7 @@ START_TEST(test_conv_chunked)
             free_out(&part);
         }
         /* Not even one image fits: a clear error, not a crash. */
-        if (crn_conv_workspace_bytes(rt, &c.d, 1, c.h, c.w) > 0) {
+        if (crn_conv_workspace_bytes(ops, &c.d, 1, c.h, c.w) > 0) {
             crn_error err = {0};
             crn_tensor x, w, y;
             size_t sx = c.nx, sw = c.nw, sy = c.ny;
@@ -247,14 +247,14 @@ START_TEST(test_conv_chunked)
             test_upload(&w, c.wt, 1, &sw);
             CK_OK(crn_tensor_alloc(rt, &y, CRN_F32, 1, &sy, &err));
             crn_workspace ws = {0};
-            rt->dev.max_alloc = per_image / 2;
-            int rc = crn_conv2d_forward(rt, &c.d, c.n, c.h, c.w, &x, &w, NULL, &y, &ws, &err);
-            rt->dev.max_alloc = saved;
+            crn_runtime_limit_alloc(rt, per_image / 2);
+            int rc = crn_conv2d_forward(ops, &c.d, c.n, c.h, c.w, &x, &w, NULL, &y, &ws, &err);
+            crn_runtime_limit_alloc(rt, 0);
             ck_assert_int_eq(rc, CRN_ENOMEM);
             ck_assert_ptr_nonnull(strstr(err.msg, "im2col"));
             crn_tensor_free(&x), crn_tensor_free(&w), crn_tensor_free(&y);
         }
-        rt->dev.max_alloc = saved;
+        crn_runtime_limit_alloc(rt, 0);
         free_out(&whole);
         free_conv_case(&c);
     }
@@ -265,6 +265,7 @@ END_TEST
 static double conv_loss(const conv_case *c, const float *x, const float *w, const float *b)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_tensor tx, tw, tb = {0}, ty;
     crn_workspace ws = {0};
@@ -273,7 +274,7 @@ static double conv_loss(const conv_case *c, const float *x, const float *w, cons
     test_upload(&tw, w, 1, &sw);
     if (c->d.bias) test_upload(&tb, b, 1, &sb);
     CK_OK(crn_tensor_alloc(rt, &ty, CRN_F32, 1, &sy, &err));
-    CK_OK(crn_conv2d_forward(rt, &c->d, c->n, c->h, c->w, &tx, &tw, c->d.bias ? &tb : NULL, &ty, &ws, &err));
+    CK_OK(crn_conv2d_forward(ops, &c->d, c->n, c->h, c->w, &tx, &tw, c->d.bias ? &tb : NULL, &ty, &ws, &err));
     float *y = test_download(&ty);
     double l = 0;
     for (size_t i = 0; i < c->ny; i++) l += (double)y[i] * c->dy[i];
@@ -333,6 +334,7 @@ END_TEST
 START_TEST(test_conv_bad_shapes)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_conv_desc d = {.cin = 2, .cout = 3, .kh = 3, .kw = 3, .stride = 1, .pad = 1, .bias = false};
     size_t sx = 2 * 1 * 4 * 4, sw = 3 * 2 * 9, sy = 3 * 4 * 4;
@@ -341,26 +343,26 @@ START_TEST(test_conv_bad_shapes)
     CK_OK(crn_tensor_zeros(rt, &x, CRN_F32, 1, &sx, &err));
     CK_OK(crn_tensor_zeros(rt, &w, CRN_F32, 1, &sw, &err));
     CK_OK(crn_tensor_zeros(rt, &y, CRN_F32, 1, &sy, &err));
-    CK_OK(crn_conv2d_forward(rt, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err));
+    CK_OK(crn_conv2d_forward(ops, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err));
     /* batch 2 does not match the tensors */
-    ck_assert_int_eq(crn_conv2d_forward(rt, &d, 2, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
+    ck_assert_int_eq(crn_conv2d_forward(ops, &d, 2, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "x has"));
     /* a bias layer without its bias */
     d.bias = true;
-    ck_assert_int_eq(crn_conv2d_forward(rt, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
+    ck_assert_int_eq(crn_conv2d_forward(ops, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "bias"));
     d.bias = false;
     /* kernel larger than the padded input */
     d.kh = 7;
-    ck_assert_int_eq(crn_conv2d_forward(rt, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
+    ck_assert_int_eq(crn_conv2d_forward(ops, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
     d.kh = 3;
     d.stride = 0;
-    ck_assert_int_eq(crn_conv2d_forward(rt, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
+    ck_assert_int_eq(crn_conv2d_forward(ops, &d, 1, 4, 4, &x, &w, NULL, &y, &ws, &err), CRN_EINVAL);
     ck_assert_int_eq(crn_conv_out_size(224, 7, 2, 3), 112);
     ck_assert_int_eq(crn_conv_out_size(9, 1, 2, 0), 5);
     ck_assert_int_eq(crn_conv_out_size(7, 3, 2, 1), 4);
     crn_conv_desc pw = {.cin = 64, .cout = 256, .kh = 1, .kw = 1, .stride = 1, .pad = 0};
-    ck_assert_uint_eq(crn_conv_workspace_bytes(rt, &pw, 32, 56, 56), 0);
+    ck_assert_uint_eq(crn_conv_workspace_bytes(ops, &pw, 32, 56, 56), 0);
     crn_tensor_free(&x), crn_tensor_free(&w), crn_tensor_free(&y);
     crn_workspace_free(&ws);
 }
@@ -371,6 +373,7 @@ static const char *const linear_cases[] = {"linear_small", "linear_wide"};
 START_TEST(test_linear_vs_torch)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_st_file f;
     char file[128];
@@ -392,12 +395,12 @@ START_TEST(test_linear_vs_torch)
     CK_OK(crn_tensor_alloc(rt, &dw, CRN_F32, 2, sw, &err));
     CK_OK(crn_tensor_alloc(rt, &db, CRN_F32, 1, sb, &err));
     printf("%s: in %d out %d batch %d\n", linear_cases[_i], in, out, n);
-    CK_OK(crn_linear_forward(rt, in, out, n, &x, &w, &b, &y, &err));
+    CK_OK(crn_linear_forward(ops, in, out, n, &x, &w, &b, &y, &err));
     float *gy = test_download(&y);
     compare("linear y", gy, hy, (size_t)out * n);
     float *first[3] = {0};
     for (int r = 0; r < 2; r++) {
-        CK_OK(crn_linear_backward(rt, in, out, n, &x, &w, &dy, &dx, &dw, &db, &err));
+        CK_OK(crn_linear_backward(ops, in, out, n, &x, &w, &dy, &dx, &dw, &db, &err));
         float *g[3] = {test_download(&dx), test_download(&dw), test_download(&db)};
         if (r == 0) {
             compare("linear dx", g[0], hdx, (size_t)in * n);
@@ -412,12 +415,12 @@ START_TEST(test_linear_vs_torch)
         }
     }
     /* dx skipped: dw and db unchanged. */
-    CK_OK(crn_linear_backward(rt, in, out, n, &x, &w, &dy, NULL, &dw, &db, &err));
+    CK_OK(crn_linear_backward(ops, in, out, n, &x, &w, &dy, NULL, &dw, &db, &err));
     float *g2 = test_download(&dw);
     ck_assert(memcmp(g2, first[1], (size_t)out * in * 4) == 0);
     free(g2);
     /* Mismatched shapes are refused. */
-    ck_assert_int_eq(crn_linear_forward(rt, in + 1, out, n, &x, &w, &b, &y, &err), CRN_EINVAL);
+    ck_assert_int_eq(crn_linear_forward(ops, in + 1, out, n, &x, &w, &b, &y, &err), CRN_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "x has"));
     for (int i = 0; i < 3; i++) free(first[i]);
     free(gy), free(hx), free(hw), free(hb), free(hy), free(hdy), free(hdx), free(hdw), free(hdb);
@@ -432,6 +435,7 @@ END_TEST
 START_TEST(test_row_sum_long)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const int rows = 3, cols = 10007;
     size_t nx = (size_t)rows * cols, sb = rows;
@@ -447,9 +451,9 @@ START_TEST(test_row_sum_long)
     crn_tensor x, b;
     test_upload(&x, hx, 1, &nx);
     CK_OK(crn_tensor_alloc(rt, &b, CRN_F32, 1, &sb, &err));
-    CK_OK(crn_row_sum(rt, x.buf, b.buf, rows, cols, &err));
+    CK_OK(crn_row_sum(ops, x.buf, b.buf, rows, cols, &err));
     float *g1 = test_download(&b);
-    CK_OK(crn_row_sum(rt, x.buf, b.buf, rows, cols, &err));
+    CK_OK(crn_row_sum(ops, x.buf, b.buf, rows, cols, &err));
     float *g2 = test_download(&b);
     ck_assert(memcmp(g1, g2, sizeof want) == 0);
     /* sum of 10007 values of size 0.5 with cancellation: float32 rounding of
@@ -463,17 +467,9 @@ END_TEST
 
 /* The chunking test lowers the device's max allocation; a failed assertion
  * jumps out of the test, so the limit is restored after every test. */
-static cl_ulong g_max_alloc;
+static void save_limits(void) { test_runtime(); }
 
-static void save_limits(void)
-{
-    g_max_alloc = test_runtime()->dev.max_alloc;
-}
-
-static void restore_limits(void)
-{
-    test_runtime()->dev.max_alloc = g_max_alloc;
-}
+static void restore_limits(void) { crn_runtime_limit_alloc(test_runtime(), 0); }
 
 int main(void)
 {

@@ -35,7 +35,7 @@ static crn_model *make(crn_model_kind kind, crn_act_kind act, bool final_act, in
     crn_error err = {0};
     crn_model_config c = {kind, act, final_act, classes, size, width, false};
     crn_model *m = NULL;
-    CK_OK(crn_model_create(test_runtime(), &c, batch, &m, &err));
+    CK_OK(crn_model_create(test_ops(), &c, batch, &m, &err));
     return m;
 }
 
@@ -95,7 +95,7 @@ START_TEST(test_default_init)
     crn_model_params_buffer(m, &np);
     float *a = malloc(np * 4), *b = malloc(np * 4);
     crn_runtime *rt = test_runtime();
-    ck_assert_int_eq(clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, a, 0, NULL,
+    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, a, 0, NULL,
                                          NULL), 0);
     int checked = 0;
     for (int t = 0; t < crn_model_tensor_count(m); t++) {
@@ -127,11 +127,11 @@ START_TEST(test_default_init)
     ck_assert_int_gt(checked, 10);
     /* same seed, same weights; another seed, others */
     CK_OK(crn_model_init(m, 7, &err));
-    ck_assert_int_eq(clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
+    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
                                          NULL), 0);
     ck_assert(memcmp(a, b, np * 4) == 0);
     CK_OK(crn_model_init(m, 8, &err));
-    ck_assert_int_eq(clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
+    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
                                          NULL), 0);
     ck_assert(memcmp(a, b, np * 4) != 0);
     free(a), free(b);
@@ -328,7 +328,7 @@ START_TEST(test_usage_errors)
     ck_assert_ptr_nonnull(strstr(err.msg, "label 10"));
     crn_model_destroy(m);
     crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 32, 0.0, false};
-    ck_assert_int_ne(crn_model_create(test_runtime(), &c, 1, &m, &err), CRN_OK);
+    ck_assert_int_ne(crn_model_create(test_ops(), &c, 1, &m, &err), CRN_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, "width"));
 }
 END_TEST

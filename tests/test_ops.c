@@ -75,7 +75,7 @@ END_TEST
  * subnormal -7e-38 in PyTorch and may flush to -0 on a device. */
 START_TEST(test_act_fixtures)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     for (int k = 0; k < 3; k++) {
         char path[64], what[64];
@@ -88,8 +88,8 @@ START_TEST(test_act_fixtures)
         upload_fx(&dy, &f, "dy");
         alloc_t(&y, CRN_F32, n);
         alloc_t(&dx, CRN_F32, n);
-        CK_OK(crn_act_forward(rt, (crn_act_kind)k, n, &x, &y, &err));
-        CK_OK(crn_act_backward(rt, (crn_act_kind)k, n, &x, &dy, &dx, &err));
+        CK_OK(crn_act_forward(ops, (crn_act_kind)k, n, &x, &y, &err));
+        CK_OK(crn_act_backward(ops, (crn_act_kind)k, n, &x, &dy, &dx, &err));
         snprintf(what, sizeof what, "%s forward", crn_act_name((crn_act_kind)k));
         check_fx(what, &y, &f, "y", 1e-4, 1e-30);
         snprintf(what, sizeof what, "%s backward", crn_act_name((crn_act_kind)k));
@@ -105,7 +105,7 @@ START_TEST(test_act_fixtures)
             }
         ck_assert_int_ge(zeros, 50);
         /* dx aliasing dy */
-        CK_OK(crn_act_backward(rt, (crn_act_kind)k, n, &x, &dy, &dy, &err));
+        CK_OK(crn_act_backward(ops, (crn_act_kind)k, n, &x, &dy, &dy, &err));
         float *alias = test_download(&dy);
         ck_assert_msg(memcmp(alias, hdx, n * 4) == 0, "%s: dx aliasing dy differs", crn_act_name((crn_act_kind)k));
         free(hx), free(hdx), free(hdy), free(alias);
@@ -118,7 +118,7 @@ END_TEST
 /* SiLU's derivative against central differences of the kernel's forward. */
 START_TEST(test_silu_finite_differences)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     enum { N = 41 };
     const float h = 1e-2f;
@@ -134,9 +134,9 @@ START_TEST(test_silu_finite_differences)
     test_upload(&tm, xm, 1, &n);
     test_upload(&t1, ones, 1, &n);
     alloc_t(&yp, CRN_F32, n), alloc_t(&ym, CRN_F32, n), alloc_t(&dx, CRN_F32, n);
-    CK_OK(crn_act_forward(rt, CRN_ACT_SILU, n, &tp, &yp, &err));
-    CK_OK(crn_act_forward(rt, CRN_ACT_SILU, n, &tm, &ym, &err));
-    CK_OK(crn_act_backward(rt, CRN_ACT_SILU, n, &tx, &t1, &dx, &err));
+    CK_OK(crn_act_forward(ops, CRN_ACT_SILU, n, &tp, &yp, &err));
+    CK_OK(crn_act_forward(ops, CRN_ACT_SILU, n, &tm, &ym, &err));
+    CK_OK(crn_act_backward(ops, CRN_ACT_SILU, n, &tx, &t1, &dx, &err));
     float *a = test_download(&yp), *b = test_download(&ym), *g = test_download(&dx);
     for (int i = 0; i < N; i++) fd[i] = (float)(((double)a[i] - b[i]) / (2.0 * h));
     /* truncation O(h^2 f''') ~ 1e-5 and rounding ~1e-7 / h ~ 1e-5: 1e-3 */
@@ -150,6 +150,7 @@ END_TEST
 START_TEST(test_maxpool_fixtures)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const char *cases[] = {"7x7_k3s2p1", "9x9_k3s2p1", "5x6_k3s2p1", "neg_k3s2p1",
                            "const_k3s2p1", "ninf_k3s2p1", "8x8_k2s2", "9x9_k2s2", "5x6_k2s2"};
@@ -168,8 +169,8 @@ START_TEST(test_maxpool_fixtures)
         alloc_t(&y, CRN_F32, ny);
         alloc_t(&arg, CRN_I32, ny);
         alloc_t(&dx, CRN_F32, nx);
-        CK_OK(crn_maxpool_forward(rt, c, n, h, w, k, s, p, &x, &y, &arg, &err));
-        CK_OK(crn_maxpool_backward(rt, c, n, h, w, k, s, p, &dy, &arg, &dx, &err));
+        CK_OK(crn_maxpool_forward(ops, c, n, h, w, k, s, p, &x, &y, &arg, &err));
+        CK_OK(crn_maxpool_backward(ops, c, n, h, w, k, s, p, &dy, &arg, &dx, &err));
         float *gy = test_download(&y), *gdx = test_download(&dx);
         int32_t *garg = malloc(ny * 4);
         CK_OK(crn_tensor_download(rt, &arg, garg, &err));
@@ -182,7 +183,7 @@ START_TEST(test_maxpool_fixtures)
         snprintf(what, sizeof what, "maxpool %s dx", cases[ci]);
         report(what, test_check_close(what, gdx, want_dx, nx, 1e-4, 1e-30));
         /* Determinism of the gather. */
-        CK_OK(crn_maxpool_backward(rt, c, n, h, w, k, s, p, &dy, &arg, &dx, &err));
+        CK_OK(crn_maxpool_backward(ops, c, n, h, w, k, s, p, &dy, &arg, &dx, &err));
         float *gdx2 = test_download(&dx);
         ck_assert_msg(memcmp(gdx, gdx2, nx * 4) == 0, "maxpool %s backward not bit-identical", cases[ci]);
         free(gy), free(gdx), free(gdx2), free(garg), free(want_y), free(want_arg), free(want_dx);
@@ -194,21 +195,21 @@ END_TEST
 
 START_TEST(test_maxpool_rejects_bad_shapes)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_tensor t, a;
     alloc_t(&t, CRN_F32, 64);
     alloc_t(&a, CRN_I32, 64);
-    ck_assert_int_eq(crn_maxpool_forward(rt, 1, 1, 4, 4, 3, 2, 2, &t, &t, &a, &err), CRN_EINVAL); /* pad > k/2 */
-    ck_assert_int_eq(crn_maxpool_forward(rt, 1, 1, 4, 4, 3, 0, 1, &t, &t, &a, &err), CRN_EINVAL);
-    ck_assert_int_eq(crn_maxpool_forward(rt, 1, 1, 4, 4, 3, 2, 1, &t, &t, &t, &err), CRN_EINVAL); /* f32 argmax */
+    ck_assert_int_eq(crn_maxpool_forward(ops, 1, 1, 4, 4, 3, 2, 2, &t, &t, &a, &err), CRN_EINVAL); /* pad > k/2 */
+    ck_assert_int_eq(crn_maxpool_forward(ops, 1, 1, 4, 4, 3, 0, 1, &t, &t, &a, &err), CRN_EINVAL);
+    ck_assert_int_eq(crn_maxpool_forward(ops, 1, 1, 4, 4, 3, 2, 1, &t, &t, &t, &err), CRN_EINVAL); /* f32 argmax */
     crn_tensor_free(&t), crn_tensor_free(&a);
 }
 END_TEST
 
 START_TEST(test_avgpool_global)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_st_file f;
     test_load_fixture("pool_gap.safetensors", &f);
@@ -218,8 +219,8 @@ START_TEST(test_avgpool_global)
     upload_fx(&dy, &f, "dy");
     alloc_t(&y, CRN_F32, (size_t)c * n);
     alloc_t(&dx, CRN_F32, (size_t)c * n * hw);
-    CK_OK(crn_avgpool_global_forward(rt, c, n, hw, &x, &y, &err));
-    CK_OK(crn_avgpool_global_backward(rt, c, n, hw, &dy, &dx, &err));
+    CK_OK(crn_avgpool_global_forward(ops, c, n, hw, &x, &y, &err));
+    CK_OK(crn_avgpool_global_backward(ops, c, n, hw, &dy, &dx, &err));
     /* y is a mean of 49 values of both signs: atol 1e-6 (~1e-5 of |x|). */
     check_fx("global avgpool forward", &y, &f, "y", 1e-4, 1e-6);
     check_fx("global avgpool backward", &dx, &f, "dx", 1e-4, 1e-30);
@@ -231,6 +232,7 @@ END_TEST
 START_TEST(test_softmax_xent)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const char *cases[] = {"small", "flowers", "huge"};
     for (size_t ci = 0; ci < 3; ci++) {
@@ -249,7 +251,7 @@ START_TEST(test_softmax_xent)
         CK_OK(crn_tensor_upload(rt, &labels, lab, &err));
         alloc_t(&losses, CRN_F32, (size_t)n);
         alloc_t(&dl, CRN_F32, (size_t)k * n);
-        CK_OK(crn_softmax_xent(rt, k, n, &logits, &labels, &losses, &dl, &err));
+        CK_OK(crn_softmax_xent(ops, k, n, &logits, &labels, &losses, &dl, &err));
         snprintf(what, sizeof what, "xent %s losses", cases[ci]);
         /* losses near 0 (a confident right answer) compare with atol 1e-6 */
         check_fx(what, &losses, &f, "losses", 1e-4, 1e-6);
@@ -263,7 +265,7 @@ START_TEST(test_softmax_xent)
                       mean, (double)want_mean[0]);
         report(what, fabs(mean - want_mean[0]) / (1e-4 * fabs(want_mean[0]) + 1e-6));
         /* Without the gradient: the same losses. */
-        CK_OK(crn_softmax_xent(rt, k, n, &logits, &labels, &losses, NULL, &err));
+        CK_OK(crn_softmax_xent(ops, k, n, &logits, &labels, &losses, NULL, &err));
         float *gl2 = test_download(&losses);
         ck_assert_msg(memcmp(gl, gl2, (size_t)n * 4) == 0, "%s: losses differ without dlogits", cases[ci]);
         free(gl), free(gl2), free(flab), free(want_mean), free(lab);
@@ -278,6 +280,7 @@ END_TEST
 START_TEST(test_elementwise)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     enum { N = 2, C = 3, HW = 35, T = N * C * HW };
     float a[T], b[T], ref[T];
@@ -288,29 +291,29 @@ START_TEST(test_elementwise)
     test_upload(&tb, b, 1, &t);
     alloc_t(&ty, CRN_F32, t);
 
-    CK_OK(crn_fill(rt, &ty, 3.25f, T - 5, &err));
+    CK_OK(crn_fill(ops, &ty, 3.25f, T - 5, &err));
     float *g = test_download(&ty);
     for (int i = 0; i < T; i++) ck_assert_float_eq(g[i], i < T - 5 ? 3.25f : 0.0f);
     free(g);
 
-    CK_OK(crn_add(rt, T, &ta, &tb, &ty, &err));
+    CK_OK(crn_add(ops, T, &ta, &tb, &ty, &err));
     g = test_download(&ty);
     for (int i = 0; i < T; i++) ck_assert_float_eq(g[i], a[i] + b[i]);
     free(g);
-    CK_OK(crn_add(rt, T, &ta, &tb, &ta, &err)); /* y aliases a */
-    CK_OK(crn_add(rt, T, &ta, &tb, &tb, &err)); /* y aliases b: b = (a + b) + b */
+    CK_OK(crn_add(ops, T, &ta, &tb, &ta, &err)); /* y aliases a */
+    CK_OK(crn_add(ops, T, &ta, &tb, &tb, &err)); /* y aliases b: b = (a + b) + b */
     g = test_download(&tb);
     for (int i = 0; i < T; i++) ck_assert_float_eq(g[i], (a[i] + b[i]) + b[i]);
     free(g);
 
     CK_OK(crn_tensor_upload(rt, &ta, a, &err));
     CK_OK(crn_tensor_upload(rt, &tb, b, &err));
-    CK_OK(crn_axpby(rt, T, 2.0f, &ta, -0.5f, &tb, &err));
+    CK_OK(crn_axpby(ops, T, 2.0f, &ta, -0.5f, &tb, &err));
     g = test_download(&tb);
     for (int i = 0; i < T; i++) ck_assert_float_eq(g[i], 2.0f * a[i] + -0.5f * b[i]);
     free(g);
 
-    CK_OK(crn_nchw_to_cnhw(rt, N, C, HW, &ta, &ty, &err));
+    CK_OK(crn_nchw_to_cnhw(ops, N, C, HW, &ta, &ty, &err));
     for (int ni = 0; ni < N; ni++)
         for (int ci = 0; ci < C; ci++)
             for (int p = 0; p < HW; p++) ref[(ci * N + ni) * HW + p] = a[(ni * C + ci) * HW + p];

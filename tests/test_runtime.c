@@ -9,21 +9,38 @@
 #include "clresnet/ops/gemm.h"
 #include "clresnet/runtime/kernel_cache.h"
 #include "clresnet/runtime/kernels.h"
-#include "clresnet/runtime/selftest.h"
+#include "clresnet/ops/selftest.h"
 #include "test_support.h"
 
 START_TEST(test_runtime_starts)
 {
     crn_runtime *rt = test_runtime();
-    ck_assert_ptr_nonnull(rt->ctx);
-    ck_assert_int_eq(rt->program_count, crn_cl_source_count);
-    ck_assert_int_gt(rt->kernel_count, 0);
-    crn_kernel_entry *k = NULL;
+    ck_assert_ptr_nonnull(crn_runtime_context(rt));
+    crn_build_stats bs = crn_runtime_build_stats(rt);
+    ck_assert_int_eq(bs.programs, crn_cl_source_count);
+    ck_assert_int_gt(bs.kernels, 0);
+    const crn_kernel *k = NULL;
     crn_error err = {0};
-    CK_OK(crn_kernel_get(rt, "fill_f32", &k, &err));
+    CK_OK(crn_kernel_find(rt, "fill_f32", &k, &err));
     ck_assert_int_gt((int)k->max_wg, 0);
-    ck_assert_int_ne(crn_kernel_get(rt, "no_such_kernel", &k, &err), CRN_OK);
+    ck_assert_int_eq((int)k->nargs, 3);
+    ck_assert_int_ne(crn_kernel_find(rt, "no_such_kernel", &k, &err), CRN_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, "no_such_kernel"));
+    /* a wrapper out of step with its kernel is refused: too few arguments,
+     * or one of the wrong size */
+    cl_mem buf = NULL;
+    CK_OK(crn_buffer_alloc(rt, &buf, 64, &err));
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, buf);
+    ck_assert_int_eq(crn_args_end(&a, &err), CRN_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "fill_f32 takes 3 arguments, its wrapper set 1"));
+    a = crn_args_begin(k);
+    crn_arg_float(&a, 1.0f);
+    crn_arg_float(&a, 1.0f);
+    crn_arg_int(&a, 1);
+    ck_assert_int_eq(crn_args_end(&a, &err), CRN_ECL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "fill_f32: argument 0"));
+    clReleaseMemObject(buf);
 }
 END_TEST
 
@@ -61,7 +78,7 @@ END_TEST
  * leading dimensions, against the double-accumulating C reference. */
 START_TEST(test_sgemm_odd_sizes)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {33, 17, 65}, {127, 3, 129}, {64, 96, 147}, {5, 250, 1}};
     unsigned seed = 7;
@@ -84,7 +101,7 @@ START_TEST(test_sgemm_odd_sizes)
                 test_upload(&da, a, 1, &na);
                 test_upload(&db, b, 1, &nb);
                 test_upload(&dc, c, 1, &nc);
-                CK_OK(crn_sgemm(rt, ta, tb, m, n, k, 2.0f, da.buf, off, lda, db.buf, off, ldb, 0.5f, dc.buf, off, ldc,
+                CK_OK(crn_sgemm(ops, ta, tb, m, n, k, 2.0f, da.buf, off, lda, db.buf, off, ldb, 0.5f, dc.buf, off, ldc,
                                 &err));
                 float *got = test_download(&dc);
                 char what[128];
@@ -105,6 +122,7 @@ END_TEST
 START_TEST(test_sgemm_long_k)
 {
     crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     const size_t shapes[][3] = {{8, 8, 4096}, {3, 27, 6144}, {64, 9, 1000}, {130, 70, 2048}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
@@ -121,18 +139,18 @@ START_TEST(test_sgemm_long_k)
         test_upload(&db, b, 1, &nb);
         test_upload(&dc, c, 1, &nc);
         char what[96];
-        snprintf(what, sizeof what, "long-k sgemm %zux%zux%zu (%zu chunks)", m, n, k, crn_gemm_k_splits(rt, m, n, k));
+        snprintf(what, sizeof what, "long-k sgemm %zux%zux%zu (%zu chunks)", m, n, k, crn_gemm_k_splits(ops, m, n, k));
         /* beta 1: C = 0.25 + A B^T */
-        CK_OK(crn_sgemm_nt_long_k(rt, m, n, k, da.buf, 3, lda, db.buf, 0, k, 1.0f, dc.buf, 0, n, &err));
+        CK_OK(crn_sgemm_nt_long_k(ops, m, n, k, da.buf, 3, lda, db.buf, 0, k, 1.0f, dc.buf, 0, n, &err));
         float *got = test_download(&dc);
         for (size_t i = 0; i < m * n; i++) got[i] -= 0.25f;
         test_check_close(what, got, ref, m * n, 1e-4, 1e-4);
         free(got);
         /* beta 0, twice: the same bits */
-        CK_OK(crn_sgemm_nt_long_k(rt, m, n, k, da.buf, 3, lda, db.buf, 0, k, 0.0f, dc.buf, 0, n, &err));
+        CK_OK(crn_sgemm_nt_long_k(ops, m, n, k, da.buf, 3, lda, db.buf, 0, k, 0.0f, dc.buf, 0, n, &err));
         float *g1 = test_download(&dc);
         test_check_close(what, g1, ref, m * n, 1e-4, 1e-4);
-        CK_OK(crn_sgemm_nt_long_k(rt, m, n, k, da.buf, 3, lda, db.buf, 0, k, 0.0f, dc.buf, 0, n, &err));
+        CK_OK(crn_sgemm_nt_long_k(ops, m, n, k, da.buf, 3, lda, db.buf, 0, k, 0.0f, dc.buf, 0, n, &err));
         float *g2 = test_download(&dc);
         ck_assert_mem_eq(g1, g2, m * n * sizeof(float));
         free(g1), free(g2);
@@ -140,7 +158,8 @@ START_TEST(test_sgemm_long_k)
         free(a), free(b), free(c), free(ref);
     }
     /* this device must split at least the first shape, or the test checks nothing new */
-    ck_assert_msg(crn_gemm_k_splits(rt, 8, 8, 4096) > 1, "8x8x4096 is not split on %s", rt->dev.name);
+    ck_assert_msg(crn_gemm_k_splits(ops, 8, 8, 4096) > 1, "8x8x4096 is not split on %s",
+                  crn_runtime_device(rt)->name);
 }
 END_TEST
 
@@ -160,22 +179,23 @@ static int count_entries(const char *dir)
 START_TEST(test_kernel_cache)
 {
     crn_runtime *rt0 = test_runtime();
+    const crn_device_info *dev0 = crn_runtime_device(rt0);
     crn_error err = {0};
     char dir[] = "/tmp/clresnet-cache-test-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     setenv("CLRESNET_CACHE_DIR", dir, 1);
 
     crn_runtime *rt = NULL;
-    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
-    ck_assert_int_eq(rt->cache_hits, 0);
-    ck_assert_int_eq(rt->cache_builds, crn_cl_source_count);
+    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, 0);
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, crn_cl_source_count);
     crn_runtime_destroy(rt);
     ck_assert_int_eq(count_entries(dir), crn_cl_source_count);
 
     /* Second start: every program from the cache. */
-    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
-    ck_assert_int_eq(rt->cache_hits, crn_cl_source_count);
-    ck_assert_int_eq(rt->cache_builds, 0);
+    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, crn_cl_source_count);
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, 0);
     crn_runtime_destroy(rt);
 
     /* Corrupt every entry (one flipped byte in the binary, one truncated):
@@ -184,22 +204,25 @@ START_TEST(test_kernel_cache)
     snprintf(cmd, sizeof cmd,
              "for f in '%s'/*.clbin; do printf '\\377' | dd of=\"$f\" bs=1 seek=40 conv=notrunc status=none; done", dir);
     ck_assert_int_eq(system(cmd), 0);
-    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
-    ck_assert_int_eq(rt->cache_hits, 0);
-    ck_assert_int_eq(rt->cache_builds, crn_cl_source_count);
+    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, 0);
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, crn_cl_source_count);
+    crn_ops *ops = NULL;
+    CK_OK(crn_ops_create(rt, &ops, &err));
     crn_selftest_result res;
-    CK_OK(crn_selftest_gemm(rt, 0, &res, &err));
+    CK_OK(crn_selftest_gemm(ops, 0, &res, &err));
+    crn_ops_destroy(ops);
     crn_runtime_destroy(rt);
     snprintf(cmd, sizeof cmd, "for f in '%s'/*.clbin; do truncate -s 20 \"$f\"; done", dir);
     ck_assert_int_eq(system(cmd), 0);
-    CK_OK(crn_runtime_create(&rt, &rt0->dev, NULL, &err));
-    ck_assert_int_eq(rt->cache_builds, crn_cl_source_count);
+    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, crn_cl_source_count);
     crn_runtime_destroy(rt);
 
     /* no_kernel_cache: builds everything, reads nothing. */
     crn_runtime_options opt = {.no_kernel_cache = true};
-    CK_OK(crn_runtime_create(&rt, &rt0->dev, &opt, &err));
-    ck_assert_int_eq(rt->cache_hits, 0);
+    CK_OK(crn_runtime_create(&rt, dev0, &opt, &err));
+    ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, 0);
     crn_runtime_destroy(rt);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

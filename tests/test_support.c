@@ -8,10 +8,13 @@
 #include "clresnet/runtime/device.h"
 
 static crn_runtime *g_rt;
+static crn_ops *g_ops;
 
 static void release(void)
 {
+    crn_ops_destroy(g_ops);
     crn_runtime_destroy(g_rt);
+    g_ops = NULL;
     g_rt = NULL;
 }
 
@@ -34,8 +37,16 @@ crn_runtime *test_runtime(void)
     int rc = crn_runtime_create(&g_rt, &list.devices[index], NULL, &err);
     crn_devices_free(&list);
     ck_assert_msg(rc == CRN_OK, "%s", err.msg);
+    rc = crn_ops_create(g_rt, &g_ops, &err);
+    ck_assert_msg(rc == CRN_OK, "%s", err.msg);
     atexit(release);
     return g_rt;
+}
+
+crn_ops *test_ops(void)
+{
+    test_runtime();
+    return g_ops;
 }
 
 const char *test_fixture_path(const char *name)

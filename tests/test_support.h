@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "clresnet/ops/ops.h"
 #include "clresnet/runtime/runtime.h"
 #include "clresnet/io/safetensors.h"
 #include "clresnet/runtime/tensor.h"
@@ -13,6 +14,8 @@
 /* The runtime on CLRESNET_TEST_DEVICE (index, gpu or cpu; default: the
  * engine's usual choice), created once per test process. */
 crn_runtime *test_runtime(void);
+/* The ops context on that runtime. */
+crn_ops *test_ops(void);
 
 /* Full path of a committed fixture: $CLRESNET_FIXTURES/name. */
 const char *test_fixture_path(const char *name);

@@ -156,7 +156,7 @@ START_TEST(test_loss_goes_down)
     small_config(&c, out);
     c.epochs = 6;
     crn_train_result res;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 6);
     ck_assert_int_eq(res.steps, 6 * STEPS_PER_EPOCH);
     ck_assert(!res.interrupted && !res.early_stopped && !res.max_steps_reached);
@@ -223,7 +223,7 @@ static const char *reference_run(void)
     small_config(&c, ref);
     c.transform.augment = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.steps, 2 * STEPS_PER_EPOCH);
     return ref;
 }
@@ -264,7 +264,7 @@ static void interrupted_run(const char *dir, stopper first, const long long *mor
     volatile sig_atomic_t flag = 0;
     first.flag = &flag;
     crn_train_result res;
-    int rc = crn_train(test_runtime(), &c, &flag, stop_cb, &first, &res, &err);
+    int rc = crn_train(test_ops(), &c, &flag, stop_cb, &first, &res, &err);
     ck_assert_msg(rc == CRN_EINTR, "want an interrupt, got %d: %s", rc, err.msg);
     ck_assert(res.interrupted);
     ck_assert(exists(dir, "last.safetensors"));
@@ -272,12 +272,12 @@ static void interrupted_run(const char *dir, stopper first, const long long *mor
     for (int i = 0; i < n_more; i++) {
         flag = 0;
         stopper s = {&flag, more_stops[i], CRN_PHASE_TRAIN, 0};
-        rc = crn_train(test_runtime(), &c, &flag, stop_cb, &s, &res, &err);
+        rc = crn_train(test_ops(), &c, &flag, stop_cb, &s, &res, &err);
         ck_assert_msg(rc == CRN_EINTR, "resume %d: want an interrupt, got %d: %s", i + 1, rc, err.msg);
         ck_assert_int_eq(res.steps, more_stops[i]);
     }
     flag = 0;
-    CK_OK(crn_train(test_runtime(), &c, &flag, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, &flag, NULL, NULL, &res, &err));
     ck_assert(!res.interrupted);
     ck_assert_int_eq(res.epochs_run, 2);
     ck_assert_int_eq(res.steps, 2 * STEPS_PER_EPOCH);
@@ -293,11 +293,11 @@ START_TEST(test_resume_after_epoch)
     c.transform.augment = 1;
     c.epochs = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 1);
     c.epochs = 2;
     c.resume = true;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 2);
     check_same_as_reference(dir);
 }
@@ -346,7 +346,7 @@ static crn_model *small_model(int classes)
     crn_error err = {0};
     crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, classes, 32, 0.25, false};
     crn_model *m = NULL;
-    CK_OK(crn_model_create(test_runtime(), &mc, BATCH, &m, &err));
+    CK_OK(crn_model_create(test_ops(), &mc, BATCH, &m, &err));
     return m;
 }
 
@@ -363,7 +363,7 @@ static const char *train_from_bad_init(crn_model *m, const char *name, crn_train
     const char *dir = run_dir(name);
     small_config(&c, dir);
     c.init_path = init;
-    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, res, run_err), CRN_OK);
+    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, res, run_err), CRN_OK);
     return dir;
 }
 
@@ -418,7 +418,7 @@ START_TEST(test_nan_after_checkpoint_keeps_it)
     small_config(&c, dir);
     c.epochs = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     char last[700];
     snprintf(last, sizeof last, "%s/last.safetensors", dir);
     crn_model *m = small_model(3);
@@ -441,7 +441,7 @@ START_TEST(test_nan_after_checkpoint_keeps_it)
 
     c.epochs = 2;
     c.resume = true;
-    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
+    int rc = crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err);
     ck_assert_int_ne(rc, CRN_OK);
     printf("NaN after resume: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "at step 4 ") != NULL, "message does not name step 4: %s", err.msg);
@@ -473,7 +473,7 @@ static const char *one_epoch_run(void)
     small_config(&c, dir);
     c.epochs = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     return dir;
 }
 
@@ -483,7 +483,7 @@ static int load_into(const char *path, crn_model_config mc, crn_error *err)
 {
     crn_error e2 = {0};
     crn_model *m = NULL;
-    ck_assert_msg(crn_model_create(test_runtime(), &mc, BATCH, &m, &e2) == CRN_OK, "%s", e2.msg);
+    ck_assert_msg(crn_model_create(test_ops(), &mc, BATCH, &m, &e2) == CRN_OK, "%s", e2.msg);
     size_t np = 0;
     crn_model_params_buffer(m, &np);
     crn_optim_config oc = crn_optim_defaults(CRN_OPT_NADAM);
@@ -585,7 +585,7 @@ START_TEST(test_damaged_checkpoint_refused_on_resume)
     small_config(&c, dir);
     c.resume = true;
     crn_train_result res;
-    int rc = crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err);
+    int rc = crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err);
     ck_assert_int_ne(rc, CRN_OK);
     ck_assert_msg(strstr(err.msg, "damaged") && strstr(err.msg, path), "%s", err.msg);
     size_t n2;
@@ -630,21 +630,21 @@ START_TEST(test_foreign_checkpoint_refused)
     c.model.width = 1.0 / 16;
     crn_train_result res;
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
     ck_assert_msg(strstr(err.msg, "baseline") && strstr(err.msg, "resnet50"), "%s", err.msg);
     /* another optimiser */
     small_config(&c, dir);
     c.resume = true;
     c.optim = crn_optim_defaults(CRN_OPT_SGD);
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
     ck_assert_msg(strstr(err.msg, "nadam") && strstr(err.msg, "sgd"), "%s", err.msg);
     /* another seed */
     small_config(&c, dir);
     c.resume = true;
     c.seed = 7;
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
     ck_assert_msg(strstr(err.msg, "seed"), "%s", err.msg);
 }
 END_TEST
@@ -657,7 +657,7 @@ START_TEST(test_resume_without_checkpoint)
     small_config(&c, dir);
     c.resume = true;
     crn_train_result res;
-    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
     printf("resume without checkpoint: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "last.safetensors") != NULL, "%s", err.msg);
 }
@@ -680,14 +680,14 @@ START_TEST(test_resume_on_other_data)
     c.resume = true;
     c.epochs = 1; /* already done: only the final test runs */
     crn_train_result res;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 1);
     ck_assert_int_eq(res.steps, STEPS_PER_EPOCH);
     snprintf(cmd, sizeof cmd, "rm '%s/train/beta/beta_03.jpg'", data);
     ck_assert_int_eq(system(cmd), 0);
     c.epochs = 2;
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
     printf("other data: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "other data"), "%s", err.msg);
 }
@@ -702,11 +702,11 @@ START_TEST(test_max_steps_then_resume)
     small_config(&c, dir);
     c.max_steps = 2;
     crn_train_result res;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     ck_assert(res.max_steps_reached);
     ck_assert_int_eq(res.steps, 2);
     c.resume = true;
-    CK_OK(crn_train(test_runtime(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
     ck_assert(res.max_steps_reached);
     ck_assert_int_eq(res.steps, 2);
     char *steps = slurp(dir, "steps.csv", NULL);
@@ -728,21 +728,21 @@ static void cleanup(void)
  * is allocated, with the batch size that would fit; that one does fit. */
 START_TEST(test_memory_plan)
 {
-    crn_runtime *rt = test_runtime();
+    crn_ops *ops = test_ops();
     crn_error err = {0};
     crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 102, 64, 1.0, false};
     size_t need1 = 0, need = 0;
-    CK_OK(crn_train_plan_memory(rt, &mc, 8, CRN_OPT_NADAM, &need1, &err));
+    CK_OK(crn_train_plan_memory(ops, &mc, 8, CRN_OPT_NADAM, &need1, &err));
     ck_assert_int_gt((int)(need1 / 1024), 0);
     int huge = 4000000;
-    ck_assert_int_eq(crn_train_plan_memory(rt, &mc, huge, CRN_OPT_NADAM, &need, &err), CRN_ENOMEM);
+    ck_assert_int_eq(crn_train_plan_memory(ops, &mc, huge, CRN_OPT_NADAM, &need, &err), CRN_ENOMEM);
     ck_assert_msg(need > need1, "the plan does not grow with the batch");
     const char *p = strstr(err.msg, "--batch-size ");
     ck_assert_msg(p && strstr(err.msg, "MiB"), "no suggestion in: %s", err.msg);
     long long fit = atoll(p + strlen("--batch-size "));
     ck_assert_msg(fit >= 1 && fit < huge, "suggested batch %lld (%s)", fit, err.msg);
-    CK_OK(crn_train_plan_memory(rt, &mc, (int)fit, CRN_OPT_NADAM, NULL, &err));
-    ck_assert_int_eq(crn_train_plan_memory(rt, &mc, (int)fit + 2, CRN_OPT_NADAM, NULL, &err), CRN_ENOMEM);
+    CK_OK(crn_train_plan_memory(ops, &mc, (int)fit, CRN_OPT_NADAM, NULL, &err));
+    ck_assert_int_eq(crn_train_plan_memory(ops, &mc, (int)fit + 2, CRN_OPT_NADAM, NULL, &err), CRN_ENOMEM);
 }
 END_TEST
 

@@ -16,7 +16,7 @@ static crn_model *small_resnet(void)
     crn_error err = {0};
     crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 64, 1.0 / 16, false};
     crn_model *m = NULL;
-    CK_OK(crn_model_create(test_runtime(), &c, 1, &m, &err));
+    CK_OK(crn_model_create(test_ops(), &c, 1, &m, &err));
     return m;
 }
 
@@ -64,8 +64,8 @@ START_TEST(test_round_trip_torch_file)
     crn_model_params_buffer(m, &np);
     float *p1 = malloc(np * 4), *p2 = malloc(np * 4);
     crn_runtime *rt = test_runtime();
-    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, p1, 0, NULL, NULL);
-    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m2, NULL), CL_TRUE, 0, np * 4, p2, 0, NULL, NULL);
+    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, p1, 0, NULL, NULL);
+    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m2, NULL), CL_TRUE, 0, np * 4, p2, 0, NULL, NULL);
     ck_assert(memcmp(p1, p2, np * 4) == 0);
     free(p1), free(p2);
     crn_st_free(&a);
@@ -120,11 +120,11 @@ static void expect_failure(int mode, const char *name, const char *expect)
     crn_model_params_buffer(m, &np);
     float *before = malloc(np * 4), *after = malloc(np * 4);
     crn_runtime *rt = test_runtime();
-    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, before, 0, NULL, NULL);
+    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, before, 0, NULL, NULL);
     int rc = crn_weights_load(m, out, &err);
     ck_assert_int_eq(rc, CRN_EFORMAT);
     ck_assert_msg(strstr(err.msg, expect) && strstr(err.msg, out), "mode %d: %s", mode, err.msg);
-    clEnqueueReadBuffer(rt->queue, crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, after, 0, NULL, NULL);
+    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, after, 0, NULL, NULL);
     ck_assert_msg(memcmp(before, after, np * 4) == 0, "a failed load changed the model");
     free(before), free(after);
     crn_model_destroy(m);

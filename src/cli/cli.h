@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "clresnet/runtime/dist.h"
+#include "clresnet/ops/ops.h"
 #include "clresnet/runtime/runtime.h"
 
 typedef struct cli_globals {
@@ -22,10 +23,18 @@ typedef struct cli_command {
     void (*help)(void);
 } cli_command;
 
+/* The device a command works on: its runtime and the ops context. */
+typedef struct cli_device {
+    crn_runtime *rt;
+    crn_ops *ops;
+} cli_device;
+
 /* Selects the device as --device says (for a rank of an MPI job: its own
  * device, crn_devices_select_rank), says which one and why on stderr,
- * and starts the runtime (kernels built or loaded from the cache). */
-int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt);
+ * and starts the runtime (kernels built or loaded from the cache) and the
+ * ops context. Returns 0, or 1 after printing the error. */
+int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev);
+void cli_close_device(cli_device *dev);
 
 /* Prints "clresnet: error: <message>" on stderr and returns 1. */
 int cli_error(const crn_error *err);

@@ -93,8 +93,9 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         fprintf(stderr, "clresnet bench: error: bad value '%s' for %s\n", v, a);
         return 2;
     }
-    crn_runtime *rt = NULL;
-    if (cli_open_runtime(g, true, &rt) != 0) return 1;
+    cli_device dev;
+    if (cli_open_device(g, true, &dev) != 0) return 1;
+    crn_runtime *rt = dev.rt;
     crn_error err = {0};
     crn_model *m = NULL;
     crn_optimizer *opt = NULL;
@@ -107,7 +108,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     for (size_t i = 0; rc == CRN_OK && i < nin; i++)
         x[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
     for (int i = 0; rc == CRN_OK && i < batch; i++) y[i] = i % mc.classes;
-    if (rc == CRN_OK) rc = crn_model_create(rt, &mc, batch, &m, &err);
+    if (rc == CRN_OK) rc = crn_model_create(dev.ops, &mc, batch, &m, &err);
     size_t np = 0;
     if (rc == CRN_OK) {
         crn_model_params_buffer(m, &np);
@@ -131,7 +132,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     if (rc != CRN_OK) {
         crn_optim_destroy(opt);
         crn_model_destroy(m);
-        crn_runtime_destroy(rt);
+        cli_close_device(&dev);
         free(x), free(y), free(losses), free(t);
         return cli_error(&err);
     }
@@ -140,8 +141,10 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     row rows[256];
     int nrows = 0;
     double total = 0, gemm = 0;
-    for (int i = 0; i < rt->prof_count; i++) {
-        const crn_prof_event *e = &rt->prof[i];
+    int nev = 0;
+    const crn_prof_event *ev = crn_prof_events(rt, &nev);
+    for (int i = 0; i < nev; i++) {
+        const crn_prof_event *e = &ev[i];
         double s = crn_prof_seconds(e);
         int r = 0;
         while (r < nrows && strcmp(rows[r].tag, e->tag) != 0) r++;
@@ -151,7 +154,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         }
         rows[r].seconds += s;
         rows[r].launches++;
-        if (e->gemm) {
+        if (e->library) {
             rows[r].gemm_seconds += s;
             gemm += s;
         }
@@ -170,7 +173,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         printf("{\"device\":\"%s\",\"model\":\"%s\",\"act\":\"%s\",\"batch_size\":%d,\"image_size\":%d,"
                "\"steps\":%d,\"median_step_s\":%.6f,\"images_per_s\":%.3f,\"device_memory_mib\":%.1f,"
                "\"profiled_s\":%.6f,\"gemm_share\":%.4f,\"layers\":[",
-               rt->dev.name, crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size, steps, med, ips, mib,
+               crn_runtime_device(rt)->name, crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size, steps, med, ips, mib,
                total, total > 0 ? gemm / total : 0);
         for (int i = 0; i < nrows; i++)
             printf("%s{\"layer\":\"%s\",\"seconds\":%.6f,\"gemm_seconds\":%.6f,\"gflops\":%.3f,\"launches\":%d}",
@@ -180,7 +183,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         printf("]}\n");
     } else {
         printf("%s/%s batch %d at %dx%d on %s\n", crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size,
-               mc.image_size, rt->dev.name);
+               mc.image_size, crn_runtime_device(rt)->name);
         printf("training step: median %.1f ms over %d steps (min %.1f, max %.1f) = %.1f images/s\n", med * 1e3, steps,
                t[0] * 1e3, t[steps - 1] * 1e3, ips);
         printf("device memory of the model (weights, grads, activations, workspace): %.0f MiB\n", mib);
@@ -196,7 +199,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     }
     crn_optim_destroy(opt);
     crn_model_destroy(m);
-    crn_runtime_destroy(rt);
+    cli_close_device(&dev);
     free(x), free(y), free(losses), free(t);
     return 0;
 }

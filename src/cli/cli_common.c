@@ -17,12 +17,14 @@ bool cli_wants_help(int argc, char **argv)
     return false;
 }
 
-int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt)
+int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
 {
     crn_device_list list;
     crn_error err = {0};
     int index = -1;
     char why[1024];
+    dev->rt = NULL;
+    dev->ops = NULL;
     if (crn_devices_list(&list, &err) != CRN_OK) return cli_error(&err);
     const crn_dist *d = g->dist;
     if (crn_devices_select_rank(&list, g->device, d ? d->local_rank : 0, &index, why, sizeof why, &err) != CRN_OK) {
@@ -32,12 +34,26 @@ int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt)
     if (d && d->size > 1) fprintf(stderr, "clresnet: rank %d of %d on %s: %s\n", d->rank, d->size, d->host, why);
     else if (!g->quiet) fprintf(stderr, "clresnet: %s\n", why);
     crn_runtime_options opt = {.profiling = profiling, .no_kernel_cache = g->no_kernel_cache};
-    int rc = crn_runtime_create(rt, &list.devices[index], &opt, &err);
+    int rc = crn_runtime_create(&dev->rt, &list.devices[index], &opt, &err);
     crn_devices_free(&list);
-    if (rc != CRN_OK) return cli_error(&err);
-    if (!g->quiet)
-        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache); GEMM: %s\n", (*rt)->build_seconds,
-                (*rt)->cache_builds, (*rt)->cache_hits,
-                (*rt)->gemm_tuning[0] ? (*rt)->gemm_tuning : "CLBlast's defaults (run `clresnet tune` to tune)");
+    if (rc == CRN_OK) rc = crn_ops_create(dev->rt, &dev->ops, &err);
+    if (rc != CRN_OK) {
+        cli_close_device(dev);
+        return cli_error(&err);
+    }
+    if (!g->quiet) {
+        crn_build_stats bs = crn_runtime_build_stats(dev->rt);
+        const char *gemm = crn_ops_gemm_desc(dev->ops);
+        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache); GEMM: %s\n", bs.seconds,
+                bs.cache_builds, bs.cache_hits, gemm[0] ? gemm : "CLBlast's defaults (run `clresnet tune` to tune)");
+    }
     return 0;
+}
+
+void cli_close_device(cli_device *dev)
+{
+    crn_ops_destroy(dev->ops);
+    crn_runtime_destroy(dev->rt);
+    dev->ops = NULL;
+    dev->rt = NULL;
 }

@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "clresnet/runtime/device.h"
 #include "clresnet/runtime/runtime.h"
-#include "clresnet/runtime/selftest.h"
+#include "clresnet/ops/selftest.h"
 
 void help_list_devices(void)
 {
@@ -32,16 +32,21 @@ static int check_device(const cli_globals *g, const crn_device_info *d)
 {
     crn_error err = {0};
     crn_runtime *rt = NULL;
+    crn_ops *ops = NULL;
     crn_runtime_options opt = {.no_kernel_cache = g->no_kernel_cache};
     crn_selftest_result res;
     int rc = crn_runtime_create(&rt, d, &opt, &err);
-    if (rc == CRN_OK) rc = crn_selftest_gemm(rt, 512, &res, &err);
-    if (rc == CRN_OK)
+    if (rc == CRN_OK) rc = crn_ops_create(rt, &ops, &err);
+    if (rc == CRN_OK) rc = crn_selftest_gemm(ops, 512, &res, &err);
+    if (rc == CRN_OK) {
+        crn_build_stats bs = crn_runtime_build_stats(rt);
         printf("      check: ok (kernels built in %.2f s, %d from cache; GEMM max rel. error %.1e; "
                "SGEMM %zu^3 %.1f GFLOP/s)\n",
-               rt->build_seconds, rt->cache_hits, res.max_rel_error, res.gflops_n, res.gflops);
-    else
+               bs.seconds, bs.cache_hits, res.max_rel_error, res.gflops_n, res.gflops);
+    } else {
         printf("      check: FAILED: %s\n", err.msg);
+    }
+    crn_ops_destroy(ops);
     crn_runtime_destroy(rt);
     return rc == CRN_OK ? 0 : 1;
 }

@@ -59,17 +59,16 @@ static void run_data(const char *config_json, char *root, size_t n, crn_split_mo
 }
 
 /* Opens the device and a model with the checkpoint's weights. */
-static int load_model(const cli_globals *g, const char *ckpt, int batch, crn_runtime **rt, crn_model **m,
+static int load_model(const cli_globals *g, const char *ckpt, int batch, cli_device *dev, crn_model **m,
                       crn_model_config *mc, char **run_config)
 {
     crn_error err = {0};
     if (crn_checkpoint_read_config(ckpt, mc, run_config, &err) != CRN_OK) return cli_error(&err);
-    if (cli_open_runtime(g, false, rt) != 0) return 1;
-    if (crn_model_create(*rt, mc, batch, m, &err) != CRN_OK || crn_checkpoint_load(ckpt, *m, NULL, NULL, &err) != CRN_OK) {
+    if (cli_open_device(g, false, dev) != 0) return 1;
+    if (crn_model_create(dev->ops, mc, batch, m, &err) != CRN_OK || crn_checkpoint_load(ckpt, *m, NULL, NULL, &err) != CRN_OK) {
         crn_model_destroy(*m);
         *m = NULL;
-        crn_runtime_destroy(*rt);
-        *rt = NULL;
+        cli_close_device(dev);
         return cli_error(&err);
     }
     return 0;
@@ -116,11 +115,11 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
         fprintf(stderr, "clresnet evaluate: error: which checkpoint? (see clresnet evaluate --help)\n");
         return 2;
     }
-    crn_runtime *rt = NULL;
+    cli_device dev = {0};
     crn_model *m = NULL;
     crn_model_config mc;
     char *run_config = NULL;
-    if (load_model(g, ckpt, batch, &rt, &m, &mc, &run_config) != 0) return 1;
+    if (load_model(g, ckpt, batch, &dev, &m, &mc, &run_config) != 0) return 1;
     char root[4096], outdir[4200];
     crn_split_mode mode;
     run_data(run_config, root, sizeof root, &mode);
@@ -179,7 +178,7 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     free(logits);
     crn_dataset_free(&ds);
     crn_model_destroy(m);
-    crn_runtime_destroy(rt);
+    cli_close_device(&dev);
     return rc == CRN_OK ? 0 : cli_error(&err);
 }
 
@@ -208,11 +207,11 @@ int cmd_predict(const cli_globals *g, int argc, char **argv)
         free(imgs);
         return 2;
     }
-    crn_runtime *rt = NULL;
+    cli_device dev = {0};
     crn_model *m = NULL;
     crn_model_config mc;
     char *run_config = NULL;
-    if (load_model(g, ckpt, 1, &rt, &m, &mc, &run_config) != 0) {
+    if (load_model(g, ckpt, 1, &dev, &m, &mc, &run_config) != 0) {
         free(imgs);
         return 1;
     }
@@ -255,7 +254,7 @@ int cmd_predict(const cli_globals *g, int argc, char **argv)
     free(x), free(logits), free(cls), free(prob), free(imgs);
     crn_dataset_free(&ds);
     crn_model_destroy(m);
-    crn_runtime_destroy(rt);
+    cli_close_device(&dev);
     return rc == CRN_OK ? 0 : cli_error(&err);
 }
 

@@ -371,11 +371,11 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     c.dist = d;
     bool lead = d->rank == 0, quiet = g->quiet || !lead;
 
-    crn_runtime *rt = NULL;
-    if (cli_open_runtime(g, false, &rt) != 0) return train_failed(d, 1);
+    cli_device dev;
+    if (cli_open_device(g, false, &dev) != 0) return train_failed(d, 1);
+    const crn_device_info *di = crn_runtime_device(dev.rt);
     char device_desc[800];
-    snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", rt->dev.name, rt->dev.platform_name,
-             rt->dev.driver_version);
+    snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", di->name, di->platform_name, di->driver_version);
     c.device_desc = device_desc;
     if (!quiet)
         fprintf(stderr, "clresnet: %s %s/%s%s%s, data %s, run folder %s", resume ? "resuming" : "training",
@@ -391,9 +391,9 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     progress_ctx pc = {.tty = isatty(2), .quiet = quiet};
     crn_train_result res;
     crn_error err = {0};
-    int rc = crn_train(rt, &c, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
+    int rc = crn_train(dev.ops, &c, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
     if (pc.tty && !quiet) fprintf(stderr, "\r\033[K");
-    crn_runtime_destroy(rt);
+    cli_close_device(&dev);
     if (rc == CRN_EINTR) {
         if (lead)
             fprintf(stderr,

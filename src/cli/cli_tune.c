@@ -45,34 +45,37 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
                 v ? v : "");
         return 2;
     }
-    crn_runtime *rt = NULL;
-    if (cli_open_runtime(g, false, &rt) != 0) return 1;
+    cli_device dev;
+    if (cli_open_device(g, false, &dev) != 0) return 1;
+    crn_runtime *rt = dev.rt;
     crn_error err = {0};
     crn_model *m = NULL;
     size_t S = (size_t)mc.image_size, nin = (size_t)batch * 3 * S * S;
     float *x = calloc(nin, sizeof *x), *losses = calloc((size_t)batch, sizeof *losses);
     int32_t *y = calloc((size_t)batch, sizeof *y);
     int rc = (!x || !losses || !y) ? crn_fail(&err, CRN_ENOMEM, "out of host memory") : CRN_OK;
-    if (rc == CRN_OK) rc = crn_model_create(rt, &mc, batch, &m, &err);
+    if (rc == CRN_OK) rc = crn_model_create(dev.ops, &mc, batch, &m, &err);
     if (rc == CRN_OK) rc = crn_model_init(m, 0, &err);
     /* one forward and backward pass, recording every GEMM shape */
-    crn_gemm_log_start(rt);
+    crn_gemm_log_start(dev.ops);
     if (rc == CRN_OK) rc = crn_model_forward(m, x, batch, true, &err);
     if (rc == CRN_OK) rc = crn_model_loss(m, y, batch, losses, &err);
     if (rc == CRN_OK) rc = crn_model_backward(m, &err);
     if (rc == CRN_OK) rc = crn_finish(rt, &err);
-    crn_gemm_log_stop(rt);
+    crn_gemm_log_stop(dev.ops);
     crn_model_destroy(m);
     crn_gemm_tune_result res;
     if (rc == CRN_OK) {
-        printf("tuning SGEMM on %s with the %d GEMM shapes of a %s step (batch %d, %dx%d):\n", rt->dev.name,
-               rt->gemm_log_count, crn_model_name(mc.kind), batch, mc.image_size, mc.image_size);
-        rc = crn_gemm_tune(rt, rt->gemm_log, rt->gemm_log_count, progress, NULL, &res, &err);
+        int nshapes = 0;
+        const crn_gemm_shape *shapes = crn_gemm_log(dev.ops, &nshapes);
+        printf("tuning SGEMM on %s with the %d GEMM shapes of a %s step (batch %d, %dx%d):\n",
+               crn_runtime_device(rt)->name, nshapes, crn_model_name(mc.kind), batch, mc.image_size, mc.image_size);
+        rc = crn_gemm_tune(dev.ops, shapes, nshapes, progress, NULL, &res, &err);
     }
     if (rc == CRN_OK)
         printf("best: %s: %.1f ms for the step's GEMMs, %.2fx CLBlast's defaults (%.1f ms); cached for this device\n",
                res.config, res.best_s * 1e3, res.default_s / res.best_s, res.default_s * 1e3);
     free(x), free(y), free(losses);
-    crn_runtime_destroy(rt);
+    cli_close_device(&dev);
     return rc == CRN_OK ? 0 : cli_error(&err);
 }

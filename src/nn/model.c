@@ -48,6 +48,7 @@ typedef struct layer {
 enum { INIT_NONE, INIT_KAIMING, INIT_BIAS, INIT_ONE, INIT_ZERO };
 
 struct crn_model {
+    crn_ops *ops;
     crn_runtime *rt;
     crn_model_config cfg;
     int max_batch;
@@ -460,13 +461,13 @@ static int grad_commit(crn_model *m, int id, int dest, int n, bool dry, crn_erro
     if (m->slot_ref[g] == 1) { /* only this tensor reads it: accumulate in place */
         if (!dry) {
             crn_tensor x = buf_t(m->slots[dest], cnt), y = buf_t(m->slots[g], cnt);
-            rc = crn_axpby(m->rt, cnt, 1.0f, &x, 1.0f, &y, err);
+            rc = crn_axpby(m->ops, cnt, 1.0f, &x, 1.0f, &y, err);
         }
         slot_release(m, dest);
     } else { /* shared with a tensor still to be read: sum into dest */
         if (!dry) {
             crn_tensor x = buf_t(m->slots[dest], cnt), y = buf_t(m->slots[g], cnt);
-            rc = crn_add(m->rt, cnt, &x, &y, &x, err);
+            rc = crn_add(m->ops, cnt, &x, &y, &x, err);
         }
         slot_release(m, g);
         m->grad_slot[id] = dest;
@@ -547,14 +548,14 @@ static int backward_pass(crn_model *m, bool dry, crn_error *err)
                     if (m->slot_ref[g] == 1) {
                         if (!dry) {
                             crn_tensor gt = buf_t(m->slots[g], cnt);
-                            rc = crn_axpby(rt, cnt, 1.0f, &gy, 1.0f, &gt, err);
+                            rc = crn_axpby(m->ops, cnt, 1.0f, &gy, 1.0f, &gt, err);
                         }
                     } else {
                         int d = slot_take(m, dry, err);
                         if (d < 0) return err->code ? err->code : CRN_EINVAL;
                         if (!dry) {
                             crn_tensor dt = buf_t(m->slots[d], cnt), gt = buf_t(m->slots[g], cnt);
-                            rc = crn_add(rt, cnt, &gy, &gt, &dt, err);
+                            rc = crn_add(m->ops, cnt, &gy, &gt, &dt, err);
                         }
                         slot_release(m, g);
                         m->grad_slot[id] = d;
@@ -577,28 +578,28 @@ static int backward_pass(crn_model *m, bool dry, crn_error *err)
             switch (l->kind) {
             case L_CONV: {
                 crn_param *w = &m->params[l->pw];
-                rc = crn_conv2d_backward(rt, &l->conv, n, a->h, a->w, &x, &w->value, &gy, need_dx ? &dx : NULL,
+                rc = crn_conv2d_backward(m->ops, &l->conv, n, a->h, a->w, &x, &w->value, &gy, need_dx ? &dx : NULL,
                                          &w->grad, NULL, &m->ws, err);
                 break;
             }
             case L_BN: {
                 crn_param *g = &m->params[l->pw], *bb = &m->params[l->pb];
-                rc = crn_batchnorm_backward(rt, a->c, (size_t)n * hw, &x, &gy, &g->value, &l->save_mean,
+                rc = crn_batchnorm_backward(m->ops, a->c, (size_t)n * hw, &x, &gy, &g->value, &l->save_mean,
                                             &l->save_invstd, &dx, &g->grad, &bb->grad, err);
                 break;
             }
             case L_ACT:
-                rc = crn_act_backward(rt, m->cfg.act, x.numel, &x, &gy, &dx, err);
+                rc = crn_act_backward(m->ops, m->cfg.act, x.numel, &x, &gy, &dx, err);
                 break;
             case L_MAXPOOL:
-                rc = crn_maxpool_backward(rt, a->c, n, a->h, a->w, l->k, l->stride, l->pad, &gy, &l->argmax, &dx, err);
+                rc = crn_maxpool_backward(m->ops, a->c, n, a->h, a->w, l->k, l->stride, l->pad, &gy, &l->argmax, &dx, err);
                 break;
             case L_GAP:
-                rc = crn_avgpool_global_backward(rt, a->c, n, (int)hw, &gy, &dx, err);
+                rc = crn_avgpool_global_backward(m->ops, a->c, n, (int)hw, &gy, &dx, err);
                 break;
             case L_LINEAR: {
                 crn_param *w = &m->params[l->pw], *bb = &m->params[l->pb];
-                rc = crn_linear_backward(rt, a->c, m->acts[l->out].c, n, &x, &w->value, &gy, need_dx ? &dx : NULL,
+                rc = crn_linear_backward(m->ops, a->c, m->acts[l->out].c, n, &x, &w->value, &gy, need_dx ? &dx : NULL,
                                          &w->grad, &bb->grad, err);
                 break;
             }
@@ -656,13 +657,13 @@ static int alloc_zero(crn_model *m, cl_mem *buf, size_t bytes, const char *what,
         return rc;
     }
     float zero = 0.0f;
-    cl_int s = clEnqueueFillBuffer(m->rt->queue, *buf, &zero, sizeof zero, 0, bytes ? bytes : 4, 0, NULL, NULL);
+    cl_int s = clEnqueueFillBuffer(crn_runtime_queue(m->rt), *buf, &zero, sizeof zero, 0, bytes ? bytes : 4, 0, NULL, NULL);
     if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "model: zeroing %s: %s", what, crn_cl_strerror(s));
     m->bytes += bytes;
     return CRN_OK;
 }
 
-int crn_model_create(crn_runtime *rt, const crn_model_config *cfg, int max_batch, crn_model **out, crn_error *err)
+int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, crn_model **out, crn_error *err)
 {
     *out = NULL;
     if ((unsigned)cfg->kind > CRN_MODEL_BASELINE) return crn_fail(err, CRN_EINVAL, "model: unknown kind %d", cfg->kind);
@@ -672,6 +673,8 @@ int crn_model_create(crn_runtime *rt, const crn_model_config *cfg, int max_batch
     if (max_batch < 1) return crn_fail(err, CRN_EINVAL, "model: batch size %d", max_batch);
     crn_model *m = calloc(1, sizeof *m);
     if (!m) return crn_fail(err, CRN_ENOMEM, "model: out of host memory");
+    crn_runtime *rt = crn_ops_runtime(ops);
+    m->ops = ops;
     m->rt = rt;
     m->cfg = *cfg;
     m->max_batch = max_batch;
@@ -731,7 +734,7 @@ int crn_model_create(crn_runtime *rt, const crn_model_config *cfg, int max_batch
             rc = crn_tensor_alloc(rt, &l->argmax, CRN_I32, 1, &f, err);
             m->bytes += f * 4;
         } else if (l->kind == L_CONV) {
-            size_t w = crn_conv_workspace_bytes(rt, &l->conv, max_batch, a->h, a->w);
+            size_t w = crn_conv_workspace_bytes(m->ops, &l->conv, max_batch, a->h, a->w);
             if (w > ws_bytes) ws_bytes = w;
         }
     }
@@ -775,6 +778,7 @@ fail:
 const crn_model_config *crn_model_get_config(const crn_model *m) { return &m->cfg; }
 size_t crn_model_param_count(const crn_model *m) { return m->trainable; }
 crn_runtime *crn_model_runtime(const crn_model *m) { return m->rt; }
+crn_ops *crn_model_ops(const crn_model *m) { return m->ops; }
 int crn_model_tensor_count(const crn_model *m) { return m->nparams; }
 crn_param *crn_model_tensor(crn_model *m, int i) { return i >= 0 && i < m->nparams ? &m->params[i] : NULL; }
 size_t crn_model_device_bytes(const crn_model *m) { return m->bytes; }
@@ -858,9 +862,9 @@ int crn_model_init(crn_model *m, uint64_t seed, crn_error *err)
         }
     }
     int rc = CRN_OK;
-    cl_int st = clEnqueueWriteBuffer(m->rt->queue, m->pbuf, CL_TRUE, 0, m->np * sizeof(float), hp, 0, NULL, NULL);
+    cl_int st = clEnqueueWriteBuffer(crn_runtime_queue(m->rt), m->pbuf, CL_TRUE, 0, m->np * sizeof(float), hp, 0, NULL, NULL);
     if (st == CL_SUCCESS && m->nb)
-        st = clEnqueueWriteBuffer(m->rt->queue, m->bbuf, CL_TRUE, 0, m->nb * sizeof(float), hb, 0, NULL, NULL);
+        st = clEnqueueWriteBuffer(crn_runtime_queue(m->rt), m->bbuf, CL_TRUE, 0, m->nb * sizeof(float), hb, 0, NULL, NULL);
     if (st != CL_SUCCESS) rc = crn_fail(err, CRN_ECL, "model init: uploading parameters: %s", crn_cl_strerror(st));
     free(hp), free(hb);
     return rc;
@@ -880,7 +884,7 @@ int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_
     in.numel = in.shape[0] = (size_t)n * 3 * S * S;
     int rc = crn_tensor_upload(rt, &in, x_nchw, err);
     crn_tensor x0 = act_t(m, 0, n);
-    if (rc == CRN_OK) rc = crn_nchw_to_cnhw(rt, n, 3, S * S, &in, &x0, err);
+    if (rc == CRN_OK) rc = crn_nchw_to_cnhw(m->ops, n, 3, S * S, &in, &x0, err);
     static const crn_bn_params bnp = {1e-5f, 0.1f};
     for (int li = 0; li < m->nlayers && rc == CRN_OK; li++) {
         layer *l = &m->layers[li];
@@ -890,37 +894,37 @@ int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_
         size_t hw = (size_t)a->h * a->w;
         switch (l->kind) {
         case L_CONV:
-            rc = crn_conv2d_forward(rt, &l->conv, n, a->h, a->w, &x, &m->params[l->pw].value, NULL, &y, &m->ws, err);
+            rc = crn_conv2d_forward(m->ops, &l->conv, n, a->h, a->w, &x, &m->params[l->pw].value, NULL, &y, &m->ws, err);
             break;
         case L_BN: {
             crn_param *g = &m->params[l->pw], *b = &m->params[l->pb], *rm = &m->params[l->prm],
                       *rv = &m->params[l->prv];
             if (train) {
-                rc = crn_batchnorm_forward_train(rt, &bnp, a->c, (size_t)n * hw, &x, &g->value, &b->value, &rm->value,
+                rc = crn_batchnorm_forward_train(m->ops, &bnp, a->c, (size_t)n * hw, &x, &g->value, &b->value, &rm->value,
                                                  &rv->value, &y, &l->save_mean, &l->save_invstd, err);
                 if (rc == CRN_OK) m->params[l->pnbt].counter++;
             } else {
-                rc = crn_batchnorm_forward_eval(rt, &bnp, a->c, (size_t)n * hw, &x, &g->value, &b->value, &rm->value,
+                rc = crn_batchnorm_forward_eval(m->ops, &bnp, a->c, (size_t)n * hw, &x, &g->value, &b->value, &rm->value,
                                                 &rv->value, &y, err);
             }
             break;
         }
         case L_ACT:
-            rc = crn_act_forward(rt, m->cfg.act, x.numel, &x, &y, err);
+            rc = crn_act_forward(m->ops, m->cfg.act, x.numel, &x, &y, err);
             break;
         case L_MAXPOOL:
-            rc = crn_maxpool_forward(rt, a->c, n, a->h, a->w, l->k, l->stride, l->pad, &x, &y, &l->argmax, err);
+            rc = crn_maxpool_forward(m->ops, a->c, n, a->h, a->w, l->k, l->stride, l->pad, &x, &y, &l->argmax, err);
             break;
         case L_GAP:
-            rc = crn_avgpool_global_forward(rt, a->c, n, (int)hw, &x, &y, err);
+            rc = crn_avgpool_global_forward(m->ops, a->c, n, (int)hw, &x, &y, err);
             break;
         case L_LINEAR:
-            rc = crn_linear_forward(rt, a->c, m->acts[l->out].c, n, &x, &m->params[l->pw].value,
+            rc = crn_linear_forward(m->ops, a->c, m->acts[l->out].c, n, &x, &m->params[l->pw].value,
                                     &m->params[l->pb].value, &y, err);
             break;
         case L_ADD: {
             crn_tensor r = act_t(m, l->in2, n);
-            rc = crn_add(rt, x.numel, &x, &r, &y, err);
+            rc = crn_add(m->ops, x.numel, &x, &r, &y, err);
             break;
         }
         }
@@ -946,7 +950,7 @@ int crn_model_read_logits(crn_model *m, int n, float *out, crn_error *err)
     size_t k = (size_t)m->cfg.classes, cnt = k * n;
     float *tmp = malloc(cnt * sizeof *tmp);
     if (!tmp) return crn_fail(err, CRN_ENOMEM, "model: out of host memory");
-    cl_int s = clEnqueueReadBuffer(m->rt->queue, m->logits_view.buf, CL_TRUE, 0, cnt * sizeof(float), tmp, 0, NULL,
+    cl_int s = clEnqueueReadBuffer(crn_runtime_queue(m->rt), m->logits_view.buf, CL_TRUE, 0, cnt * sizeof(float), tmp, 0, NULL,
                                    NULL);
     if (s != CL_SUCCESS) {
         free(tmp);
@@ -973,7 +977,7 @@ int crn_model_loss(crn_model *m, const int32_t *labels, int n, float *losses, cr
     crn_tensor dl = buf_t(m->slots[0], (size_t)k * n);
     dl.ndim = 2, dl.shape[0] = (size_t)k, dl.shape[1] = (size_t)n;
     int rc = crn_tensor_upload(m->rt, &lab, labels, err);
-    if (rc == CRN_OK) rc = crn_softmax_xent(m->rt, k, n, &m->logits_view, &lab, &los, &dl, err);
+    if (rc == CRN_OK) rc = crn_softmax_xent(m->ops, k, n, &m->logits_view, &lab, &los, &dl, err);
     if (rc == CRN_OK && losses) rc = crn_tensor_download(m->rt, &los, losses, err);
     if (rc == CRN_OK) m->have_loss = true;
     return rc;

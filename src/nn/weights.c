@@ -19,7 +19,7 @@ static int download(crn_model *m, cl_mem buf, float *host, size_t n, crn_error *
 {
     if (n == 0) return CRN_OK;
     crn_runtime *rt = crn_model_runtime(m);
-    cl_int s = clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
+    cl_int s = clEnqueueReadBuffer(crn_runtime_queue(rt), buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
     if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "weights: reading the model: %s", crn_cl_strerror(s));
     return CRN_OK;
 }
@@ -28,7 +28,7 @@ static int upload(crn_model *m, cl_mem buf, const float *host, size_t n, crn_err
 {
     if (n == 0) return CRN_OK;
     crn_runtime *rt = crn_model_runtime(m);
-    cl_int s = clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
+    cl_int s = clEnqueueWriteBuffer(crn_runtime_queue(rt), buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
     if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "weights: writing the model: %s", crn_cl_strerror(s));
     return CRN_OK;
 }

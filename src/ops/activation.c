@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "ops_impl.h"
+
 static const char *const NAMES[] = {"relu", "leaky", "silu"};
 
 int crn_act_parse(const char *name)
@@ -19,6 +21,27 @@ const char *crn_act_name(crn_act_kind k)
     return (unsigned)k < 3 ? NAMES[k] : "unknown";
 }
 
+static int set_act_forward(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, int kind, int n)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_mem(&a, y);
+    crn_arg_int(&a, kind);
+    crn_arg_int(&a, n);
+    return crn_args_end(&a, err);
+}
+
+static int set_act_backward(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem dy, cl_mem dx, int kind, int n)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_mem(&a, dy);
+    crn_arg_mem(&a, dx);
+    crn_arg_int(&a, kind);
+    crn_arg_int(&a, n);
+    return crn_args_end(&a, err);
+}
+
 static int check(crn_act_kind k, size_t n, crn_error *err)
 {
     if ((unsigned)k >= 3) return crn_fail(err, CRN_EINVAL, "unknown activation kind %d", (int)k);
@@ -26,27 +49,17 @@ static int check(crn_act_kind k, size_t n, crn_error *err)
     return CRN_OK;
 }
 
-int crn_act_forward(crn_runtime *rt, crn_act_kind k, size_t n, const crn_tensor *x, crn_tensor *y, crn_error *err)
+int crn_act_forward(crn_ops *ops, crn_act_kind k, size_t n, const crn_tensor *x, crn_tensor *y, crn_error *err)
 {
     int rc = check(k, n, err);
-    if (rc) return rc;
-    crn_kernel_entry *e;
-    if ((rc = crn_kernel_get(rt, "act_forward", &e, err))) return rc;
-    int kind = (int)k, nn = (int)n;
-    rc = crn_kernel_args(e->kernel, err, 4, sizeof(cl_mem), &x->buf, sizeof(cl_mem), &y->buf, sizeof(int), &kind,
-                         sizeof(int), &nn);
-    return rc ? rc : crn_launch_1d(rt, e, n, err);
+    if (rc == CRN_OK) rc = set_act_forward(ops->act.forward, err, x->buf, y->buf, (int)k, (int)n);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->act.forward, n, err);
 }
 
-int crn_act_backward(crn_runtime *rt, crn_act_kind k, size_t n, const crn_tensor *x, const crn_tensor *dy,
+int crn_act_backward(crn_ops *ops, crn_act_kind k, size_t n, const crn_tensor *x, const crn_tensor *dy,
                      crn_tensor *dx, crn_error *err)
 {
     int rc = check(k, n, err);
-    if (rc) return rc;
-    crn_kernel_entry *e;
-    if ((rc = crn_kernel_get(rt, "act_backward", &e, err))) return rc;
-    int kind = (int)k, nn = (int)n;
-    rc = crn_kernel_args(e->kernel, err, 5, sizeof(cl_mem), &x->buf, sizeof(cl_mem), &dy->buf, sizeof(cl_mem),
-                         &dx->buf, sizeof(int), &kind, sizeof(int), &nn);
-    return rc ? rc : crn_launch_1d(rt, e, n, err);
+    if (rc == CRN_OK) rc = set_act_backward(ops->act.backward, err, x->buf, dy->buf, dx->buf, (int)k, (int)n);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->act.backward, n, err);
 }

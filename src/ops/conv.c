@@ -10,6 +10,74 @@
 #include <limits.h>
 
 #include "clresnet/ops/gemm.h"
+#include "ops_impl.h"
+
+static int set_bias_add(const crn_kernel *k, crn_error *err, cl_mem y, cl_mem b, int rows, int cols)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, y);
+    crn_arg_mem(&a, b);
+    crn_arg_int(&a, rows);
+    crn_arg_int(&a, cols);
+    return crn_args_end(&a, err);
+}
+
+static int set_row_sum(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem out, int cols, size_t scratch_bytes)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_mem(&a, out);
+    crn_arg_int(&a, cols);
+    crn_arg_local(&a, scratch_bytes);
+    return crn_args_end(&a, err);
+}
+
+/* The geometry of a convolution over a chunk of nc images from i0. */
+typedef struct conv_geom {
+    int n, h, w, ho, wo, i0, nc;
+} conv_geom;
+
+static int set_im2col(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem cols, const crn_conv_desc *d,
+                      const conv_geom *g, int krows)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_mem(&a, cols);
+    crn_arg_int(&a, g->n);
+    crn_arg_int(&a, g->h);
+    crn_arg_int(&a, g->w);
+    crn_arg_int(&a, d->kh);
+    crn_arg_int(&a, d->kw);
+    crn_arg_int(&a, d->stride);
+    crn_arg_int(&a, d->pad);
+    crn_arg_int(&a, g->ho);
+    crn_arg_int(&a, g->wo);
+    crn_arg_int(&a, g->i0);
+    crn_arg_int(&a, g->nc);
+    crn_arg_int(&a, krows);
+    return crn_args_end(&a, err);
+}
+
+static int set_col2im(const crn_kernel *k, crn_error *err, cl_mem dcols, cl_mem dx, const crn_conv_desc *d,
+                      const conv_geom *g)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, dcols);
+    crn_arg_mem(&a, dx);
+    crn_arg_int(&a, g->n);
+    crn_arg_int(&a, g->h);
+    crn_arg_int(&a, g->w);
+    crn_arg_int(&a, d->cin);
+    crn_arg_int(&a, d->kh);
+    crn_arg_int(&a, d->kw);
+    crn_arg_int(&a, d->stride);
+    crn_arg_int(&a, d->pad);
+    crn_arg_int(&a, g->ho);
+    crn_arg_int(&a, g->wo);
+    crn_arg_int(&a, g->i0);
+    crn_arg_int(&a, g->nc);
+    return crn_args_end(&a, err);
+}
 
 /* Largest column buffer one chunk uses. Larger chunks do not make the GEMM
  * faster (it is saturated long before), and the cap keeps every index in the
@@ -27,29 +95,29 @@ static bool is_pointwise(const crn_conv_desc *d)
     return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
 }
 
-static size_t ws_limit(const crn_runtime *rt)
+static size_t ws_limit(const crn_ops *ops)
 {
-    size_t lim = (size_t)rt->dev.max_alloc;
+    size_t lim = (size_t)ops->dev->max_alloc;
     return lim < CONV_WS_CAP ? lim : CONV_WS_CAP;
 }
 
-int crn_conv_chunk_images(const crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w)
+int crn_conv_chunk_images(const crn_ops *ops, const crn_conv_desc *d, int n, int h, int w)
 {
     if (n <= 0) return 0;
     if (is_pointwise(d)) return n;
     int ho = crn_conv_out_size(h, d->kh, d->stride, d->pad), wo = crn_conv_out_size(w, d->kw, d->stride, d->pad);
     size_t per_image = (size_t)d->cin * d->kh * d->kw * (size_t)ho * wo * sizeof(float);
     if (per_image == 0) return n;
-    size_t c = ws_limit(rt) / per_image;
+    size_t c = ws_limit(ops) / per_image;
     if (c == 0) return 0; /* one image does not fit */
     return c < (size_t)n ? (int)c : n;
 }
 
-size_t crn_conv_workspace_bytes(const crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w)
+size_t crn_conv_workspace_bytes(const crn_ops *ops, const crn_conv_desc *d, int n, int h, int w)
 {
     if (is_pointwise(d) || n <= 0) return 0;
     int ho = crn_conv_out_size(h, d->kh, d->stride, d->pad), wo = crn_conv_out_size(w, d->kw, d->stride, d->pad);
-    int nc = crn_conv_chunk_images(rt, d, n, h, w);
+    int nc = crn_conv_chunk_images(ops, d, n, h, w);
     if (nc == 0) nc = 1; /* does not fit: report what one image would need */
     return (size_t)d->cin * d->kh * d->kw * (size_t)nc * ho * wo * sizeof(float);
 }
@@ -57,46 +125,41 @@ size_t crn_conv_workspace_bytes(const crn_runtime *rt, const crn_conv_desc *d, i
 /* A work-group shape for a 2-D/3-D launch over (gx, gy, ·): a power-of-two
  * run along x (coalesced), then rows, within what the kernel and device
  * allow. */
-static void pick_local(const crn_runtime *rt, const crn_kernel_entry *k, size_t gx, size_t gy, size_t local[3])
+static void pick_local(const crn_device_info *dev, const crn_kernel *k, size_t gx, size_t gy, size_t local[3])
 {
     size_t cap = k->max_wg < 256 ? k->max_wg : 256;
     if (cap == 0) cap = 1;
     size_t lx = 1, ly = 1;
-    while (lx < gx && lx * 2 <= 64 && lx * 2 <= cap && lx * 2 <= rt->dev.max_work_item[0]) lx *= 2;
-    while (ly < gy && lx * ly * 2 <= cap && ly * 2 <= rt->dev.max_work_item[1]) ly *= 2;
+    while (lx < gx && lx * 2 <= 64 && lx * 2 <= cap && lx * 2 <= dev->max_work_item[0]) lx *= 2;
+    while (ly < gy && lx * ly * 2 <= cap && ly * 2 <= dev->max_work_item[1]) ly *= 2;
     local[0] = lx;
     local[1] = ly;
     local[2] = 1;
 }
 
-int crn_bias_add_rows(crn_runtime *rt, cl_mem y, cl_mem b, int rows, int cols, crn_error *err)
+int crn_bias_add_rows(crn_ops *ops, cl_mem y, cl_mem b, int rows, int cols, crn_error *err)
 {
-    crn_kernel_entry *k;
-    int rc = crn_kernel_get(rt, "conv_bias_add", &k, err);
-    if (rc) return rc;
-    rc = crn_kernel_args(k->kernel, err, 4, sizeof(cl_mem), &y, sizeof(cl_mem), &b, sizeof(int), &rows, sizeof(int),
-                         &cols);
+    const crn_kernel *k = ops->conv.bias_add;
+    int rc = set_bias_add(k, err, y, b, rows, cols);
     if (rc) return rc;
     size_t g[3] = {(size_t)cols, (size_t)rows, 1}, l[3];
-    pick_local(rt, k, g[0], g[1], l);
-    return crn_launch(rt, k, 2, g, l, err);
+    pick_local(ops->dev, k, g[0], g[1], l);
+    return crn_launch(ops->rt, k, 2, g, l, err);
 }
 
-int crn_row_sum(crn_runtime *rt, cl_mem x, cl_mem out, int rows, int cols, crn_error *err)
+int crn_row_sum(crn_ops *ops, cl_mem x, cl_mem out, int rows, int cols, crn_error *err)
 {
-    crn_kernel_entry *k;
-    int rc = crn_kernel_get(rt, "conv_row_sum", &k, err);
-    if (rc) return rc;
+    const crn_kernel *k = ops->conv.row_sum;
+    const crn_device_info *dev = ops->dev;
     size_t cap = k->max_wg < 256 ? k->max_wg : 256;
-    if (cap > rt->dev.max_work_item[0]) cap = rt->dev.max_work_item[0];
-    if (rt->dev.local_mem / sizeof(float) / 2 < cap) cap = (size_t)(rt->dev.local_mem / sizeof(float) / 2);
+    if (cap > dev->max_work_item[0]) cap = dev->max_work_item[0];
+    if (dev->local_mem / sizeof(float) / 2 < cap) cap = (size_t)(dev->local_mem / sizeof(float) / 2);
     size_t ls = 1;
     while (ls * 2 <= cap) ls *= 2;
-    rc = crn_kernel_args(k->kernel, err, 4, sizeof(cl_mem), &x, sizeof(cl_mem), &out, sizeof(int), &cols,
-                         ls * sizeof(float), NULL);
+    int rc = set_row_sum(k, err, x, out, cols, ls * sizeof(float));
     if (rc) return rc;
     size_t g = (size_t)rows * ls;
-    return crn_launch(rt, k, 1, &g, &ls, err);
+    return crn_launch(ops->rt, k, 1, &g, &ls, err);
 }
 
 static int check_tensor(const crn_tensor *t, size_t want, const char *what, crn_error *err)
@@ -111,7 +174,7 @@ static int check_tensor(const crn_tensor *t, size_t want, const char *what, crn_
 }
 
 /* Shapes checked once for forward and backward; fills the output size. */
-static int check_desc(const crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w, int *ho, int *wo,
+static int check_desc(const crn_ops *ops, const crn_conv_desc *d, int n, int h, int w, int *ho, int *wo,
                       int *nc, crn_error *err)
 {
     if (!d || d->cin <= 0 || d->cout <= 0 || d->kh <= 0 || d->kw <= 0 || d->stride <= 0 || d->pad < 0 || n <= 0 ||
@@ -124,55 +187,43 @@ static int check_desc(const crn_runtime *rt, const crn_conv_desc *d, int n, int 
     if (*ho <= 0 || *wo <= 0)
         return crn_fail(err, CRN_EINVAL, "conv2d: a %dx%d kernel with pad %d does not fit a %dx%d input", d->kh, d->kw,
                         d->pad, h, w);
-    *nc = crn_conv_chunk_images(rt, d, n, h, w);
+    *nc = crn_conv_chunk_images(ops, d, n, h, w);
     if (*nc == 0)
         return crn_fail(err, CRN_ENOMEM,
                         "conv2d: the im2col columns of one %dx%d image (%d channels, %dx%d kernel) need %.1f MiB, "
                         "more than %s allows in one buffer (%.1f MiB)", h, w, d->cin, d->kh, d->kw,
-                        (double)crn_conv_workspace_bytes(rt, d, 1, h, w) / 1048576.0, rt->dev.name,
-                        (double)ws_limit(rt) / 1048576.0);
+                        (double)crn_conv_workspace_bytes(ops, d, 1, h, w) / 1048576.0, ops->dev->name,
+                        (double)ws_limit(ops) / 1048576.0);
     return CRN_OK;
 }
 
-static int im2col(crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w, int ho, int wo, cl_mem x,
-                  cl_mem cols, int i0, int nc, crn_error *err)
+static int im2col(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_mem x, cl_mem cols, crn_error *err)
 {
-    crn_kernel_entry *k;
-    int rc = crn_kernel_get(rt, "conv_im2col", &k, err);
-    if (rc) return rc;
+    const crn_kernel *k = ops->conv.im2col;
     int krows = d->cin * d->kh * d->kw;
-    rc = crn_kernel_args(k->kernel, err, 14, sizeof(cl_mem), &x, sizeof(cl_mem), &cols, sizeof(int), &n,
-                         sizeof(int), &h, sizeof(int), &w, sizeof(int), &d->kh, sizeof(int), &d->kw, sizeof(int),
-                         &d->stride, sizeof(int), &d->pad, sizeof(int), &ho, sizeof(int), &wo, sizeof(int), &i0,
-                         sizeof(int), &nc, sizeof(int), &krows);
+    int rc = set_im2col(k, err, x, cols, d, g, krows);
     if (rc) return rc;
-    size_t g[3] = {(size_t)wo, (size_t)nc * ho, (size_t)krows}, l[3];
-    pick_local(rt, k, g[0], g[1], l);
-    return crn_launch(rt, k, 3, g, l, err);
+    size_t gs[3] = {(size_t)g->wo, (size_t)g->nc * g->ho, (size_t)krows}, l[3];
+    pick_local(ops->dev, k, gs[0], gs[1], l);
+    return crn_launch(ops->rt, k, 3, gs, l, err);
 }
 
-static int col2im(crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w, int ho, int wo, cl_mem dcols,
-                  cl_mem dx, int i0, int nc, crn_error *err)
+static int col2im(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_mem dcols, cl_mem dx, crn_error *err)
 {
-    crn_kernel_entry *k;
-    int rc = crn_kernel_get(rt, "conv_col2im", &k, err);
+    const crn_kernel *k = ops->conv.col2im;
+    int rc = set_col2im(k, err, dcols, dx, d, g);
     if (rc) return rc;
-    rc = crn_kernel_args(k->kernel, err, 14, sizeof(cl_mem), &dcols, sizeof(cl_mem), &dx, sizeof(int), &n,
-                         sizeof(int), &h, sizeof(int), &w, sizeof(int), &d->cin, sizeof(int), &d->kh, sizeof(int),
-                         &d->kw, sizeof(int), &d->stride, sizeof(int), &d->pad, sizeof(int), &ho, sizeof(int), &wo,
-                         sizeof(int), &i0, sizeof(int), &nc);
-    if (rc) return rc;
-    size_t g[3] = {(size_t)w, (size_t)nc * h, (size_t)d->cin}, l[3];
-    pick_local(rt, k, g[0], g[1], l);
-    return crn_launch(rt, k, 3, g, l, err);
+    size_t gs[3] = {(size_t)g->w, (size_t)g->nc * g->h, (size_t)d->cin}, l[3];
+    pick_local(ops->dev, k, gs[0], gs[1], l);
+    return crn_launch(ops->rt, k, 3, gs, l, err);
 }
 
-int crn_conv2d_forward(crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w, const crn_tensor *x,
+int crn_conv2d_forward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int w, const crn_tensor *x,
                        const crn_tensor *weight, const crn_tensor *bias, crn_tensor *y, crn_workspace *ws,
                        crn_error *err)
 {
     int ho = 0, wo = 0, nc = 0, rc;
-    if ((rc = check_desc(rt, d, n, h, w, &ho, &wo, &nc, err))) return rc;
+    if ((rc = check_desc(ops, d, n, h, w, &ho, &wo, &nc, err))) return rc;
     const size_t krows = (size_t)d->cin * d->kh * d->kw, hw = (size_t)ho * wo, ncols = (size_t)n * hw;
     if ((rc = check_tensor(x, (size_t)d->cin * n * h * w, "x", err))) return rc;
     if ((rc = check_tensor(weight, (size_t)d->cout * krows, "weight", err))) return rc;
@@ -180,30 +231,30 @@ int crn_conv2d_forward(crn_runtime *rt, const crn_conv_desc *d, int n, int h, in
     if (d->bias && (rc = check_tensor(bias, (size_t)d->cout, "bias", err))) return rc;
 
     if (is_pointwise(d)) {
-        rc = crn_sgemm(rt, false, false, d->cout, ncols, d->cin, 1.0f, weight->buf, 0, d->cin, x->buf, 0, ncols, 0.0f,
+        rc = crn_sgemm(ops, false, false, d->cout, ncols, d->cin, 1.0f, weight->buf, 0, d->cin, x->buf, 0, ncols, 0.0f,
                        y->buf, 0, ncols, err);
     } else {
         if (!ws) return crn_fail(err, CRN_EINVAL, "conv2d: a %dx%d convolution needs a workspace", d->kh, d->kw);
-        if ((rc = crn_workspace_reserve(rt, ws, krows * nc * hw * sizeof(float), err))) return rc;
+        if ((rc = crn_workspace_reserve(ops->rt, ws, krows * nc * hw * sizeof(float), err))) return rc;
         for (int i0 = 0; i0 < n && rc == CRN_OK; i0 += nc) {
             int c = n - i0 < nc ? n - i0 : nc;
             size_t pc = (size_t)c * hw;
-            rc = im2col(rt, d, n, h, w, ho, wo, x->buf, ws->buf, i0, c, err);
+            rc = im2col(ops, d, &(conv_geom){n, h, w, ho, wo, i0, c}, x->buf, ws->buf, err);
             if (rc == CRN_OK)
-                rc = crn_sgemm(rt, false, false, d->cout, pc, krows, 1.0f, weight->buf, 0, krows, ws->buf, 0, pc,
+                rc = crn_sgemm(ops, false, false, d->cout, pc, krows, 1.0f, weight->buf, 0, krows, ws->buf, 0, pc,
                                0.0f, y->buf, (size_t)i0 * hw, ncols, err);
         }
     }
-    if (rc == CRN_OK && d->bias) rc = crn_bias_add_rows(rt, y->buf, bias->buf, d->cout, (int)ncols, err);
+    if (rc == CRN_OK && d->bias) rc = crn_bias_add_rows(ops, y->buf, bias->buf, d->cout, (int)ncols, err);
     return rc;
 }
 
-int crn_conv2d_backward(crn_runtime *rt, const crn_conv_desc *d, int n, int h, int w, const crn_tensor *x,
+int crn_conv2d_backward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int w, const crn_tensor *x,
                         const crn_tensor *weight, const crn_tensor *dy, crn_tensor *dx, crn_tensor *dweight,
                         crn_tensor *dbias, crn_workspace *ws, crn_error *err)
 {
     int ho = 0, wo = 0, nc = 0, rc;
-    if ((rc = check_desc(rt, d, n, h, w, &ho, &wo, &nc, err))) return rc;
+    if ((rc = check_desc(ops, d, n, h, w, &ho, &wo, &nc, err))) return rc;
     const size_t krows = (size_t)d->cin * d->kh * d->kw, hw = (size_t)ho * wo, ncols = (size_t)n * hw;
     if ((rc = check_tensor(x, (size_t)d->cin * n * h * w, "x", err))) return rc;
     if ((rc = check_tensor(weight, (size_t)d->cout * krows, "weight", err))) return rc;
@@ -214,32 +265,32 @@ int crn_conv2d_backward(crn_runtime *rt, const crn_conv_desc *d, int n, int h, i
 
     if (is_pointwise(d)) {
         /* dW[cout, cin] = dy * x^T; dx[cin, nhw] = W^T * dy */
-        rc = crn_sgemm_nt_long_k(rt, d->cout, d->cin, ncols, dy->buf, 0, ncols, x->buf, 0, ncols, 0.0f, dweight->buf,
+        rc = crn_sgemm_nt_long_k(ops, d->cout, d->cin, ncols, dy->buf, 0, ncols, x->buf, 0, ncols, 0.0f, dweight->buf,
                                  0, d->cin, err);
         if (rc == CRN_OK && dx)
-            rc = crn_sgemm(rt, true, false, d->cin, ncols, d->cout, 1.0f, weight->buf, 0, d->cin, dy->buf, 0, ncols,
+            rc = crn_sgemm(ops, true, false, d->cin, ncols, d->cout, 1.0f, weight->buf, 0, d->cin, dy->buf, 0, ncols,
                            0.0f, dx->buf, 0, ncols, err);
     } else {
         if (!ws) return crn_fail(err, CRN_EINVAL, "conv2d: a %dx%d convolution needs a workspace", d->kh, d->kw);
-        if ((rc = crn_workspace_reserve(rt, ws, krows * nc * hw * sizeof(float), err))) return rc;
+        if ((rc = crn_workspace_reserve(ops->rt, ws, krows * nc * hw * sizeof(float), err))) return rc;
         /* One buffer serves as cols, then as dcols of the same chunk: the
          * queue is in order, so the dW GEMM has read cols before the dcols
          * GEMM overwrites them. */
         for (int i0 = 0; i0 < n && rc == CRN_OK; i0 += nc) {
             int c = n - i0 < nc ? n - i0 : nc;
             size_t pc = (size_t)c * hw;
-            rc = im2col(rt, d, n, h, w, ho, wo, x->buf, ws->buf, i0, c, err);
+            rc = im2col(ops, d, &(conv_geom){n, h, w, ho, wo, i0, c}, x->buf, ws->buf, err);
             /* dW (+)= dy[:, chunk] * cols^T; chunks in a fixed order */
             if (rc == CRN_OK)
-                rc = crn_sgemm_nt_long_k(rt, d->cout, krows, pc, dy->buf, (size_t)i0 * hw, ncols, ws->buf, 0, pc,
+                rc = crn_sgemm_nt_long_k(ops, d->cout, krows, pc, dy->buf, (size_t)i0 * hw, ncols, ws->buf, 0, pc,
                                          i0 == 0 ? 0.0f : 1.0f, dweight->buf, 0, krows, err);
             if (rc == CRN_OK && dx) {
-                rc = crn_sgemm(rt, true, false, krows, pc, d->cout, 1.0f, weight->buf, 0, krows, dy->buf,
+                rc = crn_sgemm(ops, true, false, krows, pc, d->cout, 1.0f, weight->buf, 0, krows, dy->buf,
                                (size_t)i0 * hw, ncols, 0.0f, ws->buf, 0, pc, err);
-                if (rc == CRN_OK) rc = col2im(rt, d, n, h, w, ho, wo, ws->buf, dx->buf, i0, c, err);
+                if (rc == CRN_OK) rc = col2im(ops, d, &(conv_geom){n, h, w, ho, wo, i0, c}, ws->buf, dx->buf, err);
             }
         }
     }
-    if (rc == CRN_OK && d->bias) rc = crn_row_sum(rt, dy->buf, dbias->buf, d->cout, (int)ncols, err);
+    if (rc == CRN_OK && d->bias) rc = crn_row_sum(ops, dy->buf, dbias->buf, d->cout, (int)ncols, err);
     return rc;
 }

@@ -4,57 +4,83 @@
 
 #include <limits.h>
 
+#include "ops_impl.h"
+
+static int set_fill(const crn_kernel *k, crn_error *err, cl_mem x, float value, int n)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_float(&a, value);
+    crn_arg_int(&a, n);
+    return crn_args_end(&a, err);
+}
+
+static int set_axpby(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, float alpha, float beta, int n)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_mem(&a, y);
+    crn_arg_float(&a, alpha);
+    crn_arg_float(&a, beta);
+    crn_arg_int(&a, n);
+    return crn_args_end(&a, err);
+}
+
+static int set_add(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, cl_mem out, int n)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_mem(&a, y);
+    crn_arg_mem(&a, out);
+    crn_arg_int(&a, n);
+    return crn_args_end(&a, err);
+}
+
+static int set_nchw_to_cnhw(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, int n, int c, int hw)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, x);
+    crn_arg_mem(&a, y);
+    crn_arg_int(&a, n);
+    crn_arg_int(&a, c);
+    crn_arg_int(&a, hw);
+    return crn_args_end(&a, err);
+}
+
 static int too_big(crn_error *err, const char *what, size_t n)
 {
     return crn_fail(err, CRN_EINVAL, "%s over %zu elements: more than INT_MAX", what, n);
 }
 
-int crn_fill(crn_runtime *rt, crn_tensor *x, float value, size_t n, crn_error *err)
+int crn_fill(crn_ops *ops, crn_tensor *x, float value, size_t n, crn_error *err)
 {
     if (n > INT_MAX) return too_big(err, "fill", n);
-    crn_kernel_entry *e;
-    int rc = crn_kernel_get(rt, "fill_f32", &e, err);
-    if (rc) return rc;
-    int nn = (int)n;
-    rc = crn_kernel_args(e->kernel, err, 3, sizeof(cl_mem), &x->buf, sizeof(float), &value, sizeof(int), &nn);
-    return rc ? rc : crn_launch_1d(rt, e, n, err);
+    int rc = set_fill(ops->ew.fill, err, x->buf, value, (int)n);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->ew.fill, n, err);
 }
 
-int crn_axpby(crn_runtime *rt, size_t n, float a, const crn_tensor *x, float b, crn_tensor *y, crn_error *err)
+int crn_axpby(crn_ops *ops, size_t n, float a, const crn_tensor *x, float b, crn_tensor *y, crn_error *err)
 {
     if (n > INT_MAX) return too_big(err, "axpby", n);
-    crn_kernel_entry *e;
-    int rc = crn_kernel_get(rt, "axpby_f32", &e, err);
-    if (rc) return rc;
-    int nn = (int)n;
-    rc = crn_kernel_args(e->kernel, err, 5, sizeof(cl_mem), &x->buf, sizeof(cl_mem), &y->buf, sizeof(float), &a,
-                         sizeof(float), &b, sizeof(int), &nn);
-    return rc ? rc : crn_launch_1d(rt, e, n, err);
+    int rc = set_axpby(ops->ew.axpby, err, x->buf, y->buf, a, b, (int)n);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->ew.axpby, n, err);
 }
 
-int crn_add(crn_runtime *rt, size_t n, const crn_tensor *a, const crn_tensor *b, crn_tensor *y, crn_error *err)
+int crn_add(crn_ops *ops, size_t n, const crn_tensor *a, const crn_tensor *b, crn_tensor *y, crn_error *err)
 {
     if (n > INT_MAX) return too_big(err, "add", n);
-    crn_kernel_entry *e;
-    int rc = crn_kernel_get(rt, "add_f32", &e, err);
-    if (rc) return rc;
-    int nn = (int)n;
-    rc = crn_kernel_args(e->kernel, err, 4, sizeof(cl_mem), &a->buf, sizeof(cl_mem), &b->buf, sizeof(cl_mem), &y->buf,
-                         sizeof(int), &nn);
-    return rc ? rc : crn_launch_1d(rt, e, n, err);
+    int rc = set_add(ops->ew.add, err, a->buf, b->buf, y->buf, (int)n);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->ew.add, n, err);
 }
 
-int crn_nchw_to_cnhw(crn_runtime *rt, int n, int c, int hw, const crn_tensor *x, crn_tensor *y, crn_error *err)
+int crn_nchw_to_cnhw(crn_ops *ops, int n, int c, int hw, const crn_tensor *x, crn_tensor *y, crn_error *err)
 {
     if (n <= 0 || c <= 0 || hw <= 0 || (size_t)n * c > INT_MAX)
         return crn_fail(err, CRN_EINVAL, "nchw_to_cnhw: bad shape n=%d c=%d hw=%d", n, c, hw);
-    crn_kernel_entry *e;
-    int rc = crn_kernel_get(rt, "nchw_to_cnhw", &e, err);
-    if (rc) return rc;
-    rc = crn_kernel_args(e->kernel, err, 5, sizeof(cl_mem), &x->buf, sizeof(cl_mem), &y->buf, sizeof(int), &n,
-                         sizeof(int), &c, sizeof(int), &hw);
+    const crn_kernel *k = ops->ew.nchw_to_cnhw;
+    int rc = set_nchw_to_cnhw(k, err, x->buf, y->buf, n, c, hw);
     if (rc) return rc;
     size_t global[2] = {(size_t)hw, (size_t)n * c};
-    size_t local[2] = {e->max_wg < 64 ? e->max_wg : 64, 1};
-    return crn_launch(rt, e, 2, global, local, err);
+    size_t local[2] = {k->max_wg < 64 ? k->max_wg : 64, 1};
+    return crn_launch(ops->rt, k, 2, global, local, err);
 }

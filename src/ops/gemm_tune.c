@@ -11,6 +11,7 @@
 #include "clresnet/ops/gemm.h"
 #include "clresnet/runtime/kernel_cache.h"
 #include "clresnet/runtime/tensor.h"
+#include "ops_impl.h"
 
 /* Parameter names in CLBlast 1.5's order. */
 static const char *XGEMM_NAMES[] = {"GEMMK", "KREG", "KWG",  "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
@@ -54,13 +55,19 @@ typedef struct config {
     size_t min_indirect; /* 0: CLBlast's default */
 } config;
 
-void crn_gemm_log_start(crn_runtime *rt)
+void crn_gemm_log_start(crn_ops *ops)
 {
-    rt->gemm_log_count = 0;
-    rt->gemm_log_on = true;
+    ops->gemm.log_count = 0;
+    ops->gemm.log_on = true;
 }
 
-void crn_gemm_log_stop(crn_runtime *rt) { rt->gemm_log_on = false; }
+void crn_gemm_log_stop(crn_ops *ops) { ops->gemm.log_on = false; }
+
+const crn_gemm_shape *crn_gemm_log(const crn_ops *ops, int *count)
+{
+    *count = ops->gemm.log_count;
+    return ops->gemm.log;
+}
 
 static void describe(const config *c, char *buf, size_t n)
 {
@@ -71,24 +78,24 @@ static void describe(const config *c, char *buf, size_t n)
              c->min_indirect == ALWAYS_DIRECT ? "always direct" : c->min_indirect ? "custom switch" : "default switch");
 }
 
-static bool fits(const crn_runtime *rt, const size_t *p, bool direct)
+static bool fits(const crn_ops *ops, const size_t *p, bool direct)
 {
     size_t threads = direct ? p[2] * p[4] : p[5] * p[8];
-    return threads <= rt->dev.max_work_group;
+    return threads <= ops->dev->max_work_group;
 }
 
-static int apply(crn_runtime *rt, const config *c, crn_error *err)
+static int apply(crn_ops *ops, const config *c, crn_error *err)
 {
     CLBlastClearCache();
     const size_t *xp = XGEMM_CANDS[c->xgemm >= 0 ? c->xgemm : 0];
     const size_t *dp = DIRECT_CANDS[c->direct >= 0 ? c->direct : 0];
-    int s = CLBlastOverrideParameters(rt->dev.device, "Xgemm", CLBlastPrecisionSingle, XGEMM_N, XGEMM_NAMES, xp);
+    int s = CLBlastOverrideParameters(ops->dev->device, "Xgemm", CLBlastPrecisionSingle, XGEMM_N, XGEMM_NAMES, xp);
     if (s == CLBlastSuccess)
-        s = CLBlastOverrideParameters(rt->dev.device, "XgemmDirect", CLBlastPrecisionSingle, DIRECT_N, DIRECT_NAMES, dp);
+        s = CLBlastOverrideParameters(ops->dev->device, "XgemmDirect", CLBlastPrecisionSingle, DIRECT_N, DIRECT_NAMES, dp);
     if (s == CLBlastSuccess) {
         const char *name[] = {"XGEMM_MIN_INDIRECT_SIZE"};
         size_t v[] = {c->min_indirect ? c->min_indirect : 384 * 384 * 384};
-        s = CLBlastOverrideParameters(rt->dev.device, "GemmRoutine", CLBlastPrecisionSingle, 1, name, v);
+        s = CLBlastOverrideParameters(ops->dev->device, "GemmRoutine", CLBlastPrecisionSingle, 1, name, v);
     }
     if (s != CLBlastSuccess)
         return crn_fail(err, CRN_EBLAS, "applying GEMM parameters: %s (%d)", crn_clblast_strerror(s), s);
@@ -97,7 +104,7 @@ static int apply(crn_runtime *rt, const config *c, crn_error *err)
 
 /* Total time of one pass over the shapes (after one untimed pass that
  * compiles the kernels); +inf when a kernel fails on this device. */
-static double time_shapes(crn_runtime *rt, const crn_gemm_shape *sh, int n, cl_mem a, cl_mem b, cl_mem c)
+static double time_shapes(crn_ops *ops, const crn_gemm_shape *sh, int n, cl_mem a, cl_mem b, cl_mem c)
 {
     double total = 0;
     for (int i = 0; i < n; i++) {
@@ -105,9 +112,9 @@ static double time_shapes(crn_runtime *rt, const crn_gemm_shape *sh, int n, cl_m
         double best = 1e30;
         for (int r = 0; r < 2; r++) {
             double t0 = crn_now_s();
-            if (crn_sgemm(rt, sh[i].trans_a, sh[i].trans_b, sh[i].m, sh[i].n, sh[i].k, 1.0f, a, 0, lda, b, 0, ldb, 0.0f, c,
+            if (crn_sgemm(ops, sh[i].trans_a, sh[i].trans_b, sh[i].m, sh[i].n, sh[i].k, 1.0f, a, 0, lda, b, 0, ldb, 0.0f, c,
                           0, sh[i].n, NULL) != CRN_OK ||
-                crn_finish(rt, NULL) != CRN_OK)
+                crn_finish(ops->rt, NULL) != CRN_OK)
                 return 1e30;
             double t = crn_now_s() - t0;
             if (r > 0 && t < best) best = t; /* run 0 compiles */
@@ -117,21 +124,21 @@ static double time_shapes(crn_runtime *rt, const crn_gemm_shape *sh, int n, cl_m
     return total;
 }
 
-static void cache_path(const crn_runtime *rt, char *buf, size_t n)
+static void cache_path(const crn_ops *ops, char *buf, size_t n)
 {
     char dir[4096];
     if (crn_cache_dir(dir, sizeof dir, NULL) != CRN_OK) {
         buf[0] = '\0';
         return;
     }
-    const crn_device_info *d = &rt->dev;
+    const crn_device_info *d = ops->dev;
     const char *parts[] = {"clresnet-gemm-tune-1", d->platform_name, d->name, d->driver_version};
     uint64_t h = CRN_FNV1A64_INIT;
     for (size_t i = 0; i < 4; i++) h = crn_fnv1a64(h, parts[i], strlen(parts[i]) + 1);
     snprintf(buf, n, "%s/tune-%016llx.txt", dir, (unsigned long long)h);
 }
 
-int crn_gemm_tune(crn_runtime *rt, const crn_gemm_shape *shapes, int nshapes, crn_tune_progress_fn progress, void *ctx,
+int crn_gemm_tune(crn_ops *ops, const crn_gemm_shape *shapes, int nshapes, crn_tune_progress_fn progress, void *ctx,
                   crn_gemm_tune_result *res, crn_error *err)
 {
     memset(res, 0, sizeof *res);
@@ -143,9 +150,9 @@ int crn_gemm_tune(crn_runtime *rt, const crn_gemm_shape *shapes, int nshapes, cr
         if (shapes[i].m * shapes[i].n > nc) nc = shapes[i].m * shapes[i].n;
     }
     cl_mem a = NULL, b = NULL, c = NULL;
-    int rc = crn_buffer_alloc(rt, &a, na * 4, err);
-    if (rc == CRN_OK) rc = crn_buffer_alloc(rt, &b, nb * 4, err);
-    if (rc == CRN_OK) rc = crn_buffer_alloc(rt, &c, nc * 4, err);
+    int rc = crn_buffer_alloc(ops->rt, &a, na * 4, err);
+    if (rc == CRN_OK) rc = crn_buffer_alloc(ops->rt, &b, nb * 4, err);
+    if (rc == CRN_OK) rc = crn_buffer_alloc(ops->rt, &c, nc * 4, err);
     config best = {-1, -1, 0};
     double best_s = 1e30, bx_s = 1e30, bd_s = 1e30;
     int bx = -1, bd = -1;
@@ -157,14 +164,14 @@ int crn_gemm_tune(crn_runtime *rt, const crn_gemm_shape *shapes, int nshapes, cr
     int nt = 0;
     tries[nt++] = (config){-1, -1, 0};
     for (int i = 1; i < N_XGEMM; i++)
-        if (fits(rt, XGEMM_CANDS[i], false)) tries[nt++] = (config){i, -1, 0};
+        if (fits(ops, XGEMM_CANDS[i], false)) tries[nt++] = (config){i, -1, 0};
     for (int j = 0; j < N_DIRECT; j++)
-        if (fits(rt, DIRECT_CANDS[j], true)) tries[nt++] = (config){-1, j, ALWAYS_DIRECT};
+        if (fits(ops, DIRECT_CANDS[j], true)) tries[nt++] = (config){-1, j, ALWAYS_DIRECT};
     for (int t = 0; rc == CRN_OK && t <= nt; t++) {
         config cf = t < nt ? tries[t] : (config){bx, bd, 0};
         if (t == nt && (bx < 0 || bd < 0)) break;
-        if ((rc = apply(rt, &cf, err)) != CRN_OK) break;
-        double s = time_shapes(rt, shapes, nshapes, a, b, c);
+        if ((rc = apply(ops, &cf, err)) != CRN_OK) break;
+        double s = time_shapes(ops, shapes, nshapes, a, b, c);
         describe(&cf, desc, sizeof desc);
         if (progress) progress(ctx, desc, s);
         res->tried++;
@@ -180,12 +187,12 @@ int crn_gemm_tune(crn_runtime *rt, const crn_gemm_shape *shapes, int nshapes, cr
     if (b) clReleaseMemObject(b);
     if (c) clReleaseMemObject(c);
     if (rc != CRN_OK) return rc;
-    if (best_s >= 1e29) return crn_fail(err, CRN_EBLAS, "GEMM tuning: no configuration ran on %s", rt->dev.name);
-    if ((rc = apply(rt, &best, err)) != CRN_OK) return rc;
+    if (best_s >= 1e29) return crn_fail(err, CRN_EBLAS, "GEMM tuning: no configuration ran on %s", ops->dev->name);
+    if ((rc = apply(ops, &best, err)) != CRN_OK) return rc;
     describe(&best, res->config, sizeof res->config);
     res->best_s = best_s;
     char path[4200], text[256];
-    cache_path(rt, path, sizeof path);
+    cache_path(ops, path, sizeof path);
     if (!path[0]) return CRN_OK;
     int n = snprintf(text, sizeof text, "%d %d %zu %.6f %.6f\n", best.xgemm, best.direct, best.min_indirect, best_s,
                      res->default_s);
@@ -194,11 +201,11 @@ int crn_gemm_tune(crn_runtime *rt, const crn_gemm_shape *shapes, int nshapes, cr
     return crn_write_file_atomic(path, text, (size_t)n, err);
 }
 
-int crn_gemm_tune_apply_cached(crn_runtime *rt, bool *applied, char *desc, size_t desc_size, crn_error *err)
+int crn_gemm_tune_apply_cached(crn_ops *ops, crn_error *err)
 {
-    *applied = false;
+    ops->gemm.tuning[0] = '\0';
     char path[4200];
-    cache_path(rt, path, sizeof path);
+    cache_path(ops, path, sizeof path);
     if (!path[0]) return CRN_OK;
     FILE *f = fopen(path, "r");
     if (!f) return CRN_OK;
@@ -208,17 +215,15 @@ int crn_gemm_tune_apply_cached(crn_runtime *rt, bool *applied, char *desc, size_
     fclose(f);
     /* An entry that does not parse or names no candidate is ignored. */
     if (!ok || c.xgemm < -1 || c.xgemm >= N_XGEMM || c.direct < -1 || c.direct >= N_DIRECT) return CRN_OK;
-    if ((c.xgemm >= 0 && !fits(rt, XGEMM_CANDS[c.xgemm], false)) ||
-        (c.direct >= 0 && !fits(rt, DIRECT_CANDS[c.direct], true)))
+    if ((c.xgemm >= 0 && !fits(ops, XGEMM_CANDS[c.xgemm], false)) ||
+        (c.direct >= 0 && !fits(ops, DIRECT_CANDS[c.direct], true)))
         return CRN_OK;
     if (c.xgemm < 0 && c.direct < 0 && !c.min_indirect) return CRN_OK;
-    int rc = apply(rt, &c, err);
+    int rc = apply(ops, &c, err);
     if (rc != CRN_OK) return rc;
-    *applied = true;
-    if (desc) {
-        char d[160];
-        describe(&c, d, sizeof d);
-        snprintf(desc, desc_size, "%s (%.2fx CLBlast's defaults when tuned)", d, best_s > 0 ? def_s / best_s : 0);
-    }
+    char d[160];
+    describe(&c, d, sizeof d);
+    snprintf(ops->gemm.tuning, sizeof ops->gemm.tuning, "%s (%.2fx CLBlast's defaults when tuned)", d,
+             best_s > 0 ? def_s / best_s : 0);
     return CRN_OK;
 }

@@ -25,7 +25,7 @@ static int check_dims(int in, int out, int n, crn_error *err)
     return CRN_OK;
 }
 
-int crn_linear_forward(crn_runtime *rt, int in, int out, int n, const crn_tensor *x, const crn_tensor *weight,
+int crn_linear_forward(crn_ops *ops, int in, int out, int n, const crn_tensor *x, const crn_tensor *weight,
                        const crn_tensor *bias, crn_tensor *y, crn_error *err)
 {
     int rc;
@@ -34,12 +34,12 @@ int crn_linear_forward(crn_runtime *rt, int in, int out, int n, const crn_tensor
     if ((rc = check(weight, (size_t)out * in, "weight", err))) return rc;
     if ((rc = check(y, (size_t)out * n, "y", err))) return rc;
     if (bias && (rc = check(bias, (size_t)out, "bias", err))) return rc;
-    rc = crn_sgemm(rt, false, false, out, n, in, 1.0f, weight->buf, 0, in, x->buf, 0, n, 0.0f, y->buf, 0, n, err);
-    if (rc == CRN_OK && bias) rc = crn_bias_add_rows(rt, y->buf, bias->buf, out, n, err);
+    rc = crn_sgemm(ops, false, false, out, n, in, 1.0f, weight->buf, 0, in, x->buf, 0, n, 0.0f, y->buf, 0, n, err);
+    if (rc == CRN_OK && bias) rc = crn_bias_add_rows(ops, y->buf, bias->buf, out, n, err);
     return rc;
 }
 
-int crn_linear_backward(crn_runtime *rt, int in, int out, int n, const crn_tensor *x, const crn_tensor *weight,
+int crn_linear_backward(crn_ops *ops, int in, int out, int n, const crn_tensor *x, const crn_tensor *weight,
                         const crn_tensor *dy, crn_tensor *dx, crn_tensor *dweight, crn_tensor *dbias,
                         crn_error *err)
 {
@@ -52,11 +52,11 @@ int crn_linear_backward(crn_runtime *rt, int in, int out, int n, const crn_tenso
     if (dx && (rc = check(dx, (size_t)in * n, "dx", err))) return rc;
     if (dbias && (rc = check(dbias, (size_t)out, "dbias", err))) return rc;
     /* dx [in, n] = W^T dy */
-    if (dx) rc = crn_sgemm(rt, true, false, in, n, out, 1.0f, weight->buf, 0, in, dy->buf, 0, n, 0.0f, dx->buf, 0, n, err);
+    if (dx) rc = crn_sgemm(ops, true, false, in, n, out, 1.0f, weight->buf, 0, in, dy->buf, 0, n, 0.0f, dx->buf, 0, n, err);
     /* dW [out, in] = dy x^T */
     if (rc == CRN_OK)
-        rc = crn_sgemm(rt, false, true, out, in, n, 1.0f, dy->buf, 0, n, x->buf, 0, n, 0.0f, dweight->buf, 0, in, err);
+        rc = crn_sgemm(ops, false, true, out, in, n, 1.0f, dy->buf, 0, n, x->buf, 0, n, 0.0f, dweight->buf, 0, in, err);
     /* db [out] = row sums of dy, fixed order */
-    if (rc == CRN_OK && dbias) rc = crn_row_sum(rt, dy->buf, dbias->buf, out, n, err);
+    if (rc == CRN_OK && dbias) rc = crn_row_sum(ops, dy->buf, dbias->buf, out, n, err);
     return rc;
 }

@@ -2,22 +2,33 @@
  * batch mean on the host in double, in order. */
 #include "clresnet/ops/loss.h"
 
-int crn_softmax_xent(crn_runtime *rt, int k, int n, const crn_tensor *logits, const crn_tensor *labels,
+#include "ops_impl.h"
+
+static int set_softmax_xent(const crn_kernel *k, crn_error *err, cl_mem logits, cl_mem labels, cl_mem losses,
+                            cl_mem dlogits, int classes, int n, int want_grad)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, logits);
+    crn_arg_mem(&a, labels);
+    crn_arg_mem(&a, losses);
+    crn_arg_mem(&a, dlogits);
+    crn_arg_int(&a, classes);
+    crn_arg_int(&a, n);
+    crn_arg_int(&a, want_grad);
+    return crn_args_end(&a, err);
+}
+
+int crn_softmax_xent(crn_ops *ops, int k, int n, const crn_tensor *logits, const crn_tensor *labels,
                      crn_tensor *losses, crn_tensor *dlogits, crn_error *err)
 {
     if (k <= 0 || n <= 0) return crn_fail(err, CRN_EINVAL, "softmax cross-entropy: bad shape k=%d n=%d", k, n);
     if (labels->dtype != CRN_I32) return crn_fail(err, CRN_EINVAL, "softmax cross-entropy: labels must be CRN_I32");
-    crn_kernel_entry *e;
-    int rc = crn_kernel_get(rt, "softmax_xent", &e, err);
-    if (rc) return rc;
-    int want = dlogits != NULL;
     /* Without a gradient, the losses buffer stands in for the unused
      * argument (the kernel never writes it). */
-    cl_mem dl = want ? dlogits->buf : losses->buf;
-    rc = crn_kernel_args(e->kernel, err, 7, sizeof(cl_mem), &logits->buf, sizeof(cl_mem), &labels->buf,
-                         sizeof(cl_mem), &losses->buf, sizeof(cl_mem), &dl, sizeof(int), &k, sizeof(int), &n,
-                         sizeof(int), &want);
-    return rc ? rc : crn_launch_1d(rt, e, (size_t)n, err);
+    cl_mem dl = dlogits ? dlogits->buf : losses->buf;
+    int rc = set_softmax_xent(ops->loss.softmax_xent, err, logits->buf, labels->buf, losses->buf, dl, k, n,
+                              dlogits != NULL);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->loss.softmax_xent, (size_t)n, err);
 }
 
 double crn_loss_mean(const float *losses, int n)

@@ -5,6 +5,39 @@
 
 #include <limits.h>
 
+#include "ops_impl.h"
+
+/* maxpool_forward and maxpool_backward take the same arguments: (in, out,
+ * argmax or its gradient partner, then the geometry). */
+static int set_maxpool(const crn_kernel *k, crn_error *err, cl_mem a0, cl_mem a1, cl_mem a2, int planes, int h, int w,
+                       int ho, int wo, int ksize, int stride, int pad)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, a0);
+    crn_arg_mem(&a, a1);
+    crn_arg_mem(&a, a2);
+    crn_arg_int(&a, planes);
+    crn_arg_int(&a, h);
+    crn_arg_int(&a, w);
+    crn_arg_int(&a, ho);
+    crn_arg_int(&a, wo);
+    crn_arg_int(&a, ksize);
+    crn_arg_int(&a, stride);
+    crn_arg_int(&a, pad);
+    return crn_args_end(&a, err);
+}
+
+/* avgpool_global_forward and _backward: (in, out, rows, hw). */
+static int set_gap(const crn_kernel *k, crn_error *err, cl_mem in, cl_mem out, int rows, int hw)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, in);
+    crn_arg_mem(&a, out);
+    crn_arg_int(&a, rows);
+    crn_arg_int(&a, hw);
+    return crn_args_end(&a, err);
+}
+
 static int pool_shape(crn_error *err, int c, int n, int h, int w, int k, int stride, int pad, int *ho, int *wo)
 {
     if (c <= 0 || n <= 0 || h <= 0 || w <= 0 || k <= 0 || stride <= 0 || pad < 0)
@@ -19,75 +52,63 @@ static int pool_shape(crn_error *err, int c, int n, int h, int w, int k, int str
     return CRN_OK;
 }
 
-static size_t pick_local0(const crn_kernel_entry *k, size_t extent)
+static size_t pick_local0(const crn_kernel *k, size_t extent)
 {
     size_t l = 1;
     while (l * 2 <= extent && l * 2 <= k->max_wg && l < 64) l *= 2;
     return l;
 }
 
-int crn_maxpool_forward(crn_runtime *rt, int c, int n, int h, int w, int k, int stride, int pad,
+int crn_maxpool_forward(crn_ops *ops, int c, int n, int h, int w, int k, int stride, int pad,
                         const crn_tensor *x, crn_tensor *y, crn_tensor *argmax, crn_error *err)
 {
-    int ho, wo, rc = pool_shape(err, c, n, h, w, k, stride, pad, &ho, &wo);
+    int ho = 0, wo = 0, rc = pool_shape(err, c, n, h, w, k, stride, pad, &ho, &wo);
     if (rc) return rc;
     if (argmax->dtype != CRN_I32) return crn_fail(err, CRN_EINVAL, "maxpool: argmax must be CRN_I32");
-    crn_kernel_entry *e;
-    if ((rc = crn_kernel_get(rt, "maxpool_forward", &e, err))) return rc;
+    const crn_kernel *e = ops->pool.max_forward;
     int planes = c * n;
-    rc = crn_kernel_args(e->kernel, err, 11, sizeof(cl_mem), &x->buf, sizeof(cl_mem), &y->buf, sizeof(cl_mem),
-                         &argmax->buf, sizeof(int), &planes, sizeof(int), &h, sizeof(int), &w, sizeof(int), &ho,
-                         sizeof(int), &wo, sizeof(int), &k, sizeof(int), &stride, sizeof(int), &pad);
+    rc = set_maxpool(e, err, x->buf, y->buf, argmax->buf, planes, h, w, ho, wo, k, stride, pad);
     if (rc) return rc;
     size_t global[3] = {(size_t)wo, (size_t)ho, (size_t)planes};
     size_t local[3] = {pick_local0(e, (size_t)wo), 1, 1};
-    return crn_launch(rt, e, 3, global, local, err);
+    return crn_launch(ops->rt, e, 3, global, local, err);
 }
 
-int crn_maxpool_backward(crn_runtime *rt, int c, int n, int h, int w, int k, int stride, int pad,
+int crn_maxpool_backward(crn_ops *ops, int c, int n, int h, int w, int k, int stride, int pad,
                          const crn_tensor *dy, const crn_tensor *argmax, crn_tensor *dx, crn_error *err)
 {
-    int ho, wo, rc = pool_shape(err, c, n, h, w, k, stride, pad, &ho, &wo);
+    int ho = 0, wo = 0, rc = pool_shape(err, c, n, h, w, k, stride, pad, &ho, &wo);
     if (rc) return rc;
-    crn_kernel_entry *e;
-    if ((rc = crn_kernel_get(rt, "maxpool_backward", &e, err))) return rc;
+    const crn_kernel *e = ops->pool.max_backward;
     int planes = c * n;
-    rc = crn_kernel_args(e->kernel, err, 11, sizeof(cl_mem), &dy->buf, sizeof(cl_mem), &argmax->buf, sizeof(cl_mem),
-                         &dx->buf, sizeof(int), &planes, sizeof(int), &h, sizeof(int), &w, sizeof(int), &ho,
-                         sizeof(int), &wo, sizeof(int), &k, sizeof(int), &stride, sizeof(int), &pad);
+    rc = set_maxpool(e, err, dy->buf, argmax->buf, dx->buf, planes, h, w, ho, wo, k, stride, pad);
     if (rc) return rc;
     size_t global[3] = {(size_t)w, (size_t)h, (size_t)planes};
     size_t local[3] = {pick_local0(e, (size_t)w), 1, 1};
-    return crn_launch(rt, e, 3, global, local, err);
+    return crn_launch(ops->rt, e, 3, global, local, err);
 }
 
-int crn_avgpool_global_forward(crn_runtime *rt, int c, int n, int hw, const crn_tensor *x, crn_tensor *y,
+int crn_avgpool_global_forward(crn_ops *ops, int c, int n, int hw, const crn_tensor *x, crn_tensor *y,
                                crn_error *err)
 {
     if (c <= 0 || n <= 0 || hw <= 0 || (size_t)c * n > INT_MAX)
         return crn_fail(err, CRN_EINVAL, "global avgpool: bad shape c=%d n=%d hw=%d", c, n, hw);
-    crn_kernel_entry *e;
-    int rc = crn_kernel_get(rt, "avgpool_global_forward", &e, err);
-    if (rc) return rc;
+    const crn_kernel *e = ops->pool.gap_forward;
     int rows = c * n;
-    rc = crn_kernel_args(e->kernel, err, 4, sizeof(cl_mem), &x->buf, sizeof(cl_mem), &y->buf, sizeof(int), &rows,
-                         sizeof(int), &hw);
-    return rc ? rc : crn_launch_1d(rt, e, (size_t)rows, err);
+    int rc = set_gap(e, err, x->buf, y->buf, rows, hw);
+    return rc ? rc : crn_launch_1d(ops->rt, e, (size_t)rows, err);
 }
 
-int crn_avgpool_global_backward(crn_runtime *rt, int c, int n, int hw, const crn_tensor *dy, crn_tensor *dx,
+int crn_avgpool_global_backward(crn_ops *ops, int c, int n, int hw, const crn_tensor *dy, crn_tensor *dx,
                                 crn_error *err)
 {
     if (c <= 0 || n <= 0 || hw <= 0 || (size_t)c * n > INT_MAX)
         return crn_fail(err, CRN_EINVAL, "global avgpool backward: bad shape c=%d n=%d hw=%d", c, n, hw);
-    crn_kernel_entry *e;
-    int rc = crn_kernel_get(rt, "avgpool_global_backward", &e, err);
-    if (rc) return rc;
+    const crn_kernel *e = ops->pool.gap_backward;
     int rows = c * n;
-    rc = crn_kernel_args(e->kernel, err, 4, sizeof(cl_mem), &dy->buf, sizeof(cl_mem), &dx->buf, sizeof(int), &rows,
-                         sizeof(int), &hw);
+    int rc = set_gap(e, err, dy->buf, dx->buf, rows, hw);
     if (rc) return rc;
     size_t global[2] = {(size_t)hw, (size_t)rows};
     size_t local[2] = {pick_local0(e, (size_t)hw), 1};
-    return crn_launch(rt, e, 2, global, local, err);
+    return crn_launch(ops->rt, e, 2, global, local, err);
 }

@@ -3,6 +3,8 @@
 #include "clresnet/runtime/dist.h"
 #include "clresnet/core/clock.h"
 
+#include "runtime_impl.h"
+
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -7,11 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <clblast_c.h>
-
-#include "clresnet/ops/gemm_tune.h"
 #include "clresnet/runtime/kernel_cache.h"
 #include "clresnet/runtime/kernels.h"
+#include "runtime_impl.h"
+
 
 /* Options come from what the device reports: -cl-std only where the device's
  * OpenCL C is at least 1.2 (a 1.1 compiler rejects it). No fast-math: the
@@ -120,7 +119,7 @@ static int add_kernels(crn_runtime *rt, cl_program p, const char *file, crn_erro
     if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "cl/%s: listing kernels: %s", file, crn_cl_strerror(s));
     if (n == 0) return CRN_OK;
     cl_kernel *ks = calloc(n, sizeof *ks);
-    crn_kernel_entry *grown = realloc(rt->kernels, (size_t)(rt->kernel_count + (int)n) * sizeof *grown);
+    crn_kernel *grown = realloc(rt->kernels, (size_t)(rt->kernel_count + (int)n) * sizeof *grown);
     if (!ks || !grown) {
         free(ks);
         if (grown) rt->kernels = grown;
@@ -129,11 +128,12 @@ static int add_kernels(crn_runtime *rt, cl_program p, const char *file, crn_erro
     rt->kernels = grown;
     clCreateKernelsInProgram(p, n, ks, NULL);
     for (cl_uint i = 0; i < n; i++) {
-        crn_kernel_entry *e = &rt->kernels[rt->kernel_count++];
+        crn_kernel *e = &rt->kernels[rt->kernel_count++];
         memset(e, 0, sizeof *e);
-        e->kernel = ks[i];
+        e->handle = ks[i];
         clGetKernelInfo(ks[i], CL_KERNEL_FUNCTION_NAME, sizeof e->name, e->name, NULL);
         e->name[sizeof e->name - 1] = '\0';
+        clGetKernelInfo(ks[i], CL_KERNEL_NUM_ARGS, sizeof e->nargs, &e->nargs, NULL);
         e->max_wg = rt->dev.max_work_group;
         size_t wg = 0;
         if (clGetKernelWorkGroupInfo(ks[i], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) ==
@@ -152,6 +152,7 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
     crn_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return crn_fail(err, CRN_ENOMEM, "out of host memory");
     rt->dev = *dev;
+    rt->reported_max_alloc = dev->max_alloc;
     rt->profiling = opt->profiling;
     cl_int s;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
@@ -192,12 +193,6 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
         else rt->cache_builds++;
     }
     rt->build_seconds = crn_now_s() - t0;
-    bool tuned = false;
-    int trc = crn_gemm_tune_apply_cached(rt, &tuned, rt->gemm_tuning, sizeof rt->gemm_tuning, err);
-    if (trc != CRN_OK) {
-        crn_runtime_destroy(rt);
-        return trc;
-    }
     *out = rt;
     return CRN_OK;
 }
@@ -219,7 +214,15 @@ void crn_prof_start(crn_runtime *rt)
 
 void crn_prof_stop(crn_runtime *rt) { rt->prof_on = false; }
 
-cl_event *crn_prof_slot(crn_runtime *rt, const char *kernel, bool gemm)
+void crn_prof_tag(crn_runtime *rt, const char *tag) { rt->prof_tag = tag; }
+
+const crn_prof_event *crn_prof_events(const crn_runtime *rt, int *count)
+{
+    *count = rt->prof_count;
+    return rt->prof;
+}
+
+cl_event *crn_prof_slot(crn_runtime *rt, const char *kernel, bool library)
 {
     if (!rt->prof_on) return NULL;
     if (rt->prof_count == rt->prof_cap) {
@@ -232,10 +235,10 @@ cl_event *crn_prof_slot(crn_runtime *rt, const char *kernel, bool gemm)
     crn_prof_event *e = &rt->prof[rt->prof_count++];
     e->tag = rt->prof_tag ? rt->prof_tag : "other";
     snprintf(e->kernel, sizeof e->kernel, "%s", kernel);
-    e->gemm = gemm;
+    e->library = library;
     e->event = NULL;
     e->start = NULL;
-    if (gemm && clEnqueueMarkerWithWaitList(rt->queue, 0, NULL, &e->start) != CL_SUCCESS) e->start = NULL;
+    if (library && clEnqueueMarkerWithWaitList(rt->queue, 0, NULL, &e->start) != CL_SUCCESS) e->start = NULL;
     return &e->event;
 }
 
@@ -245,7 +248,7 @@ double crn_prof_seconds(const crn_prof_event *e)
     if (!e->event || clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL) != CL_SUCCESS ||
         clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL) != CL_SUCCESS)
         return 0;
-    /* A GEMM runs from its marker's completion (the in-order queue has
+    /* A library routine runs from its marker's completion (the in-order queue has
      * finished everything before) to the end of CLBlast's last kernel. */
     cl_ulong s = 0;
     if (e->start && clGetEventProfilingInfo(e->start, CL_PROFILING_COMMAND_END, sizeof s, &s, NULL) == CL_SUCCESS &&
@@ -259,26 +262,19 @@ void crn_runtime_destroy(crn_runtime *rt)
     if (!rt) return;
     prof_clear(rt);
     free(rt->prof);
-    free(rt->gemm_log);
-    if (rt->splitk_buf) clReleaseMemObject(rt->splitk_buf);
-    for (int i = 0; i < rt->kernel_count; i++) clReleaseKernel(rt->kernels[i].kernel);
+    for (int i = 0; i < rt->kernel_count; i++) clReleaseKernel(rt->kernels[i].handle);
     for (int i = 0; i < rt->program_count; i++) clReleaseProgram(rt->programs[i]);
     free(rt->kernels);
     free(rt->programs);
-    if (rt->queue) clFinish(rt->queue);
-    /* CLBlast keeps the programs it built (for this context) in a process-wide
-     * cache that otherwise lets them go in a C++ destructor at exit, after the
-     * OpenCL implementation may have torn itself down (oclgrind aborted there).
-     * Released here, while the context is alive; the next GEMM rebuilds. */
-    CLBlastClearCache();
     if (rt->queue) {
+        clFinish(rt->queue);
         clReleaseCommandQueue(rt->queue);
     }
     if (rt->ctx) clReleaseContext(rt->ctx);
     free(rt);
 }
 
-int crn_kernel_get(crn_runtime *rt, const char *name, crn_kernel_entry **out, crn_error *err)
+int crn_kernel_find(crn_runtime *rt, const char *name, const crn_kernel **out, crn_error *err)
 {
     for (int i = 0; i < rt->kernel_count; i++)
         if (!strcmp(rt->kernels[i].name, name)) {
@@ -288,26 +284,40 @@ int crn_kernel_get(crn_runtime *rt, const char *name, crn_kernel_entry **out, cr
     return crn_fail(err, CRN_EINVAL, "no kernel named '%s' in the cl/ kernel files", name);
 }
 
-int crn_kernel_args(cl_kernel k, crn_error *err, int count, ...)
+crn_args crn_args_begin(const crn_kernel *k)
 {
-    va_list ap;
-    va_start(ap, count);
-    for (int i = 0; i < count; i++) {
-        size_t size = va_arg(ap, size_t);
-        const void *ptr = va_arg(ap, const void *);
-        cl_int s = clSetKernelArg(k, (cl_uint)i, size, ptr);
-        if (s != CL_SUCCESS) {
-            va_end(ap);
-            char name[64] = "?";
-            clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
-            return crn_fail(err, CRN_ECL, "kernel %s: argument %d: %s", name, i, crn_cl_strerror(s));
-        }
+    crn_args a = {k, 0, CL_SUCCESS, 0};
+    return a;
+}
+
+static void set_arg(crn_args *a, size_t size, const void *value)
+{
+    cl_int s = clSetKernelArg(a->k->handle, a->count, size, value);
+    if (s != CL_SUCCESS && a->status == CL_SUCCESS) {
+        a->status = s;
+        a->failed_at = a->count;
     }
-    va_end(ap);
+    a->count++;
+}
+
+void crn_arg_mem(crn_args *a, cl_mem v) { set_arg(a, sizeof v, &v); }
+void crn_arg_int(crn_args *a, int v) { set_arg(a, sizeof(cl_int), &v); }
+void crn_arg_ulong(crn_args *a, cl_ulong v) { set_arg(a, sizeof v, &v); }
+void crn_arg_float(crn_args *a, float v) { set_arg(a, sizeof(cl_float), &v); }
+void crn_arg_local(crn_args *a, size_t bytes) { set_arg(a, bytes, NULL); }
+
+int crn_args_end(const crn_args *a, crn_error *err)
+{
+    if (a->status != CL_SUCCESS)
+        return crn_fail(err, CRN_ECL, "kernel %s: argument %u: %s", a->k->name, a->failed_at,
+                        crn_cl_strerror(a->status));
+    if (a->count != a->k->nargs)
+        return crn_fail(err, CRN_EINVAL, "kernel %s takes %u arguments, its wrapper set %u", a->k->name,
+                        a->k->nargs, a->count);
     return CRN_OK;
 }
 
-int crn_launch(crn_runtime *rt, const crn_kernel_entry *k, int dims, const size_t *global, const size_t *local,
+int crn_launch(crn_runtime *rt, const crn_kernel *k, int dims, const size_t *global, const size_t *local,
                crn_error *err)
 {
     size_t g[3];
@@ -316,14 +326,14 @@ int crn_launch(crn_runtime *rt, const crn_kernel_entry *k, int dims, const size_
         if (local && local[i] > 0) g[i] = (global[i] + local[i] - 1) / local[i] * local[i];
         if (g[i] == 0) return CRN_OK; /* nothing to do */
     }
-    cl_int s = clEnqueueNDRangeKernel(rt->queue, k->kernel, (cl_uint)dims, NULL, g, local, 0, NULL,
+    cl_int s = clEnqueueNDRangeKernel(rt->queue, k->handle, (cl_uint)dims, NULL, g, local, 0, NULL,
                                       crn_prof_slot(rt, k->name, false));
     if (s != CL_SUCCESS)
         return crn_fail(err, CRN_ECL, "launching kernel %s: %s", k->name, crn_cl_strerror(s));
     return CRN_OK;
 }
 
-int crn_launch_1d(crn_runtime *rt, const crn_kernel_entry *k, size_t n, crn_error *err)
+int crn_launch_1d(crn_runtime *rt, const crn_kernel *k, size_t n, crn_error *err)
 {
     size_t local = k->max_wg < 256 ? k->max_wg : 256;
     return crn_launch(rt, k, 1, &n, &local, err);
@@ -334,4 +344,20 @@ int crn_finish(crn_runtime *rt, crn_error *err)
     cl_int s = clFinish(rt->queue);
     if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "clFinish on %s: %s", rt->dev.name, crn_cl_strerror(s));
     return CRN_OK;
+}
+
+const crn_device_info *crn_runtime_device(const crn_runtime *rt) { return &rt->dev; }
+cl_context crn_runtime_context(const crn_runtime *rt) { return rt->ctx; }
+cl_command_queue crn_runtime_queue(const crn_runtime *rt) { return rt->queue; }
+const char *crn_runtime_build_options(const crn_runtime *rt) { return rt->build_options; }
+
+crn_build_stats crn_runtime_build_stats(const crn_runtime *rt)
+{
+    crn_build_stats s = {rt->program_count, rt->kernel_count, rt->cache_hits, rt->cache_builds, rt->build_seconds};
+    return s;
+}
+
+void crn_runtime_limit_alloc(crn_runtime *rt, size_t bytes)
+{
+    rt->dev.max_alloc = bytes > 0 && bytes < rt->reported_max_alloc ? bytes : rt->reported_max_alloc;
 }

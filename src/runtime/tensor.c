@@ -1,5 +1,7 @@
 #include "clresnet/runtime/tensor.h"
 
+#include "runtime_impl.h"
+
 #include <string.h>
 
 size_t crn_dtype_size(crn_dtype t)

@@ -6,8 +6,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The arguments nadam_step and adam_step share (cl/optim.cl), in order:
+ * buffers, count, decay and moment coefficients, a bias correction term
+ * (NAdam: 1 - beta2^t; Adam: its square root) and eps. */
+typedef struct adam_args {
+    cl_mem p, grad, m, v;
+    int n;
+    float wd, beta1, beta2, omb1, omb2, bias2, eps;
+} adam_args;
+
+static void arg_adam_common(crn_args *a, const adam_args *x)
+{
+    crn_arg_mem(a, x->p);
+    crn_arg_mem(a, x->grad);
+    crn_arg_mem(a, x->m);
+    crn_arg_mem(a, x->v);
+    crn_arg_int(a, x->n);
+    crn_arg_float(a, x->wd);
+    crn_arg_float(a, x->beta1);
+    crn_arg_float(a, x->beta2);
+    crn_arg_float(a, x->omb1);
+    crn_arg_float(a, x->omb2);
+    crn_arg_float(a, x->bias2);
+    crn_arg_float(a, x->eps);
+}
+
+static int set_nadam_step(const crn_kernel *k, crn_error *err, const adam_args *x, float c_grad, float c_avg)
+{
+    crn_args a = crn_args_begin(k);
+    arg_adam_common(&a, x);
+    crn_arg_float(&a, c_grad);
+    crn_arg_float(&a, c_avg);
+    return crn_args_end(&a, err);
+}
+
+static int set_adam_step(const crn_kernel *k, crn_error *err, const adam_args *x, float step_size)
+{
+    crn_args a = crn_args_begin(k);
+    arg_adam_common(&a, x);
+    crn_arg_float(&a, step_size);
+    return crn_args_end(&a, err);
+}
+
+static int set_sgd_step(const crn_kernel *k, crn_error *err, cl_mem p, cl_mem grad, cl_mem buf, int n, float wd,
+                        float momentum, float lr, int first)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, p);
+    crn_arg_mem(&a, grad);
+    crn_arg_mem(&a, buf);
+    crn_arg_int(&a, n);
+    crn_arg_float(&a, wd);
+    crn_arg_float(&a, momentum);
+    crn_arg_float(&a, lr);
+    crn_arg_int(&a, first);
+    return crn_args_end(&a, err);
+}
+
 struct crn_optimizer {
     crn_runtime *rt;
+    const crn_kernel *kernel; /* the step kernel of cfg.kind, looked up at creation */
     crn_optim_config cfg;
     size_t n;
     long long step;
@@ -87,12 +145,19 @@ int crn_optim_create(crn_runtime *rt, const crn_optim_config *cfg, size_t n, crn
     o->cfg = *cfg;
     o->n = n;
     o->mu_product = 1.0;
+    static const char *const KERNEL[] = {[CRN_OPT_NADAM] = "nadam_step", [CRN_OPT_ADAM] = "adam_step",
+                                         [CRN_OPT_SGD] = "sgd_step"};
+    int krc = crn_kernel_find(rt, KERNEL[cfg->kind], &o->kernel, err);
+    if (krc != CRN_OK) {
+        free(o);
+        return krc;
+    }
     o->nbuf = cfg->kind == CRN_OPT_SGD ? (cfg->momentum != 0 ? 1 : 0) : 2;
     float zero = 0.0f;
     for (int i = 0; i < o->nbuf; i++) {
         int rc = crn_buffer_alloc(rt, &o->buf[i], n * sizeof(float), err);
         if (rc == CRN_OK) {
-            cl_int s = clEnqueueFillBuffer(rt->queue, o->buf[i], &zero, sizeof zero, 0, (n ? n : 1) * sizeof(float),
+            cl_int s = clEnqueueFillBuffer(crn_runtime_queue(rt), o->buf[i], &zero, sizeof zero, 0, (n ? n : 1) * sizeof(float),
                                            0, NULL, NULL);
             if (s != CL_SUCCESS) rc = crn_fail(err, CRN_ECL, "optimiser: zeroing state: %s", crn_cl_strerror(s));
         }
@@ -113,7 +178,7 @@ int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err
 {
     crn_runtime *rt = o->rt;
     const crn_optim_config *c = &o->cfg;
-    crn_kernel_entry *k = NULL;
+    const crn_kernel *k = o->kernel;
     int n = (int)o->n;
     int rc;
     long long step = o->step + 1;
@@ -136,13 +201,8 @@ int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err
         float c_grad = (float)(c->lr * (1.0 - mu) / (1.0 - mu_product));
         float c_avg = (float)(c->lr * mu_next / (1.0 - mu_product_next));
         float fbc2 = (float)bc2;
-        rc = crn_kernel_get(rt, "nadam_step", &k, err);
-        if (rc == CRN_OK)
-            rc = crn_kernel_args(k->kernel, err, 14, sizeof(cl_mem), &params, sizeof(cl_mem), &grads, sizeof(cl_mem),
-                                 &o->buf[0], sizeof(cl_mem), &o->buf[1], sizeof(int), &n, sizeof(float), &wd,
-                                 sizeof(float), &b1, sizeof(float), &b2, sizeof(float), &omb1, sizeof(float), &omb2,
-                                 sizeof(float), &fbc2, sizeof(float), &eps,
-                                 sizeof(float), &c_grad, sizeof(float), &c_avg);
+        adam_args x = {params, grads, o->buf[0], o->buf[1], n, wd, b1, b2, omb1, omb2, fbc2, eps};
+        rc = set_nadam_step(k, err, &x, c_grad, c_avg);
         if (rc == CRN_OK) rc = crn_launch_1d(rt, k, o->n, err);
         if (rc == CRN_OK) o->mu_product = mu_product;
         break;
@@ -152,13 +212,8 @@ int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err
         double bc2 = 1.0 - pow(c->beta2, (double)step);
         float step_size = (float)(c->lr / bc1);
         float sqrt_bc2 = (float)sqrt(bc2);
-        rc = crn_kernel_get(rt, "adam_step", &k, err);
-        if (rc == CRN_OK)
-            rc = crn_kernel_args(k->kernel, err, 13, sizeof(cl_mem), &params, sizeof(cl_mem), &grads, sizeof(cl_mem),
-                                 &o->buf[0], sizeof(cl_mem), &o->buf[1], sizeof(int), &n, sizeof(float), &wd,
-                                 sizeof(float), &b1, sizeof(float), &b2, sizeof(float), &omb1, sizeof(float), &omb2,
-                                 sizeof(float), &sqrt_bc2, sizeof(float), &eps,
-                                 sizeof(float), &step_size);
+        adam_args x = {params, grads, o->buf[0], o->buf[1], n, wd, b1, b2, omb1, omb2, sqrt_bc2, eps};
+        rc = set_adam_step(k, err, &x, step_size);
         if (rc == CRN_OK) rc = crn_launch_1d(rt, k, o->n, err);
         break;
     }
@@ -167,11 +222,7 @@ int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err
         float mom = (float)c->momentum, lr = (float)c->lr;
         int first = step == 1;
         cl_mem b = o->nbuf ? o->buf[0] : params; /* unused when momentum is 0 */
-        rc = crn_kernel_get(rt, "sgd_step", &k, err);
-        if (rc == CRN_OK)
-            rc = crn_kernel_args(k->kernel, err, 8, sizeof(cl_mem), &params, sizeof(cl_mem), &grads, sizeof(cl_mem), &b,
-                                 sizeof(int), &n, sizeof(float), &wd, sizeof(float), &mom, sizeof(float), &lr,
-                                 sizeof(int), &first);
+        rc = set_sgd_step(k, err, params, grads, b, n, wd, mom, lr, first);
         if (rc == CRN_OK) rc = crn_launch_1d(rt, k, o->n, err);
         break;
     }

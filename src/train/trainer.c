@@ -140,11 +140,11 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
 /* Device memory of a model at batch b, measured by planning it: the model
  * allocates everything at creation, so batches 1 and 2 give the fixed part
  * (weights, gradients, workspace floor) and the part per image. */
-static int model_bytes(crn_runtime *rt, const crn_model_config *mc, int b, size_t *bytes, size_t *params,
+static int model_bytes(crn_ops *ops, const crn_model_config *mc, int b, size_t *bytes, size_t *params,
                        crn_error *err)
 {
     crn_model *m = NULL;
-    int rc = crn_model_create(rt, mc, b, &m, err);
+    int rc = crn_model_create(ops, mc, b, &m, err);
     if (rc != CRN_OK) return rc;
     *bytes = crn_model_device_bytes(m);
     crn_model_params_buffer(m, params);
@@ -152,12 +152,13 @@ static int model_bytes(crn_runtime *rt, const crn_model_config *mc, int b, size_
     return CRN_OK;
 }
 
-int crn_train_plan_memory(crn_runtime *rt, const crn_model_config *mc, int batch, crn_optim_kind opt,
+int crn_train_plan_memory(crn_ops *ops, const crn_model_config *mc, int batch, crn_optim_kind opt,
                           size_t *need_bytes, crn_error *err)
 {
+    const crn_device_info *dev = crn_runtime_device(crn_ops_runtime(ops));
     size_t b1 = 0, b2 = 0, np = 0;
-    int rc = model_bytes(rt, mc, 1, &b1, &np, err);
-    if (rc == CRN_OK) rc = model_bytes(rt, mc, 2, &b2, &np, err);
+    int rc = model_bytes(ops, mc, 1, &b1, &np, err);
+    if (rc == CRN_OK) rc = model_bytes(ops, mc, 2, &b2, &np, err);
     if (rc != CRN_OK) return crn_error_prefix(err, "planning device memory");
     size_t per = b2 > b1 ? b2 - b1 : 0, fixed = b1 > per ? b1 - per : 0;
     size_t state = (opt == CRN_OPT_SGD ? 1 : 2) * np * sizeof(float); /* moment buffers */
@@ -165,19 +166,19 @@ int crn_train_plan_memory(crn_runtime *rt, const crn_model_config *mc, int batch
     if (need_bytes) *need_bytes = need;
     /* Leave a tenth of the device for the runtime, CLBlast's temporaries
      * and the input batch. */
-    size_t have = (size_t)(rt->dev.global_mem / 10 * 9);
+    size_t have = (size_t)(dev->global_mem / 10 * 9);
     if (need <= have) return CRN_OK;
     long long fit = per ? (long long)((have > fixed + state ? have - fixed - state : 0) / per) : 0;
     if (fit < 1)
         return crn_fail(err, CRN_ENOMEM,
                         "%s at %dx%d needs %.0f MiB of device memory even at batch size 1; %s has %.0f MiB",
                         crn_model_name(mc->kind), mc->image_size, mc->image_size,
-                        (double)(fixed + state + per) / 1048576.0, rt->dev.name, (double)rt->dev.global_mem / 1048576.0);
+                        (double)(fixed + state + per) / 1048576.0, dev->name, (double)dev->global_mem / 1048576.0);
     return crn_fail(err, CRN_ENOMEM,
                     "%s at %dx%d with batch size %d needs %.0f MiB of device memory, but %s has %.0f MiB; "
                     "batch size %lld would fit (--batch-size %lld)",
                     crn_model_name(mc->kind), mc->image_size, mc->image_size, batch, (double)need / 1048576.0,
-                    rt->dev.name, (double)rt->dev.global_mem / 1048576.0, fit, fit);
+                    dev->name, (double)dev->global_mem / 1048576.0, fit, fit);
 }
 
 static char *config_json(const crn_train_config *c, const crn_dataset *ds, size_t params)
@@ -409,14 +410,14 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
     return CRN_OK;
 }
 
-int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t *stop, crn_progress_fn progress,
+int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *stop, crn_progress_fn progress,
               void *pctx, crn_train_result *res, crn_error *err)
 {
     train_ctx t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
     t.cfg = c;
-    t.rt = rt;
+    t.rt = crn_ops_runtime(ops);
     t.d = c->dist ? c->dist : crn_dist_single();
     t.lead = t.d->rank == 0;
     if (c->batch_size < 1) return crn_fail(err, CRN_EINVAL, "--batch-size must be at least 1 (got %d)", c->batch_size);
@@ -442,11 +443,11 @@ int crn_train(crn_runtime *rt, const crn_train_config *c, volatile sig_atomic_t 
     crn_model_config mc = c->model;
     mc.classes = t.ds.num_classes;
     mc.image_size = c->transform.image_size;
-    if ((rc = crn_train_plan_memory(rt, &mc, c->batch_size, c->optim.kind, NULL, err)) != CRN_OK) goto out;
-    if ((rc = crn_model_create(rt, &mc, c->batch_size, &t.model, err)) != CRN_OK) goto out;
+    if ((rc = crn_train_plan_memory(ops, &mc, c->batch_size, c->optim.kind, NULL, err)) != CRN_OK) goto out;
+    if ((rc = crn_model_create(ops, &mc, c->batch_size, &t.model, err)) != CRN_OK) goto out;
     size_t np = 0;
     crn_model_params_buffer(t.model, &np);
-    if ((rc = crn_optim_create(rt, &c->optim, np, &t.opt, err)) != CRN_OK) goto out;
+    if ((rc = crn_optim_create(t.rt, &c->optim, np, &t.opt, err)) != CRN_OK) goto out;
     t.losses = malloc((size_t)c->batch_size * sizeof *t.losses);
     t.logits = malloc((size_t)c->batch_size * (size_t)mc.classes * sizeof *t.logits);
     if (t.d->size > 1) {

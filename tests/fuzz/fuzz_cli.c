@@ -1,6 +1,6 @@
 /* libFuzzer harness for `clresnet train`'s command line: the input, split at
  * NUL bytes, is the argument list after "train". Linked with
- * src/cli/cli_train.c and a cli_open_runtime that fails, so every flag is
+ * src/cli/cli_train.c and a cli_open_device that fails, so every flag is
  * parsed and checked (and --resume DIR's config.json read) but no device is
  * opened and nothing is trained. Run it with -close_fd_mask=2: the flag
  * errors go to stderr (libFuzzer and the sanitizers keep a copy of it). */
@@ -13,13 +13,16 @@
 
 static int g_opened;
 
-int cli_open_runtime(const cli_globals *g, bool profiling, crn_runtime **rt)
+int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
 {
     (void)g, (void)profiling;
-    *rt = NULL;
+    dev->rt = NULL;
+    dev->ops = NULL;
     g_opened++;
     return 1;
 }
+
+void cli_close_device(cli_device *dev) { (void)dev; }
 
 int cli_error(const crn_error *err)
 {

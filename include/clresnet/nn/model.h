@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "clresnet/ops/activation.h"
+#include "clresnet/ops/ops.h"
 #include "clresnet/runtime/tensor.h"
 
 typedef enum crn_model_kind { CRN_MODEL_RESNET50, CRN_MODEL_PLAIN50, CRN_MODEL_BASELINE } crn_model_kind;
@@ -48,12 +49,13 @@ typedef struct crn_model crn_model;
 
 /* Builds the graph for batches of up to max_batch images and allocates every
  * parameter, gradient and activation. */
-int crn_model_create(crn_runtime *rt, const crn_model_config *cfg, int max_batch, crn_model **out,
+int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, crn_model **out,
                      crn_error *err);
 void crn_model_destroy(crn_model *m);
 
 const crn_model_config *crn_model_get_config(const crn_model *m);
 crn_runtime *crn_model_runtime(const crn_model *m);
+crn_ops *crn_model_ops(const crn_model *m);
 
 /* Trainable parameter count (23,717,030 for resnet50 at 102 classes). */
 size_t crn_model_param_count(const crn_model *m);

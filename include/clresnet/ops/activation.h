@@ -3,6 +3,7 @@
 #ifndef CLRESNET_ACTIVATION_H
 #define CLRESNET_ACTIVATION_H
 
+#include "clresnet/ops/ops.h"
 #include "clresnet/runtime/tensor.h"
 
 typedef enum crn_act_kind { CRN_ACT_RELU, CRN_ACT_LEAKY, CRN_ACT_SILU } crn_act_kind;
@@ -12,10 +13,10 @@ int crn_act_parse(const char *name);
 const char *crn_act_name(crn_act_kind k);
 
 /* y = act(x) over n elements; y may alias x only if backward is not needed. */
-int crn_act_forward(crn_runtime *rt, crn_act_kind k, size_t n, const crn_tensor *x, crn_tensor *y, crn_error *err);
+int crn_act_forward(crn_ops *ops, crn_act_kind k, size_t n, const crn_tensor *x, crn_tensor *y, crn_error *err);
 
 /* dx = act'(x) * dy; dx may alias dy. */
-int crn_act_backward(crn_runtime *rt, crn_act_kind k, size_t n, const crn_tensor *x, const crn_tensor *dy,
+int crn_act_backward(crn_ops *ops, crn_act_kind k, size_t n, const crn_tensor *x, const crn_tensor *dy,
                      crn_tensor *dx, crn_error *err);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "clresnet/runtime/runtime.h"
+#include "clresnet/ops/ops.h"
 
 typedef struct crn_gemm_shape {
     bool trans_a, trans_b;
@@ -17,8 +17,10 @@ typedef struct crn_gemm_shape {
 } crn_gemm_shape;
 
 /* Records the shapes of crn_sgemm calls while active (deduplicated). */
-void crn_gemm_log_start(crn_runtime *rt);
-void crn_gemm_log_stop(crn_runtime *rt);
+void crn_gemm_log_start(crn_ops *ops);
+void crn_gemm_log_stop(crn_ops *ops);
+/* The shapes recorded (valid until the next crn_gemm_log_start). */
+const crn_gemm_shape *crn_gemm_log(const crn_ops *ops, int *count);
 
 typedef struct crn_gemm_tune_result {
     char config[160];      /* what won, e.g. "direct #3" */
@@ -32,11 +34,7 @@ typedef void (*crn_tune_progress_fn)(void *ctx, const char *config, double secon
 
 /* Searches, applies the winner and writes it to the cache (the kernel
  * cache folder, tune-<device key>.txt). */
-int crn_gemm_tune(crn_runtime *rt, const crn_gemm_shape *shapes, int nshapes, crn_tune_progress_fn progress,
+int crn_gemm_tune(crn_ops *ops, const crn_gemm_shape *shapes, int nshapes, crn_tune_progress_fn progress,
                   void *ctx, crn_gemm_tune_result *res, crn_error *err);
-
-/* Applies a cached result for this device if there is one (*applied says
- * so, with its description). Called at runtime start. */
-int crn_gemm_tune_apply_cached(crn_runtime *rt, bool *applied, char *desc, size_t desc_size, crn_error *err);
 
 #endif

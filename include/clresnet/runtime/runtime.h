@@ -1,104 +1,131 @@
-/* Device runtime: context, in-order queue, the kernels of the cl/ kernel files built for
- * the device (from the binary cache when possible), and CLBlast on the queue. */
-#ifndef CLRESNET_RUNTIME_H
-#define CLRESNET_RUNTIME_H
+/* Device runtime: context, in-order queue, the kernels of the cl/ kernel
+ * files built for the device (from the binary cache when possible), typed
+ * kernel arguments, launches and profiling events. The runtime knows no
+ * layer or GEMM: the ops above it look their kernels up once, by name, and
+ * keep the handles. Opaque outside src/runtime/. */
+#ifndef CLRESNET_RUNTIME_RUNTIME_H
+#define CLRESNET_RUNTIME_RUNTIME_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <CL/cl.h>
 
-#include "clresnet/runtime/device.h"
 #include "clresnet/core/error.h"
 #include "clresnet/runtime/cl_status.h"
+#include "clresnet/runtime/device.h"
+
+typedef struct crn_runtime crn_runtime;
 
 typedef struct crn_runtime_options {
     bool profiling;        /* queue with CL_QUEUE_PROFILING_ENABLE */
     bool no_kernel_cache;  /* always build from source, write nothing */
 } crn_runtime_options;
 
-typedef struct crn_kernel_entry {
-    char name[64];
-    cl_kernel kernel;
-    size_t max_wg;         /* CL_KERNEL_WORK_GROUP_SIZE for this device */
-} crn_kernel_entry;
-
-/* One profiled command: the layer tag current when it was enqueued, the
- * kernel (or "sgemm"), and its event. */
-typedef struct crn_prof_event {
-    const char *tag;
-    char kernel[48];
-    bool gemm;
-    cl_event event;
-    cl_event start;   /* GEMMs: a marker enqueued before CLBlast's kernels (its
-                       * event covers only the last of them) */
-} crn_prof_event;
-
-typedef struct crn_runtime {
-    crn_device_info dev;
-    cl_context ctx;
-    cl_command_queue queue;
-    bool profiling;
-    char build_options[512];
-    cl_program *programs;
-    int program_count;
-    crn_kernel_entry *kernels;
-    int kernel_count;
-    int cache_hits;        /* programs loaded from the binary cache */
-    int cache_builds;      /* programs compiled from source */
-    double build_seconds;  /* wall time spent getting programs ready */
-    /* Profiling (queue created with profiling): while prof_on, every launch
-     * and GEMM records an event tagged with prof_tag (set by the model). */
-    bool prof_on;
-    const char *prof_tag;
-    crn_prof_event *prof;
-    int prof_count, prof_cap;
-    /* GEMM shapes seen while gemm_log_on (gemm_tune.h), deduplicated */
-    bool gemm_log_on;
-    struct crn_gemm_shape *gemm_log;
-    int gemm_log_count, gemm_log_cap;
-    char gemm_tuning[200];  /* the tuned GEMM configuration applied at start, or "" */
-    cl_mem splitk_buf;      /* partial products of crn_sgemm_nt_long_k, grown on demand */
-    size_t splitk_bytes;
-} crn_runtime;
-
-int crn_runtime_create(crn_runtime **out, const crn_device_info *dev,
-                       const crn_runtime_options *opt, crn_error *err);
+int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_runtime_options *opt,
+                       crn_error *err);
 void crn_runtime_destroy(crn_runtime *rt);
 
-/* The kernel with this name from any the cl/ kernel files file; an error names it when
- * it does not exist. */
-int crn_kernel_get(crn_runtime *rt, const char *name, crn_kernel_entry **out, crn_error *err);
+const crn_device_info *crn_runtime_device(const crn_runtime *rt);
+cl_context crn_runtime_context(const crn_runtime *rt);
+cl_command_queue crn_runtime_queue(const crn_runtime *rt);
 
-/* Sets arguments from (size, pointer) pairs: crn_kernel_args(k, err, 2,
- * sizeof(cl_mem), &buf, sizeof(int), &n). */
-int crn_kernel_args(cl_kernel k, crn_error *err, int count, ...);
+/* How the kernel files got ready at start-up. */
+typedef struct crn_build_stats {
+    int programs, kernels;
+    int cache_hits;    /* programs loaded from the binary cache */
+    int cache_builds;  /* programs compiled from source */
+    double seconds;    /* wall time spent getting them ready */
+} crn_build_stats;
+crn_build_stats crn_runtime_build_stats(const crn_runtime *rt);
+
+/* The build options every kernel file was compiled with (what the device
+ * reports: -cl-std, CRN_MAX_WG, fp64). */
+const char *crn_runtime_build_options(const crn_runtime *rt);
+
+/* Lowers the largest single buffer the engine assumes the device takes
+ * (never above what it reports; 0 restores that): for a device shared with
+ * other work, and for tests of the code paths that split work to fit. */
+void crn_runtime_limit_alloc(crn_runtime *rt, size_t bytes);
+
+/* ------------------------------------------------------------ kernels */
+
+/* A kernel of the cl/ files, looked up once by its owner. */
+typedef struct crn_kernel {
+    cl_kernel handle;
+    char name[64];
+    size_t max_wg;   /* CL_KERNEL_WORK_GROUP_SIZE for this device */
+    cl_uint nargs;   /* CL_KERNEL_NUM_ARGS */
+} crn_kernel;
+
+/* The kernel with this name from any of the cl/ kernel files; an error
+ * names it when it does not exist. Owners call it when they are set up,
+ * never per launch. */
+int crn_kernel_find(crn_runtime *rt, const char *name, const crn_kernel **out, crn_error *err);
+
+/* Typed argument setting. Each op wraps a kernel in a function whose
+ * parameters are that kernel's, in order (so the compiler checks count and
+ * types at every call), and whose body is crn_args_begin, one crn_arg_* per
+ * parameter and crn_args_end, which fails when the count differs from the
+ * kernel's own (a wrapper out of step with its cl/ file). */
+typedef struct crn_args {
+    const crn_kernel *k;
+    cl_uint count;
+    cl_int status;
+    cl_uint failed_at;
+} crn_args;
+
+crn_args crn_args_begin(const crn_kernel *k);
+void crn_arg_mem(crn_args *a, cl_mem v);
+void crn_arg_int(crn_args *a, int v);
+void crn_arg_ulong(crn_args *a, cl_ulong v);
+void crn_arg_float(crn_args *a, float v);
+void crn_arg_local(crn_args *a, size_t bytes); /* __local scratch of this size */
+int crn_args_end(const crn_args *a, crn_error *err);
 
 /* Enqueues a 1-3D range; global sizes are rounded up to the local size, so
  * kernels must check their bounds. local may be NULL (driver's choice). */
-int crn_launch(crn_runtime *rt, const crn_kernel_entry *k, int dims, const size_t *global,
-               const size_t *local, crn_error *err);
+int crn_launch(crn_runtime *rt, const crn_kernel *k, int dims, const size_t *global, const size_t *local,
+               crn_error *err);
 
 /* A 1-D launch of n work items with a work-group size the kernel allows. */
-int crn_launch_1d(crn_runtime *rt, const crn_kernel_entry *k, size_t n, crn_error *err);
+int crn_launch_1d(crn_runtime *rt, const crn_kernel *k, size_t n, crn_error *err);
 
 int crn_finish(crn_runtime *rt, crn_error *err);
 
-/* Profiling: start recording (drops earlier records), tag what follows. */
+/* Builds one OpenCL C source for this device, through the cache; used for
+ * the cl/ kernel files at start-up and by tests. The error carries the
+ * build log on failure. */
+int crn_build_program(crn_runtime *rt, const char *name, const char *source, cl_program *out, bool use_cache,
+                      int *from_cache, crn_error *err);
+
+/* ------------------------------------------------------------ profiling */
+
+/* One profiled command: the layer tag current when it was enqueued, the
+ * kernel (or a library routine such as "sgemm"), and its event. */
+typedef struct crn_prof_event {
+    const char *tag;
+    char kernel[48];
+    bool library;     /* a library's routine (CLBlast): several kernels */
+    cl_event event;
+    cl_event start;   /* library routines: a marker enqueued before them
+                       * (the routine's event covers only its last kernel) */
+} crn_prof_event;
+
+/* Start recording (drops earlier records) when the queue profiles. */
 void crn_prof_start(crn_runtime *rt);
 void crn_prof_stop(crn_runtime *rt);
-static inline void crn_prof_tag(crn_runtime *rt, const char *tag) { rt->prof_tag = tag; }
+/* Labels what is enqueued next (a static string owned by the caller). */
+void crn_prof_tag(crn_runtime *rt, const char *tag);
 
-/* An event slot for the next command, or NULL when not profiling; the
- * caller passes it to clEnqueue... / CLBlast. */
-cl_event *crn_prof_slot(crn_runtime *rt, const char *kernel, bool gemm);
+/* An event slot for the next command, or NULL when not recording; the
+ * caller passes it to clEnqueue... or the library. */
+cl_event *crn_prof_slot(crn_runtime *rt, const char *kernel, bool library);
+
+/* The recorded commands (valid until the next crn_prof_start). */
+const crn_prof_event *crn_prof_events(const crn_runtime *rt, int *count);
 
 /* Seconds of a recorded command (after crn_finish). */
 double crn_prof_seconds(const crn_prof_event *e);
-
-/* Builds one OpenCL C source for this device, through the cache; used for
- * the cl/ kernel files at start-up and by tests. log receives the build log on failure. */
-int crn_build_program(crn_runtime *rt, const char *name, const char *source, cl_program *out,
-                      bool use_cache, int *from_cache, crn_error *err);
 
 #endif

@@ -83,7 +83,7 @@ typedef struct crn_train_result {
  * finish the current step, write a checkpoint and return with interrupted.
  * A NaN or Inf loss stops the run with an error naming the step; the last
  * good checkpoint stays. */
-int crn_train(crn_runtime *rt, const crn_train_config *cfg, volatile sig_atomic_t *stop, crn_progress_fn progress,
+int crn_train(crn_ops *ops, const crn_train_config *cfg, volatile sig_atomic_t *stop, crn_progress_fn progress,
               void *progress_ctx, crn_train_result *res, crn_error *err);
 
 /* Loss and accuracy of the model (eval mode) over a split. logits, when not
@@ -102,7 +102,7 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
  * against the device's global memory before anything big is allocated: a
  * plan that does not fit is an error saying how much is needed and which
  * batch size would fit. need_bytes may be NULL. */
-int crn_train_plan_memory(crn_runtime *rt, const crn_model_config *mc, int batch, crn_optim_kind opt,
+int crn_train_plan_memory(crn_ops *ops, const crn_model_config *mc, int batch, crn_optim_kind opt,
                           size_t *need_bytes, crn_error *err);
 
 /* A checksum of the dataset's sample lists (paths, labels): a checkpoint

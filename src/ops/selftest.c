@@ -1,4 +1,4 @@
-#include "clresnet/runtime/selftest.h"
+#include "clresnet/ops/selftest.h"
 #include "clresnet/core/clock.h"
 
 #include <math.h>
@@ -27,8 +27,9 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-static int odd_gemm(crn_runtime *rt, double *worst, crn_error *err)
+static int odd_gemm(crn_ops *ops, double *worst, crn_error *err)
 {
+    crn_runtime *rt = crn_ops_runtime(ops);
     const size_t m = 67, n = 129, k = 93;
     float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b), *c = malloc(m * n * sizeof *c),
           *ref = malloc(m * n * sizeof *ref);
@@ -45,7 +46,7 @@ static int odd_gemm(crn_runtime *rt, double *worst, crn_error *err)
     if (rc == CRN_OK) rc = crn_tensor_zeros(rt, &tc, CRN_F32, 2, (size_t[]){m, n}, err);
     if (rc == CRN_OK) rc = crn_tensor_upload(rt, &ta, a, err);
     if (rc == CRN_OK) rc = crn_tensor_upload(rt, &tb, b, err);
-    if (rc == CRN_OK) rc = crn_sgemm(rt, false, false, m, n, k, 1.0f, ta.buf, 0, k, tb.buf, 0, n, 0.0f, tc.buf, 0, n, err);
+    if (rc == CRN_OK) rc = crn_sgemm(ops, false, false, m, n, k, 1.0f, ta.buf, 0, k, tb.buf, 0, n, 0.0f, tc.buf, 0, n, err);
     if (rc == CRN_OK) rc = crn_tensor_download(rt, &tc, c, err);
     if (rc == CRN_OK) {
         *worst = 0;
@@ -67,10 +68,11 @@ static int odd_gemm(crn_runtime *rt, double *worst, crn_error *err)
     return rc;
 }
 
-int crn_selftest_gemm(crn_runtime *rt, size_t n, crn_selftest_result *res, crn_error *err)
+int crn_selftest_gemm(crn_ops *ops, size_t n, crn_selftest_result *res, crn_error *err)
 {
+    crn_runtime *rt = crn_ops_runtime(ops);
     memset(res, 0, sizeof *res);
-    int rc = odd_gemm(rt, &res->max_rel_error, err);
+    int rc = odd_gemm(ops, &res->max_rel_error, err);
     if (rc != CRN_OK || n == 0) return rc;
     crn_tensor a = {0}, b = {0}, c = {0};
     size_t shape[2] = {n, n};
@@ -82,7 +84,7 @@ int crn_selftest_gemm(crn_runtime *rt, size_t n, crn_selftest_result *res, crn_e
     /* The first call compiles CLBlast's kernels: not timed. */
     for (int i = -1; rc == CRN_OK && i < reps; i++) {
         double t0 = crn_now_s();
-        rc = crn_sgemm(rt, false, false, n, n, n, 1.0f, a.buf, 0, n, b.buf, 0, n, 0.0f, c.buf, 0, n, err);
+        rc = crn_sgemm(ops, false, false, n, n, n, 1.0f, a.buf, 0, n, b.buf, 0, n, 0.0f, c.buf, 0, n, err);
         if (rc == CRN_OK) rc = crn_finish(rt, err);
         if (i >= 0) t[i] = crn_now_s() - t0;
     }

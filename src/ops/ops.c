@@ -1,0 +1,71 @@
+#include "clresnet/ops/ops.h"
+
+#include <clblast_c.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "ops_impl.h"
+
+/* Every kernel the ops launch: its name in cl/ and where its handle lives. */
+static const struct {
+    const char *name;
+    size_t offset;
+} KERNELS[] = {
+#define K(field, name) {name, offsetof(crn_ops, field)}
+    K(ew.fill, "fill_f32"),
+    K(ew.axpby, "axpby_f32"),
+    K(ew.add, "add_f32"),
+    K(ew.nchw_to_cnhw, "nchw_to_cnhw"),
+    K(conv.im2col, "conv_im2col"),
+    K(conv.col2im, "conv_col2im"),
+    K(conv.bias_add, "conv_bias_add"),
+    K(conv.row_sum, "conv_row_sum"),
+    K(bn.forward_train, "bn_forward_train"),
+    K(bn.forward_eval, "bn_forward_eval"),
+    K(bn.backward, "bn_backward"),
+    K(act.forward, "act_forward"),
+    K(act.backward, "act_backward"),
+    K(pool.max_forward, "maxpool_forward"),
+    K(pool.max_backward, "maxpool_backward"),
+    K(pool.gap_forward, "avgpool_global_forward"),
+    K(pool.gap_backward, "avgpool_global_backward"),
+    K(loss.softmax_xent, "softmax_xent"),
+    K(gemm_k.splitk_reduce, "splitk_reduce"),
+#undef K
+};
+
+int crn_ops_create(crn_runtime *rt, crn_ops **out, crn_error *err)
+{
+    *out = NULL;
+    crn_ops *ops = calloc(1, sizeof *ops);
+    if (!ops) return crn_fail(err, CRN_ENOMEM, "out of host memory");
+    ops->rt = rt;
+    ops->dev = crn_runtime_device(rt);
+    int rc = CRN_OK;
+    for (size_t i = 0; rc == CRN_OK && i < sizeof KERNELS / sizeof KERNELS[0]; i++)
+        rc = crn_kernel_find(rt, KERNELS[i].name, (const crn_kernel **)((char *)ops + KERNELS[i].offset), err);
+    if (rc == CRN_OK) rc = crn_gemm_tune_apply_cached(ops, err);
+    if (rc != CRN_OK) {
+        crn_ops_destroy(ops);
+        return rc;
+    }
+    *out = ops;
+    return CRN_OK;
+}
+
+void crn_ops_destroy(crn_ops *ops)
+{
+    if (!ops) return;
+    free(ops->gemm.log);
+    if (ops->gemm.splitk_buf) clReleaseMemObject(ops->gemm.splitk_buf);
+    /* CLBlast keeps the programs it built (for this context) in a process-wide
+     * cache that otherwise lets them go in a C++ destructor at exit, after the
+     * OpenCL implementation may have torn itself down (oclgrind aborted there).
+     * Released here, while the context is alive; the next GEMM rebuilds. */
+    crn_finish(ops->rt, NULL);
+    CLBlastClearCache();
+    free(ops);
+}
+
+crn_runtime *crn_ops_runtime(const crn_ops *ops) { return ops->rt; }
+const char *crn_ops_gemm_desc(const crn_ops *ops) { return ops->gemm.tuning; }
