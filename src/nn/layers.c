@@ -1,0 +1,196 @@
+/* The table of layer kinds: one row per kind with its parameter names,
+ * forward and backward (thin adapters from the graph's view to the ops of
+ * src/ops/), the state it keeps for backward, its workspace, its FLOPs and
+ * its profiling family. Adding a layer kind is a row here, its op file in
+ * src/ops/ and a graph_* builder in graph.c. */
+#include <stdio.h>
+
+#include "clresnet/ops/batchnorm.h"
+#include "clresnet/ops/elementwise.h"
+#include "clresnet/ops/linear.h"
+#include "clresnet/ops/pool.h"
+#include "graph.h"
+
+static const crn_param *param(const crn_model *m, const layer *l, int j) { return &m->params[l->p[j]]; }
+static const act_info *in_shape(const crn_model *m, const layer *l) { return &m->acts[l->in]; }
+static const act_info *out_shape(const crn_model *m, const layer *l) { return &m->acts[l->out]; }
+
+/* ------------------------------------------------------------ convolution */
+
+static int conv_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    return crn_conv2d_forward(m->ops, &l->conv, io->n, a->h, a->w, &io->x, &param(m, l, 0)->value, NULL,
+                              &io->y, &m->ws, err);
+}
+
+static int conv_backward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    crn_param *w = &m->params[l->p[0]];
+    return crn_conv2d_backward(m->ops, &l->conv, io->n, a->h, a->w, &io->x, &w->value, &io->gy,
+                               io->dx.buf ? &io->dx : NULL, &w->grad, NULL, &m->ws, err);
+}
+
+static size_t conv_workspace(const crn_model *m, const layer *l, int max_batch)
+{
+    const act_info *a = in_shape(m, l);
+    return crn_conv_workspace_bytes(m->ops, &l->conv, max_batch, a->h, a->w);
+}
+
+static double conv_flops(const crn_model *m, const layer *l, int n)
+{
+    const act_info *o = out_shape(m, l);
+    return 2.0 * l->conv.cout * l->conv.cin * l->conv.kh * l->conv.kw * (double)o->h * o->w * n;
+}
+
+static void conv_family(const crn_model *m, const layer *l, char *buf, size_t size)
+{
+    (void)m;
+    snprintf(buf, size, "conv%dx%d/%d", l->conv.kh, l->conv.kw, l->conv.stride);
+}
+
+/* ------------------------------------------------------------ batch norm */
+
+/* PyTorch's BatchNorm2d defaults. */
+static const crn_bn_params BN = {1e-5f, 0.1f};
+enum { BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR, BN_COUNT };
+
+static int bn_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    size_t rows = (size_t)io->n * a->h * a->w;
+    const crn_tensor *g = &param(m, l, BN_WEIGHT)->value, *b = &param(m, l, BN_BIAS)->value;
+    crn_tensor *rm = &m->params[l->p[BN_MEAN]].value, *rv = &m->params[l->p[BN_VAR]].value;
+    if (!io->train)
+        return crn_batchnorm_forward_eval(m->ops, &BN, a->c, rows, &io->x, g, b, rm, rv, &io->y, err);
+    int rc = crn_batchnorm_forward_train(m->ops, &BN, a->c, rows, &io->x, g, b, rm, rv, &io->y,
+                                         &l->state[0], &l->state[1], err);
+    if (rc == CRN_OK) m->params[l->p[BN_COUNT]].counter++;
+    return rc;
+}
+
+static int bn_backward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    crn_param *g = &m->params[l->p[BN_WEIGHT]], *b = &m->params[l->p[BN_BIAS]];
+    return crn_batchnorm_backward(m->ops, a->c, (size_t)io->n * a->h * a->w, &io->x, &io->gy, &g->value,
+                                  &l->state[0], &l->state[1], &io->dx, &g->grad, &b->grad, err);
+}
+
+/* the batch mean and inverse standard deviation per channel */
+static int bn_state(const crn_model *m, const layer *l, int max_batch, layer_state_desc *out)
+{
+    (void)max_batch;
+    out[0] = out[1] = (layer_state_desc){CRN_F32, (size_t)in_shape(m, l)->c};
+    return 2;
+}
+
+/* ------------------------------------------------------------ activation */
+
+static int act_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    (void)l;
+    return crn_act_forward(m->ops, m->cfg.act, io->x.numel, &io->x, &io->y, err);
+}
+
+static int act_backward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    (void)l;
+    return crn_act_backward(m->ops, m->cfg.act, io->x.numel, &io->x, &io->gy, &io->dx, err);
+}
+
+static void act_family(const crn_model *m, const layer *l, char *buf, size_t size)
+{
+    (void)l;
+    snprintf(buf, size, "%s", crn_act_name(m->cfg.act));
+}
+
+/* ------------------------------------------------------------ pooling */
+
+static int maxpool_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    return crn_maxpool_forward(m->ops, a->c, io->n, a->h, a->w, l->k, l->stride, l->pad, &io->x,
+                               &io->y, &l->state[0], err);
+}
+
+static int maxpool_backward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    return crn_maxpool_backward(m->ops, a->c, io->n, a->h, a->w, l->k, l->stride, l->pad, &io->gy, &l->state[0],
+                                &io->dx, err);
+}
+
+/* the argmax of every output */
+static int maxpool_state(const crn_model *m, const layer *l, int max_batch, layer_state_desc *out)
+{
+    out[0] = (layer_state_desc){CRN_I32, act_floats(m, l->out, max_batch)};
+    return 1;
+}
+
+static void maxpool_family(const crn_model *m, const layer *l, char *buf, size_t size)
+{
+    (void)m;
+    snprintf(buf, size, "maxpool%dx%d", l->k, l->k);
+}
+
+static int gap_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    return crn_avgpool_global_forward(m->ops, a->c, io->n, a->h * a->w, &io->x, &io->y, err);
+}
+
+static int gap_backward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    const act_info *a = in_shape(m, l);
+    return crn_avgpool_global_backward(m->ops, a->c, io->n, a->h * a->w, &io->gy, &io->dx, err);
+}
+
+/* ------------------------------------------------------------ linear */
+
+static int linear_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    return crn_linear_forward(m->ops, in_shape(m, l)->c, out_shape(m, l)->c, io->n, &io->x, &param(m, l, 0)->value,
+                              &param(m, l, 1)->value, &io->y, err);
+}
+
+static int linear_backward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    crn_param *w = &m->params[l->p[0]], *b = &m->params[l->p[1]];
+    return crn_linear_backward(m->ops, in_shape(m, l)->c, out_shape(m, l)->c, io->n, &io->x, &w->value, &io->gy,
+                               io->dx.buf ? &io->dx : NULL, &w->grad, &b->grad, err);
+}
+
+static double linear_flops(const crn_model *m, const layer *l, int n)
+{
+    return 2.0 * in_shape(m, l)->c * out_shape(m, l)->c * (double)n;
+}
+
+/* ------------------------------------------------------------ residual add */
+
+static int add_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
+{
+    (void)l;
+    return crn_add(m->ops, io->x.numel, &io->x, &io->x2, &io->y, err);
+}
+
+/* ------------------------------------------------------------ the table */
+
+static const char *const NO_PARAMS[] = {NULL};
+static const char *const WEIGHT[] = {"weight", NULL};
+static const char *const WEIGHT_BIAS[] = {"weight", "bias", NULL};
+static const char *const BN_PARAMS[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked",
+                                        NULL};
+
+const layer_ops LAYER_OPS[L_KIND_COUNT] = {
+    [L_CONV] = {"conv", WEIGHT, false, conv_forward, conv_backward, NULL, conv_workspace, conv_flops, conv_family},
+    [L_BN] = {"batchnorm", BN_PARAMS, false, bn_forward, bn_backward, bn_state, NULL, NULL, NULL},
+    [L_ACT] = {"act", NO_PARAMS, false, act_forward, act_backward, NULL, NULL, NULL, act_family},
+    [L_MAXPOOL] = {"maxpool", NO_PARAMS, false, maxpool_forward, maxpool_backward, maxpool_state, NULL, NULL,
+                   maxpool_family},
+    [L_GAP] = {"avgpool", NO_PARAMS, false, gap_forward, gap_backward, NULL, NULL, NULL, NULL},
+    [L_LINEAR] = {"linear", WEIGHT_BIAS, false, linear_forward, linear_backward, NULL, NULL, linear_flops, NULL},
+    [L_ADD] = {"add", NO_PARAMS, true, add_forward, NULL, NULL, NULL, NULL, NULL},
+};
+_Static_assert(sizeof LAYER_OPS / sizeof LAYER_OPS[0] == L_KIND_COUNT, "a row for every layer kind");
