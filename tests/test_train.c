@@ -15,6 +15,7 @@
 #include "clresnet/train/checkpoint.h"
 #include "clresnet/train/train.h"
 #include "clresnet/nn/weights.h"
+#include "clresnet/eval/report.h"
 #include "test_support.h"
 
 #define TRAIN_IMAGES 24
@@ -43,6 +44,31 @@ static const char *run_dir(const char *name)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", b);
     ck_assert_int_eq(system(cmd), 0);
     return b;
+}
+
+/* What `clresnet train` does around crn_train: opens the dataset, trains,
+ * then writes the test metrics and report into the run folder. */
+static int train_run(const crn_train_config *c, volatile sig_atomic_t *stop, crn_progress_fn progress, void *ctx,
+                     crn_train_result *res, crn_error *err)
+{
+    crn_dataset ds;
+    crn_dataset_options opt;
+    crn_dataset_options_default(&opt);
+    opt.split_mode = c->split_mode;
+    memset(res, 0, sizeof *res);
+    int rc = crn_dataset_open(&ds, c->data_root, &opt, err);
+    if (rc != CRN_OK) return rc;
+    rc = crn_train(test_ops(), c, &ds, stop, progress, ctx, res, err);
+    if (rc == CRN_OK) {
+        crn_metrics met;
+        char html[4200];
+        rc = crn_eval_write_run(c->out_dir, &ds, crn_split_mode_name(c->split_mode), CRN_SPLIT_TEST,
+                                res->test_logits, res->test_count, res->test_checkpoint, &met, html, sizeof html, err);
+        if (rc == CRN_OK) crn_metrics_free(&met);
+    }
+    crn_train_result_free(res);
+    crn_dataset_free(&ds);
+    return rc;
 }
 
 static void small_config(crn_train_config *c, const char *out)
@@ -108,7 +134,7 @@ static void epoch_losses(const char *dir, char *out, size_t size, int *epochs)
 {
     crn_epoch_record rec[16];
     crn_error err = {0};
-    int n = crn_run_dir_read_epochs(dir, rec, 16, &err);
+    int n = crn_run_log_read(dir, rec, 16, &err);
     ck_assert_msg(n >= 0, "%s", err.msg);
     size_t used = 0;
     out[0] = 0;
@@ -156,12 +182,12 @@ START_TEST(test_loss_goes_down)
     small_config(&c, out);
     c.epochs = 6;
     crn_train_result res;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 6);
     ck_assert_int_eq(res.steps, 6 * STEPS_PER_EPOCH);
     ck_assert(!res.interrupted && !res.early_stopped && !res.max_steps_reached);
     crn_epoch_record rec[8];
-    int n = crn_run_dir_read_epochs(out, rec, 8, &err);
+    int n = crn_run_log_read(out, rec, 8, &err);
     ck_assert_int_eq(n, 6);
     /* Stated amount: the last epoch's mean training loss is below a third of
      * the first epoch's (3 well-separated classes; typically ~1/15), and
@@ -223,7 +249,7 @@ static const char *reference_run(void)
     small_config(&c, ref);
     c.transform.augment = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.steps, 2 * STEPS_PER_EPOCH);
     return ref;
 }
@@ -264,7 +290,7 @@ static void interrupted_run(const char *dir, stopper first, const long long *mor
     volatile sig_atomic_t flag = 0;
     first.flag = &flag;
     crn_train_result res;
-    int rc = crn_train(test_ops(), &c, &flag, stop_cb, &first, &res, &err);
+    int rc = train_run(&c, &flag, stop_cb, &first, &res, &err);
     ck_assert_msg(rc == CRN_EINTR, "want an interrupt, got %d: %s", rc, err.msg);
     ck_assert(res.interrupted);
     ck_assert(exists(dir, "last.safetensors"));
@@ -272,12 +298,12 @@ static void interrupted_run(const char *dir, stopper first, const long long *mor
     for (int i = 0; i < n_more; i++) {
         flag = 0;
         stopper s = {&flag, more_stops[i], CRN_PHASE_TRAIN, 0};
-        rc = crn_train(test_ops(), &c, &flag, stop_cb, &s, &res, &err);
+        rc = train_run(&c, &flag, stop_cb, &s, &res, &err);
         ck_assert_msg(rc == CRN_EINTR, "resume %d: want an interrupt, got %d: %s", i + 1, rc, err.msg);
         ck_assert_int_eq(res.steps, more_stops[i]);
     }
     flag = 0;
-    CK_OK(crn_train(test_ops(), &c, &flag, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, &flag, NULL, NULL, &res, &err));
     ck_assert(!res.interrupted);
     ck_assert_int_eq(res.epochs_run, 2);
     ck_assert_int_eq(res.steps, 2 * STEPS_PER_EPOCH);
@@ -293,11 +319,11 @@ START_TEST(test_resume_after_epoch)
     c.transform.augment = 1;
     c.epochs = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 1);
     c.epochs = 2;
     c.resume = true;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 2);
     check_same_as_reference(dir);
 }
@@ -363,7 +389,7 @@ static const char *train_from_bad_init(crn_model *m, const char *name, crn_train
     const char *dir = run_dir(name);
     small_config(&c, dir);
     c.init_path = init;
-    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, res, run_err), CRN_OK);
+    ck_assert_int_ne(train_run(&c, NULL, NULL, NULL, res, run_err), CRN_OK);
     return dir;
 }
 
@@ -418,7 +444,7 @@ START_TEST(test_nan_after_checkpoint_keeps_it)
     small_config(&c, dir);
     c.epochs = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     char last[700];
     snprintf(last, sizeof last, "%s/last.safetensors", dir);
     crn_model *m = small_model(3);
@@ -441,7 +467,7 @@ START_TEST(test_nan_after_checkpoint_keeps_it)
 
     c.epochs = 2;
     c.resume = true;
-    int rc = crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err);
+    int rc = train_run(&c, NULL, NULL, NULL, &res, &err);
     ck_assert_int_ne(rc, CRN_OK);
     printf("NaN after resume: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "at step 4 ") != NULL, "message does not name step 4: %s", err.msg);
@@ -473,7 +499,7 @@ static const char *one_epoch_run(void)
     small_config(&c, dir);
     c.epochs = 1;
     crn_train_result res;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     return dir;
 }
 
@@ -585,7 +611,7 @@ START_TEST(test_damaged_checkpoint_refused_on_resume)
     small_config(&c, dir);
     c.resume = true;
     crn_train_result res;
-    int rc = crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err);
+    int rc = train_run(&c, NULL, NULL, NULL, &res, &err);
     ck_assert_int_ne(rc, CRN_OK);
     ck_assert_msg(strstr(err.msg, "damaged") && strstr(err.msg, path), "%s", err.msg);
     size_t n2;
@@ -630,21 +656,21 @@ START_TEST(test_foreign_checkpoint_refused)
     c.model.width = 1.0 / 16;
     crn_train_result res;
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(train_run(&c, NULL, NULL, NULL, &res, &err), CRN_OK);
     ck_assert_msg(strstr(err.msg, "baseline") && strstr(err.msg, "resnet50"), "%s", err.msg);
     /* another optimiser */
     small_config(&c, dir);
     c.resume = true;
     c.optim = crn_optim_defaults(CRN_OPT_SGD);
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(train_run(&c, NULL, NULL, NULL, &res, &err), CRN_OK);
     ck_assert_msg(strstr(err.msg, "nadam") && strstr(err.msg, "sgd"), "%s", err.msg);
     /* another seed */
     small_config(&c, dir);
     c.resume = true;
     c.seed = 7;
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(train_run(&c, NULL, NULL, NULL, &res, &err), CRN_OK);
     ck_assert_msg(strstr(err.msg, "seed"), "%s", err.msg);
 }
 END_TEST
@@ -657,7 +683,7 @@ START_TEST(test_resume_without_checkpoint)
     small_config(&c, dir);
     c.resume = true;
     crn_train_result res;
-    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(train_run(&c, NULL, NULL, NULL, &res, &err), CRN_OK);
     printf("resume without checkpoint: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "last.safetensors") != NULL, "%s", err.msg);
 }
@@ -680,14 +706,14 @@ START_TEST(test_resume_on_other_data)
     c.resume = true;
     c.epochs = 1; /* already done: only the final test runs */
     crn_train_result res;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert_int_eq(res.epochs_run, 1);
     ck_assert_int_eq(res.steps, STEPS_PER_EPOCH);
     snprintf(cmd, sizeof cmd, "rm '%s/train/beta/beta_03.jpg'", data);
     ck_assert_int_eq(system(cmd), 0);
     c.epochs = 2;
     memset(&err, 0, sizeof err);
-    ck_assert_int_ne(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_int_ne(train_run(&c, NULL, NULL, NULL, &res, &err), CRN_OK);
     printf("other data: %s\n", err.msg);
     ck_assert_msg(strstr(err.msg, "other data"), "%s", err.msg);
 }
@@ -702,11 +728,11 @@ START_TEST(test_max_steps_then_resume)
     small_config(&c, dir);
     c.max_steps = 2;
     crn_train_result res;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert(res.max_steps_reached);
     ck_assert_int_eq(res.steps, 2);
     c.resume = true;
-    CK_OK(crn_train(test_ops(), &c, NULL, NULL, NULL, &res, &err));
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert(res.max_steps_reached);
     ck_assert_int_eq(res.steps, 2);
     char *steps = slurp(dir, "steps.csv", NULL);

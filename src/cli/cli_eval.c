@@ -164,7 +164,7 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     crn_metrics met;
     char html[4200] = "";
     if (rc == CRN_OK)
-        rc = crn_eval_write_run(out, &ds, mode == CRN_SPLITS_SEED ? "seed" : "official", split, logits, ds.count[split],
+        rc = crn_eval_write_run(out, &ds, crn_split_mode_name(mode), split, logits, ds.count[split],
                                 ckpt, &met, html, sizeof html, &err);
     if (rc == CRN_OK) {
         printf("%s on the %s split of %s (%zu images): loss %.4f, accuracy %.4f, top-5 %.4f\n", ckpt,

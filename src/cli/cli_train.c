@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "clresnet/core/file_util.h"
 #include "clresnet/core/clock.h"
+#include "clresnet/eval/report.h"
 #include "clresnet/train/train.h"
 
 #ifndef CLRESNET_DATA_DIR
@@ -371,8 +372,18 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     c.dist = d;
     bool lead = d->rank == 0, quiet = g->quiet || !lead;
 
+    /* The data first: a bad path or file is reported before any device work. */
+    crn_dataset ds;
+    crn_dataset_options dopt;
+    crn_dataset_options_default(&dopt);
+    dopt.split_mode = c.split_mode;
+    crn_error derr = {0};
+    if (crn_dataset_open(&ds, c.data_root, &dopt, &derr) != CRN_OK) return train_failed(d, cli_error(&derr));
     cli_device dev;
-    if (cli_open_device(g, false, &dev) != 0) return train_failed(d, 1);
+    if (cli_open_device(g, false, &dev) != 0) {
+        crn_dataset_free(&ds);
+        return train_failed(d, 1);
+    }
     const crn_device_info *di = crn_runtime_device(dev.rt);
     char device_desc[800];
     snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", di->name, di->platform_name, di->driver_version);
@@ -391,9 +402,17 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     progress_ctx pc = {.tty = isatty(2), .quiet = quiet};
     crn_train_result res;
     crn_error err = {0};
-    int rc = crn_train(dev.ops, &c, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
+    int rc = crn_train(dev.ops, &c, &ds, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
     if (pc.tty && !quiet) fprintf(stderr, "\r\033[K");
     cli_close_device(&dev);
+    crn_metrics met;
+    char report[4200] = "";
+    if (rc == CRN_OK && lead)
+        rc = crn_eval_write_run(out, &ds, ds.kind == CRN_DATASET_FLOWERS102 ? crn_split_mode_name(c.split_mode) : NULL,
+                                CRN_SPLIT_TEST, res.test_logits, res.test_count, res.test_checkpoint, &met, report,
+                                sizeof report, &err);
+    crn_train_result_free(&res);
+    crn_dataset_free(&ds);
     if (rc == CRN_EINTR) {
         if (lead)
             fprintf(stderr,
@@ -415,8 +434,9 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
                crn_dist_allreduce_seconds());
     printf("best validation loss %.4f at epoch %d; test (best weights): loss %.4f, accuracy %.4f, "
            "weighted precision %.4f, recall %.4f, F1 %.4f, top-5 %.4f\n",
-           res.best_val_loss, res.best_epoch, res.test_loss, res.test_acc, res.test_precision, res.test_recall,
-           res.test_f1, res.test_top5);
-    printf("report: %s\n", res.report);
+           res.best_val_loss, res.best_epoch, res.test_loss, res.test_acc, met.weighted[CRN_METRIC_PRECISION],
+           met.weighted[CRN_METRIC_RECALL], met.weighted[CRN_METRIC_F1], met.top5_accuracy);
+    printf("report: %s\n", report);
+    crn_metrics_free(&met);
     return 0;
 }

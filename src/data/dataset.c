@@ -76,6 +76,8 @@ const char *crn_split_name(crn_split s)
     }
 }
 
+const char *crn_split_mode_name(crn_split_mode mode) { return mode == CRN_SPLITS_SEED ? "seed" : "official"; }
+
 int crn_split_mode_parse(const char *name, crn_split_mode *mode)
 {
     if (name && strcmp(name, "seed") == 0) {

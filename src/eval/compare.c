@@ -10,7 +10,7 @@
 #include "clresnet/core/file_util.h"
 #include "clresnet/eval/metrics.h"
 #include "clresnet/eval/report.h"
-#include "clresnet/train/run_dir.h"
+#include "clresnet/eval/run_log.h"
 #include "clresnet/eval/svg.h"
 
 enum { MAX_EPOCHS = 4096 };
@@ -51,7 +51,7 @@ static int run_load(run_info *r, const char *dir, crn_error *err)
     if (access(p, R_OK) == 0) {
         r->ep = calloc(MAX_EPOCHS, sizeof *r->ep);
         if (!r->ep) return crn_fail(err, CRN_ENOMEM, "compare: out of memory");
-        int n = crn_run_dir_read_epochs(dir, r->ep, MAX_EPOCHS, err);
+        int n = crn_run_log_read(dir, r->ep, MAX_EPOCHS, err);
         if (n < 0) return n;
         r->nep = n;
     }

@@ -11,7 +11,7 @@
 
 #include "clresnet/core/file_util.h"
 #include "clresnet/eval/metrics.h"
-#include "clresnet/train/run_dir.h"
+#include "clresnet/eval/run_log.h"
 #include "clresnet/eval/svg.h"
 
 enum { MAX_EPOCHS = 4096 };
@@ -145,7 +145,7 @@ int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size
     if (file_exists(run_dir, "log.jsonl")) {
         ep = calloc(MAX_EPOCHS, sizeof *ep);
         if (!ep) return crn_fail(err, CRN_ENOMEM, "report: out of memory");
-        nep = crn_run_dir_read_epochs(run_dir, ep, MAX_EPOCHS, err);
+        nep = crn_run_log_read(run_dir, ep, MAX_EPOCHS, err);
         if (nep < 0) {
             rc = nep;
             goto out;

@@ -154,37 +154,3 @@ int crn_run_dir_log_step(crn_run_dir *r, long long step, int epoch, double loss,
         return crn_fail(err, CRN_EIO, "writing steps.csv in %s: %s", r->path, strerror(errno));
     return CRN_OK;
 }
-
-int crn_run_dir_read_epochs(const char *path, crn_epoch_record *out, int max, crn_error *err)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/log.jsonl", path);
-    FILE *f = fopen(p, "r");
-    if (!f) return crn_fail(err, CRN_EIO, "%s: %s", p, strerror(errno));
-    char line[8192];
-    int n = 0, lineno = 0;
-    while (n < max && fgets(line, sizeof line, f)) {
-        lineno++;
-        json_error_t je;
-        json_t *o = json_loads(line, 0, &je);
-        if (!o || !json_is_object(o)) {
-            if (o) json_decref(o);
-            fclose(f);
-            return crn_fail(err, CRN_EFORMAT, "%s:%d: not a JSON object", p, lineno);
-        }
-        crn_epoch_record *e = &out[n++];
-        memset(e, 0, sizeof *e);
-        e->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
-        e->train_loss = json_number_value(json_object_get(o, "train_loss"));
-        e->train_acc = json_number_value(json_object_get(o, "train_acc"));
-        e->val_loss = json_number_value(json_object_get(o, "val_loss"));
-        e->val_acc = json_number_value(json_object_get(o, "val_acc"));
-        e->lr = json_number_value(json_object_get(o, "lr"));
-        e->seconds = json_number_value(json_object_get(o, "seconds"));
-        e->train_images_per_s = json_number_value(json_object_get(o, "train_images_per_s"));
-        e->best = json_is_true(json_object_get(o, "best"));
-        json_decref(o);
-    }
-    fclose(f);
-    return n;
-}

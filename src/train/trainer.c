@@ -17,7 +17,6 @@
 #include "clresnet/core/file_util.h"
 #include "clresnet/core/hash.h"
 #include "clresnet/eval/metrics.h"
-#include "clresnet/eval/report.h"
 
 void crn_train_config_default(crn_train_config *c)
 {
@@ -55,86 +54,6 @@ uint64_t crn_dataset_checksum(const crn_dataset *ds)
         }
     }
     return h;
-}
-
-static int argmax(const float *v, int k)
-{
-    int best = 0;
-    for (int i = 1; i < k; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
-int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc, double *loss,
-                 double *acc, float *logits_out, crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
-{
-    return crn_evaluate_dist(crn_dist_single(), m, ds, split, lc, loss, acc, logits_out, progress, ctx, epoch, err);
-}
-
-int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, crn_split split,
-                      const crn_loader_config *lc_in, double *loss, double *acc, float *logits_out,
-                      crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
-{
-    const crn_model_config *mc = crn_model_get_config(m);
-    crn_loader_config shard = *lc_in;
-    const crn_loader_config *lc = &shard;
-    shard.shard_rank = d->rank;
-    shard.shard_count = d->size;
-    crn_loader *ld = NULL;
-    int rc = crn_loader_create(&ld, ds->samples[split], ds->count[split], lc, err);
-    if (rc != CRN_OK) return rc;
-    int k = mc->classes;
-    /* every rank fills its own samples' rows; the sum assembles them */
-    if (logits_out && d->size > 1) memset(logits_out, 0, ds->count[split] * (size_t)k * sizeof *logits_out);
-    float *losses = malloc((size_t)lc->batch_size * sizeof *losses);
-    float *logits = malloc((size_t)lc->batch_size * (size_t)k * sizeof *logits);
-    if (!losses || !logits) rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
-    double sum = 0, correct = 0, seen = 0, t0 = crn_now_s();
-    if (rc == CRN_OK) rc = crn_loader_start_epoch(ld, 0, err);
-    const crn_batch *b = NULL;
-    size_t batches = crn_loader_batches_per_epoch(ld);
-    while (rc == CRN_OK) {
-        int got = crn_loader_next(ld, &b, err);
-        if (got <= 0) {
-            rc = got;
-            break;
-        }
-        if (b->n == 0) continue;
-        rc = crn_model_forward(m, b->images, b->n, false, err);
-        if (rc == CRN_OK) rc = crn_model_loss(m, b->labels, b->n, losses, err);
-        if (rc == CRN_OK) rc = crn_model_read_logits(m, b->n, logits, err);
-        if (rc != CRN_OK) break;
-        for (int i = 0; i < b->n; i++) {
-            sum += losses[i];
-            correct += argmax(logits + (size_t)i * k, k) == b->labels[i];
-            if (logits_out) memcpy(logits_out + b->indices[i] * (size_t)k, logits + (size_t)i * k, (size_t)k * sizeof *logits);
-        }
-        seen += b->n;
-        if (progress) {
-            double el = crn_now_s() - t0;
-            crn_progress p = {.phase = split == CRN_SPLIT_TEST ? CRN_PHASE_TEST : CRN_PHASE_VAL,
-                              .epoch = epoch, .batch = b->batch_index + 1, .batches = batches,
-                              .loss = sum / seen, .images_per_s = seen / (el > 0 ? el : 1e-9)};
-            p.eta_s = (double)(batches - p.batch) * el / (double)p.batch;
-            progress(ctx, &p);
-        }
-    }
-    if (rc == CRN_OK && d->size > 1) {
-        double v[3] = {sum, correct, seen};
-        rc = crn_dist_sum_f64(d, v, 3, err);
-        sum = v[0], correct = v[1], seen = v[2];
-        if (rc == CRN_OK && logits_out) rc = crn_dist_sum_f32(d, logits_out, ds->count[split] * (size_t)k, err);
-    }
-    if (rc == CRN_OK && seen == 0)
-        rc = crn_fail(err, CRN_EINVAL, "the %s split has no usable image", crn_split_name(split));
-    if (rc == CRN_OK) {
-        *loss = sum / seen;
-        *acc = correct / seen;
-    }
-    free(losses);
-    free(logits);
-    crn_loader_destroy(ld);
-    return rc;
 }
 
 /* Device memory of a model at batch b, measured by planning it: the model
@@ -188,7 +107,7 @@ static char *config_json(const crn_train_config *c, const crn_dataset *ds, size_
     char *abs = realpath(ds->root, NULL);
     json_object_set_new(o, "data", json_string(abs ? abs : ds->root));
     free(abs);
-    json_object_set_new(o, "split_mode", json_string(c->split_mode == CRN_SPLITS_SEED ? "seed" : "official"));
+    json_object_set_new(o, "split_mode", json_string(crn_split_mode_name(c->split_mode)));
     json_object_set_new(o, "train_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TRAIN]));
     json_object_set_new(o, "val_images", json_integer((json_int_t)ds->count[CRN_SPLIT_VAL]));
     json_object_set_new(o, "test_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TEST]));
@@ -249,7 +168,7 @@ static int loader_config(const crn_train_config *c, bool train, crn_loader_confi
 typedef struct train_ctx {
     const crn_train_config *cfg;
     crn_runtime *rt;
-    crn_dataset ds;
+    const crn_dataset *ds;
     crn_model *model;
     crn_optimizer *opt;
     crn_loader *loader;
@@ -269,7 +188,6 @@ static void ctx_free(train_ctx *t)
     crn_loader_destroy(t->loader);
     crn_optim_destroy(t->opt);
     crn_model_destroy(t->model);
-    crn_dataset_free(&t->ds);
     crn_run_dir_close(&t->run);
     free(t->config_text);
     free(t->losses);
@@ -339,7 +257,7 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
     const crn_dist *d = t->d;
     int k = crn_model_get_config(t->model)->classes;
     if (t->st.epoch_position < 0) t->st.epoch_position = t->st.epoch_batches * c->batch_size;
-    size_t n_train = t->ds.count[CRN_SPLIT_TRAIN];
+    size_t n_train = t->ds->count[CRN_SPLIT_TRAIN];
     if ((size_t)t->st.epoch_position > n_train) t->st.epoch_position = (long long)n_train;
     int rc = crn_loader_start_epoch_at(t->loader, (uint64_t)epoch, (size_t)t->st.epoch_position, err);
     if (rc != CRN_OK) return rc;
@@ -359,7 +277,7 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
             if ((rc = crn_model_read_logits(t->model, b->n, t->logits, err)) != CRN_OK) return rc;
             for (int i = 0; i < b->n; i++) {
                 v[1] += t->losses[i];
-                v[2] += argmax(t->logits + (size_t)i * k, k) == b->labels[i];
+                v[2] += crn_argmax(t->logits + (size_t)i * k, k) == b->labels[i];
             }
         }
         if ((rc = crn_dist_sum_f64(d, v, 4, err)) != CRN_OK) return rc;
@@ -410,7 +328,40 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
     return CRN_OK;
 }
 
-int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *stop, crn_progress_fn progress,
+void crn_train_result_free(crn_train_result *res)
+{
+    free(res->test_logits);
+    res->test_logits = NULL;
+    res->test_count = 0;
+}
+
+/* The test split with the best weights (lowest validation loss): its loss,
+ * accuracy and logits go back to the caller, which writes the report. */
+static int final_test(train_ctx *t, crn_train_result *res, crn_progress_fn progress, void *pctx, crn_error *err)
+{
+    int rc = CRN_OK;
+    if (t->lead && t->st.best_epoch > 0 && (rc = crn_checkpoint_load(t->best_path, t->model, NULL, NULL, err)) != CRN_OK)
+        return rc;
+    if ((rc = sync_state(t, false, err)) != CRN_OK) return rc;
+    size_t nt = t->ds->count[CRN_SPLIT_TEST];
+    int k = crn_model_get_config(t->model)->classes;
+    float *logits = malloc(nt * (size_t)k * sizeof *logits);
+    if (!logits) return crn_fail(err, CRN_ENOMEM, "out of host memory");
+    crn_loader_config el;
+    loader_config(t->cfg, false, &el);
+    rc = crn_evaluate_dist(t->d, t->model, t->ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, logits,
+                           progress, pctx, t->st.epoch, err);
+    if (rc != CRN_OK || !t->lead) {
+        free(logits);
+        return rc;
+    }
+    res->test_logits = logits;
+    res->test_count = nt;
+    snprintf(res->test_checkpoint, sizeof res->test_checkpoint, "%s", t->st.best_epoch > 0 ? t->best_path : t->last_path);
+    return CRN_OK;
+}
+
+int crn_train(crn_ops *ops, const crn_train_config *c, const crn_dataset *ds, volatile sig_atomic_t *stop, crn_progress_fn progress,
               void *pctx, crn_train_result *res, crn_error *err)
 {
     train_ctx t;
@@ -424,16 +375,13 @@ int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *st
     if (c->epochs < 1) return crn_fail(err, CRN_EINVAL, "--epochs must be at least 1 (got %d)", c->epochs);
     int rc = crn_transform_config_check(&c->transform, err);
     if (rc != CRN_OK) return rc;
-    crn_dataset_options dopt;
-    crn_dataset_options_default(&dopt);
-    dopt.split_mode = c->split_mode;
-    if ((rc = crn_dataset_open(&t.ds, c->data_root, &dopt, err)) != CRN_OK) return rc;
+    t.ds = ds;
     for (int s = 0; s < CRN_SPLIT_COUNT; s++)
-        if (t.ds.count[s] == 0) {
+        if (t.ds->count[s] == 0) {
             ctx_free(&t);
             return crn_fail(err, CRN_EINVAL, "%s: the %s split is empty", c->data_root, crn_split_name((crn_split)s));
         }
-    uint64_t checksum = crn_dataset_checksum(&t.ds), lead_checksum = checksum;
+    uint64_t checksum = crn_dataset_checksum(t.ds), lead_checksum = checksum;
     if ((rc = crn_dist_bcast(t.d, &lead_checksum, sizeof lead_checksum, 0, err)) != CRN_OK) goto out;
     if (lead_checksum != checksum) {
         rc = crn_fail(err, CRN_EINVAL, "rank %d on %s: the data in %s differs from rank 0's (dataset checksum)",
@@ -441,7 +389,7 @@ int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *st
         goto out;
     }
     crn_model_config mc = c->model;
-    mc.classes = t.ds.num_classes;
+    mc.classes = t.ds->num_classes;
     mc.image_size = c->transform.image_size;
     if ((rc = crn_train_plan_memory(ops, &mc, c->batch_size, c->optim.kind, NULL, err)) != CRN_OK) goto out;
     if ((rc = crn_model_create(ops, &mc, c->batch_size, &t.model, err)) != CRN_OK) goto out;
@@ -459,7 +407,7 @@ int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *st
         rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
         goto out;
     }
-    t.config_text = config_json(c, &t.ds, crn_model_param_count(t.model));
+    t.config_text = config_json(c, t.ds, crn_model_param_count(t.model));
     snprintf(t.last_path, sizeof t.last_path, "%s/last.safetensors", c->out_dir);
     snprintf(t.best_path, sizeof t.best_path, "%s/best.safetensors", c->out_dir);
 
@@ -507,8 +455,8 @@ int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *st
         if ((rc = crn_run_dir_write_text(&t.run, "config.json", t.config_text, err)) != CRN_OK) goto out;
         /* splits.json now, so a report made mid-run shows the label distribution */
         crn_class_table ct;
-        const char *mode = t.ds.kind == CRN_DATASET_FLOWERS102 ? (c->split_mode == CRN_SPLITS_SEED ? "seed" : "official") : NULL;
-        if ((rc = crn_class_table_from_dataset(&ct, &t.ds, mode, err)) != CRN_OK) goto out;
+        const char *mode = t.ds->kind == CRN_DATASET_FLOWERS102 ? crn_split_mode_name(c->split_mode) : NULL;
+        if ((rc = crn_class_table_from_dataset(&ct, t.ds, mode, err)) != CRN_OK) goto out;
         rc = crn_class_table_write(&ct, c->out_dir, err);
         crn_class_table_free(&ct);
         if (rc != CRN_OK) goto out;
@@ -519,7 +467,7 @@ int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *st
     loader_config(c, false, &el);
     tl.shard_rank = t.d->rank;
     tl.shard_count = t.d->size;
-    if ((rc = crn_loader_create(&t.loader, t.ds.samples[CRN_SPLIT_TRAIN], t.ds.count[CRN_SPLIT_TRAIN], &tl, err)) !=
+    if ((rc = crn_loader_create(&t.loader, t.ds->samples[CRN_SPLIT_TRAIN], t.ds->count[CRN_SPLIT_TRAIN], &tl, err)) !=
         CRN_OK)
         goto out;
 
@@ -537,7 +485,7 @@ int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *st
         train_seconds += t.st.epoch_seconds;
         train_images += t.st.epoch_seen;
         if ((rc = sync_buffers(&t, err)) != CRN_OK) goto out;
-        if ((rc = crn_evaluate_dist(t.d, t.model, &t.ds, CRN_SPLIT_VAL, &el, &rec.val_loss, &rec.val_acc, NULL,
+        if ((rc = crn_evaluate_dist(t.d, t.model, t.ds, CRN_SPLIT_VAL, &el, &rec.val_loss, &rec.val_acc, NULL,
                                     progress, pctx, epoch, err)) != CRN_OK)
             goto out;
         double new_lr = crn_plateau_step(&t.st.plateau, rec.val_loss, t.st.lr);
@@ -573,39 +521,7 @@ int crn_train(crn_ops *ops, const crn_train_config *c, volatile sig_atomic_t *st
     res->best_val_loss = t.st.early.best;
     res->best_epoch = t.st.best_epoch;
     res->train_images_per_s = train_images / (train_seconds > 0 ? train_seconds : 1e-9);
-    /* The final test uses the best weights (lowest validation loss). */
-    if (t.lead && t.st.best_epoch > 0 && (rc = crn_checkpoint_load(t.best_path, t.model, NULL, NULL, err)) != CRN_OK)
-        goto out;
-    if ((rc = sync_state(&t, false, err)) != CRN_OK) goto out;
-    {
-        size_t nt = t.ds.count[CRN_SPLIT_TEST];
-        float *logits = malloc(nt * (size_t)mc.classes * sizeof *logits);
-        if (!logits) {
-            rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
-            goto out;
-        }
-        rc = crn_evaluate_dist(t.d, t.model, &t.ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, logits,
-                               progress, pctx, t.st.epoch, err);
-        crn_metrics met;
-        const char *mode = t.ds.kind == CRN_DATASET_FLOWERS102 ? (c->split_mode == CRN_SPLITS_SEED ? "seed" : "official") : NULL;
-        if (rc == CRN_OK && !t.lead) {
-            free(logits);
-            goto out;
-        }
-        if (rc == CRN_OK)
-            rc = crn_eval_write_run(c->out_dir, &t.ds, mode, CRN_SPLIT_TEST, logits, nt,
-                                    t.st.best_epoch > 0 ? t.best_path : t.last_path, &met, res->report,
-                                    sizeof res->report, err);
-        if (rc == CRN_OK) {
-            res->test_precision = met.weighted[CRN_METRIC_PRECISION];
-            res->test_recall = met.weighted[CRN_METRIC_RECALL];
-            res->test_f1 = met.weighted[CRN_METRIC_F1];
-            res->test_macro_f1 = met.macro[CRN_METRIC_F1];
-            res->test_top5 = met.top5_accuracy;
-            crn_metrics_free(&met);
-        }
-        free(logits);
-    }
+    rc = final_test(&t, res, progress, pctx, err);
 out:
     res->steps = t.st.step;
     res->epochs_run = t.st.epoch;

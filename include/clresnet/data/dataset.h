@@ -47,6 +47,7 @@ int crn_dataset_open(crn_dataset *ds, const char *root, const crn_dataset_option
 void crn_dataset_free(crn_dataset *ds);
 
 const char *crn_split_name(crn_split s); /* "train", "val", "test" */
+const char *crn_split_mode_name(crn_split_mode mode); /* "seed", "official" */
 int crn_split_mode_parse(const char *name, crn_split_mode *mode); /* "seed"/"official"; CRN_OK or CRN_EINVAL */
 
 /* The display name of 0-based class c: the flower name when known, else its

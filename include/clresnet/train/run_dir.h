@@ -9,16 +9,7 @@
 #include <stdio.h>
 
 #include "clresnet/core/error.h"
-
-typedef struct crn_epoch_record {
-    int epoch;             /* 1-based */
-    double train_loss, train_acc;
-    double val_loss, val_acc;
-    double lr;             /* the lr used during this epoch */
-    double seconds;        /* training phase wall time */
-    double train_images_per_s;
-    bool best;             /* lowest validation loss so far */
-} crn_epoch_record;
+#include "clresnet/eval/run_log.h"
 
 typedef struct crn_run_dir {
     char path[4096];
@@ -41,9 +32,6 @@ int crn_run_dir_write_text(const crn_run_dir *r, const char *name, const char *t
 
 int crn_run_dir_log_epoch(crn_run_dir *r, const crn_epoch_record *rec, crn_error *err);
 int crn_run_dir_log_step(crn_run_dir *r, long long step, int epoch, double loss, double lr, crn_error *err);
-
-/* Reads log.jsonl back (for reports): up to max records; returns the count. */
-int crn_run_dir_read_epochs(const char *path, crn_epoch_record *out, int max, crn_error *err);
 
 
 /* Atomic file replace with fsync, for any file (checkpoints use it too). */

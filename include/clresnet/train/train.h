@@ -13,6 +13,7 @@
 #include "clresnet/data/dataset.h"
 #include "clresnet/runtime/dist.h"
 #include "clresnet/data/loader.h"
+#include "clresnet/eval/evaluate.h"
 #include "clresnet/nn/model.h"
 #include "clresnet/train/optim.h"
 #include "clresnet/train/run_dir.h"
@@ -50,20 +51,6 @@ typedef struct crn_train_config {
 
 void crn_train_config_default(crn_train_config *c);
 
-typedef enum crn_progress_phase { CRN_PHASE_TRAIN, CRN_PHASE_VAL, CRN_PHASE_TEST } crn_progress_phase;
-
-typedef struct crn_progress {
-    crn_progress_phase phase;
-    int epoch, epochs;
-    size_t batch, batches;
-    long long step;
-    double loss;            /* running mean of this phase */
-    double images_per_s;    /* this phase so far, loading included */
-    double eta_s;           /* this phase */
-    const crn_epoch_record *epoch_done; /* set once per epoch, after validation */
-} crn_progress;
-
-typedef void (*crn_progress_fn)(void *ctx, const crn_progress *p);
 
 typedef struct crn_train_result {
     int epochs_run;              /* the last epoch completed */
@@ -72,30 +59,26 @@ typedef struct crn_train_result {
     double best_val_loss;
     int best_epoch;
     double test_loss, test_acc;  /* with the best weights */
-    double test_precision, test_recall, test_f1; /* support-weighted */
-    double test_macro_f1, test_top5;
-    char report[4200];           /* report.html */
+    /* The test split's logits [test_count][classes] (sample-major, the
+     * dataset's order) with the best weights, for the caller's metrics and
+     * report (crn_eval_write_run); on rank 0 of a data-parallel job only.
+     * Free with crn_train_result_free. */
+    float *test_logits;
+    size_t test_count;
+    char test_checkpoint[4200];  /* the weights tested: best.safetensors (or last) */
     double train_images_per_s;   /* over all training phases */
     char checkpoint[4200];       /* the last checkpoint written */
 } crn_train_result;
 
-/* Runs (or resumes) a training run. stop: set asynchronously (SIGINT) to
- * finish the current step, write a checkpoint and return with interrupted.
- * A NaN or Inf loss stops the run with an error naming the step; the last
- * good checkpoint stays. */
-int crn_train(crn_ops *ops, const crn_train_config *cfg, volatile sig_atomic_t *stop, crn_progress_fn progress,
-              void *progress_ctx, crn_train_result *res, crn_error *err);
+void crn_train_result_free(crn_train_result *res);
 
-/* Loss and accuracy of the model (eval mode) over a split. logits, when not
- * NULL, receives [count][classes] (sample-major) for metrics. */
-int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc,
-                 double *loss, double *acc, float *logits, crn_progress_fn progress, void *ctx, int epoch,
-                 crn_error *err);
-/* The same on every rank of d, each on its shard of the split; loss, acc
- * and logits are those of the whole split on every rank. */
-int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, crn_split split,
-                      const crn_loader_config *lc, double *loss, double *acc, float *logits, crn_progress_fn progress,
-                      void *ctx, int epoch, crn_error *err);
+/* Runs (or resumes) a training run on ds (opened by the caller from
+ * cfg->data_root with cfg->split_mode). stop: set asynchronously (SIGINT)
+ * to finish the current step, write a checkpoint and return with
+ * interrupted. A NaN or Inf loss stops the run with an error naming the
+ * step; the last good checkpoint stays. */
+int crn_train(crn_ops *ops, const crn_train_config *cfg, const crn_dataset *ds, volatile sig_atomic_t *stop,
+              crn_progress_fn progress, void *progress_ctx, crn_train_result *res, crn_error *err);
 
 /* The device memory a training run of the model at this batch size needs
  * (model, gradients, activations, workspace, optimiser state), checked

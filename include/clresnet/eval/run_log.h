@@ -1,0 +1,23 @@
+/* A run's per-epoch record, as the trainer logs it (log.csv, log.jsonl in
+ * the run folder) and as reports and comparisons read it back. */
+#ifndef CLRESNET_EVAL_RUN_LOG_H
+#define CLRESNET_EVAL_RUN_LOG_H
+
+#include <stdbool.h>
+
+#include "clresnet/core/error.h"
+
+typedef struct crn_epoch_record {
+    int epoch;             /* 1-based */
+    double train_loss, train_acc;
+    double val_loss, val_acc;
+    double lr;             /* the lr used during this epoch */
+    double seconds;        /* training phase wall time */
+    double train_images_per_s;
+    bool best;             /* lowest validation loss so far */
+} crn_epoch_record;
+
+/* Reads RUN/log.jsonl: up to max records; returns the count (or an error code < 0). */
+int crn_run_log_read(const char *run_dir, crn_epoch_record *out, int max, crn_error *err);
+
+#endif
