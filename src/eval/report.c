@@ -125,350 +125,397 @@ static const char *const CSS =
     "a{color:#1f4e99}\n"
     "@media print{body{margin:10mm;max-width:none}a{color:#111111;text-decoration:none}}\n";
 
-int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size, crn_error *err)
+/* What the report is made from: the run folder's files, each optional. */
+typedef struct report {
+    const char *dir;
+    crn_epoch_record *ep;
+    int nep;
+    crn_metrics m;
+    bool have_metrics, have_log, have_splits;
+    char **mnames;
+    int mk;
+    crn_class_table ct;
+    json_t *cfg, *mjson;
+    char **names; /* class names from metrics.json, else splits.json; may be NULL */
+    int k;        /* classes */
+    char runname[256];
+    crn_sb h, svg;
+    char title[512];
+} report;
+
+static int oom(crn_error *err) { return crn_fail(err, CRN_ENOMEM, "report: out of memory"); }
+
+static int load_inputs(report *r, crn_error *err)
 {
-    int rc = CRN_OK;
-    crn_epoch_record *ep = NULL;
-    int nep = 0;
-    crn_metrics m = {0};
-    bool have_metrics = false, have_log = false;
-    char **mnames = NULL;
-    int mk = 0;
-    crn_class_table ct = {0};
-    bool have_splits = false;
-    json_t *cfg = load_config(run_dir);
-    json_t *mjson = NULL;
-    crn_sb h = {0}, svg = {0};
-    double *xs = NULL;
-    char title[512], runname[256];
-
-    if (file_exists(run_dir, "log.jsonl")) {
-        ep = calloc(MAX_EPOCHS, sizeof *ep);
-        if (!ep) return crn_fail(err, CRN_ENOMEM, "report: out of memory");
-        nep = crn_run_log_read(run_dir, ep, MAX_EPOCHS, err);
-        if (nep < 0) {
-            rc = nep;
-            goto out;
-        }
-        have_log = nep > 0;
+    r->cfg = load_config(r->dir);
+    if (file_exists(r->dir, "log.jsonl")) {
+        r->ep = calloc(MAX_EPOCHS, sizeof *r->ep);
+        if (!r->ep) return oom(err);
+        r->nep = crn_run_log_read(r->dir, r->ep, MAX_EPOCHS, err);
+        if (r->nep < 0) return r->nep;
+        r->have_log = r->nep > 0;
     }
-    if (file_exists(run_dir, "metrics.json")) {
-        if ((rc = crn_metrics_read(&m, &mnames, run_dir, err)) != CRN_OK) goto out;
-        have_metrics = true;
-        mk = m.num_classes;
+    if (file_exists(r->dir, "metrics.json")) {
+        int rc = crn_metrics_read(&r->m, &r->mnames, r->dir, err);
+        if (rc != CRN_OK) return rc;
+        r->have_metrics = true;
+        r->mk = r->m.num_classes;
         char p[4200];
-        snprintf(p, sizeof p, "%s/metrics.json", run_dir);
+        snprintf(p, sizeof p, "%s/metrics.json", r->dir);
         json_error_t je;
-        mjson = json_load_file(p, 0, &je);
+        r->mjson = json_load_file(p, 0, &je);
     }
-    if (file_exists(run_dir, "splits.json")) {
-        if ((rc = crn_class_table_read(&ct, run_dir, err)) != CRN_OK) goto out;
-        have_splits = true;
+    if (file_exists(r->dir, "splits.json")) {
+        int rc = crn_class_table_read(&r->ct, r->dir, err);
+        if (rc != CRN_OK) return rc;
+        r->have_splits = true;
     }
-    if (!have_log && !have_metrics) {
-        rc = crn_fail(err, CRN_EINVAL, "%s: no log.jsonl with epochs and no metrics.json: nothing to report", run_dir);
-        goto out;
-    }
-    if (have_metrics && have_splits && ct.num_classes != m.num_classes) have_splits = false;
-    char **names = mnames ? mnames : (have_splits ? ct.names : NULL);
-    int k = have_metrics ? m.num_classes : (have_splits ? ct.num_classes : 0);
-    crn_run_name(run_dir, runname, sizeof runname);
+    if (!r->have_log && !r->have_metrics)
+        return crn_fail(err, CRN_EINVAL, "%s: no log.jsonl with epochs and no metrics.json: nothing to report", r->dir);
+    if (r->have_metrics && r->have_splits && r->ct.num_classes != r->m.num_classes) r->have_splits = false;
+    r->names = r->mnames ? r->mnames : (r->have_splits ? r->ct.names : NULL);
+    r->k = r->have_metrics ? r->m.num_classes : (r->have_splits ? r->ct.num_classes : 0);
+    crn_run_name(r->dir, r->runname, sizeof r->runname);
+    return CRN_OK;
+}
 
-    crn_sb_puts(&h, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
-                    "<meta charset=\"utf-8\"/>\n<title>clresnet report: ");
-    crn_sb_xml(&h, runname);
-    crn_sb_puts(&h, "</title>\n<style>\n");
-    crn_sb_puts(&h, CSS);
-    crn_sb_puts(&h, "</style>\n</head>\n<body>\n<h1>clresnet run report: ");
-    crn_sb_xml(&h, runname);
-    crn_sb_puts(&h, "</h1>\n<p>Run folder: <code>");
-    crn_sb_xml(&h, run_dir);
-    crn_sb_puts(&h, "</code></p>\n");
-
-    /* ---- summary ---- */
-    crn_sb_puts(&h, "<section>\n<h2>Results</h2>\n");
-    if (have_metrics) {
-        const char *split = mjson ? json_string_value(json_object_get(mjson, "split")) : NULL;
-        const char *ckpt = mjson ? json_string_value(json_object_get(mjson, "checkpoint")) : NULL;
-        crn_sb_puts(&h, "<p>Evaluated on the <b>");
-        crn_sb_xml(&h, split ? split : "test");
-        crn_sb_printf(&h, "</b> split: %lld images, %d classes", m.n, k);
-        if (ckpt) {
-            crn_sb_puts(&h, ", weights <code>");
-            crn_sb_xml(&h, ckpt);
-            crn_sb_puts(&h, "</code>");
-        }
-        crn_sb_puts(&h, ".</p>\n<table>\n<tr><th></th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
-        crn_sb_printf(&h, "<tr><th>weighted (by support)</th><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td></tr>\n",
-                      m.weighted[0], m.weighted[1], m.weighted[2]);
-        crn_sb_printf(&h, "<tr><th>macro</th><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td></tr>\n",
-                      m.macro[0], m.macro[1], m.macro[2]);
-        crn_sb_puts(&h, "</table>\n<table>\n");
-        crn_sb_printf(&h, "<tr><th>accuracy</th><td class=\"n\">%.4f</td></tr>\n", m.accuracy);
-        if (m.top5_accuracy >= 0) crn_sb_printf(&h, "<tr><th>top-5 accuracy</th><td class=\"n\">%.4f</td></tr>\n", m.top5_accuracy);
-        if (m.loss >= 0) crn_sb_printf(&h, "<tr><th>loss (cross-entropy)</th><td class=\"n\">%.4f</td></tr>\n", m.loss);
-        crn_sb_puts(&h, "</table>\n");
-        crn_sb_printf(&h, "<h3>Share of classes at or above the %.2g pass mark</h3>\n<table>\n"
-                          "<tr><th>metric</th><th>share</th><th>classes</th><th>under the mark</th></tr>\n",
-                      m.pass_mark);
-        const char *mn[3] = {"precision", "recall", "F1"};
-        for (int j = 0; j < 3; j++)
-            crn_sb_printf(&h, "<tr><td>%s</td><td class=\"n\">%.1f%%</td><td class=\"n\">%d of %d</td><td class=\"n\">%d</td></tr>\n",
-                          mn[j], 100 * m.pass_share[j], m.classes_with_support - m.under_count[j], m.classes_with_support,
-                          m.under_count[j]);
-        crn_sb_puts(&h, "</table>\n<p class=\"note\">Among the classes with test samples; sklearn's definitions "
-                        "(a class never predicted has precision 0).</p>\n");
-    } else {
-        crn_sb_puts(&h, "<p class=\"note\">No metrics.json in this run folder yet: run <code>clresnet evaluate</code> "
-                        "to add the test metrics.</p>\n");
+static void section_summary(report *r)
+{
+    crn_sb *h = &r->h;
+    const crn_metrics *m = &r->m;
+    crn_sb_puts(h, "<section>\n<h2>Results</h2>\n");
+    if (!r->have_metrics) {
+        crn_sb_puts(h, "<p class=\"note\">No metrics.json in this run folder yet: run <code>clresnet evaluate</code> "
+                       "to add the test metrics.</p>\n</section>\n");
+        return;
     }
-    crn_sb_puts(&h, "</section>\n");
-
-    /* ---- curves ---- */
-    crn_sb_puts(&h, "<section>\n<h2>Training curves</h2>\n");
-    if (have_log) {
-        xs = malloc(sizeof(double) * 4 * (size_t)nep);
-        if (!xs) {
-            rc = crn_fail(err, CRN_ENOMEM, "report: out of memory");
-            goto out;
-        }
-        double *a = xs, *b2 = xs + nep, *c = xs + 2 * nep, *d = xs + 3 * nep;
-        double *ex = malloc(sizeof(double) * (size_t)nep);
-        if (!ex) {
-            rc = crn_fail(err, CRN_ENOMEM, "report: out of memory");
-            goto out;
-        }
-        for (int i = 0; i < nep; i++) {
-            ex[i] = ep[i].epoch;
-            a[i] = ep[i].train_acc;
-            b2[i] = ep[i].val_acc;
-            c[i] = ep[i].train_loss;
-            d[i] = ep[i].val_loss;
-        }
-        crn_svg_series acc[2] = {{"train accuracy", ex, a, nep, "#1f77b4", false},
-                                 {"validation accuracy", ex, b2, nep, "#d62728", true}};
-        snprintf(title, sizeof title, "Accuracy per epoch: %s", runname);
-        crn_svg_line_chart(&svg, 900, 360, title, "epoch", "accuracy", acc, 2, 0, 1);
-        rc = figure(&h, run_dir, "curves_accuracy.svg", &svg, "Training and validation accuracy per epoch", err);
-        crn_svg_series los[2] = {{"train loss", ex, c, nep, "#1f77b4", false},
-                                 {"validation loss", ex, d, nep, "#d62728", true}};
-        snprintf(title, sizeof title, "Loss per epoch: %s", runname);
-        crn_svg_line_chart(&svg, 900, 360, title, "epoch", "cross-entropy loss", los, 2, 0, 0);
-        if (rc == CRN_OK) rc = figure(&h, run_dir, "curves_loss.svg", &svg, "Training and validation loss per epoch", err);
-        else crn_sb_free(&svg);
-        free(ex);
-        if (rc != CRN_OK) goto out;
-    } else {
-        crn_sb_puts(&h, "<p class=\"note\">No log.jsonl: no training curves.</p>\n");
+    const char *split = r->mjson ? json_string_value(json_object_get(r->mjson, "split")) : NULL;
+    const char *ckpt = r->mjson ? json_string_value(json_object_get(r->mjson, "checkpoint")) : NULL;
+    crn_sb_puts(h, "<p>Evaluated on the <b>");
+    crn_sb_xml(h, split ? split : "test");
+    crn_sb_printf(h, "</b> split: %lld images, %d classes", m->n, r->k);
+    if (ckpt) {
+        crn_sb_puts(h, ", weights <code>");
+        crn_sb_xml(h, ckpt);
+        crn_sb_puts(h, "</code>");
     }
-    crn_sb_puts(&h, "</section>\n");
+    crn_sb_puts(h, ".</p>\n<table>\n<tr><th></th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
+    crn_sb_printf(h, "<tr><th>weighted (by support)</th><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td></tr>\n",
+                  m->weighted[0], m->weighted[1], m->weighted[2]);
+    crn_sb_printf(h, "<tr><th>macro</th><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td></tr>\n",
+                  m->macro[0], m->macro[1], m->macro[2]);
+    crn_sb_puts(h, "</table>\n<table>\n");
+    crn_sb_printf(h, "<tr><th>accuracy</th><td class=\"n\">%.4f</td></tr>\n", m->accuracy);
+    if (m->top5_accuracy >= 0) crn_sb_printf(h, "<tr><th>top-5 accuracy</th><td class=\"n\">%.4f</td></tr>\n", m->top5_accuracy);
+    if (m->loss >= 0) crn_sb_printf(h, "<tr><th>loss (cross-entropy)</th><td class=\"n\">%.4f</td></tr>\n", m->loss);
+    crn_sb_puts(h, "</table>\n");
+    crn_sb_printf(h, "<h3>Share of classes at or above the %.2g pass mark</h3>\n<table>\n"
+                     "<tr><th>metric</th><th>share</th><th>classes</th><th>under the mark</th></tr>\n",
+                  m->pass_mark);
+    const char *mn[3] = {"precision", "recall", "F1"};
+    for (int j = 0; j < 3; j++)
+        crn_sb_printf(h, "<tr><td>%s</td><td class=\"n\">%.1f%%</td><td class=\"n\">%d of %d</td><td class=\"n\">%d</td></tr>\n",
+                      mn[j], 100 * m->pass_share[j], m->classes_with_support - m->under_count[j], m->classes_with_support,
+                      m->under_count[j]);
+    crn_sb_puts(h, "</table>\n<p class=\"note\">Among the classes with test samples; sklearn's definitions "
+                   "(a class never predicted has precision 0).</p>\n</section>\n");
+}
 
-    /* ---- per-class bars ---- */
-    if (have_metrics) {
-        crn_sb_puts(&h, "<section>\n<h2>Per-class precision, recall and F1</h2>\n");
-        const char *files[3] = {"per_class_precision.svg", "per_class_recall.svg", "per_class_f1.svg"};
-        const char *mn[3] = {"Precision", "Recall", "F1"};
-        const double *vals[3] = {m.precision, m.recall, m.f1};
-        char mark[64];
-        snprintf(mark, sizeof mark, "pass mark %.2g", m.pass_mark);
-        for (int j = 0; j < 3; j++) {
-            snprintf(title, sizeof title, "%s per class (bars under %.2g in red)", mn[j], m.pass_mark);
-            crn_svg_bar_chart(&svg, 1100, 330, title, "class", mn[j], vals[j], k, 0, 1, m.pass_mark, mark, true);
-            snprintf(title, sizeof title, "%s of each class on the %s split", mn[j], "evaluated");
-            if ((rc = figure(&h, run_dir, files[j], &svg, title, err)) != CRN_OK) goto out;
-            crn_sb_printf(&h, "<p class=\"under\"><b>%d classes under %.2g in %s</b>%s", m.under_count[j], m.pass_mark,
-                          mn[j], m.under_count[j] ? ": " : ".");
-            for (int i = 0; i < m.under_count[j]; i++) {
-                int c = m.under[j][i];
-                crn_sb_printf(&h, "%s%d", i ? "; " : "", c + 1);
-                if (names && names[c] && names[c][0]) {
-                    crn_sb_puts(&h, " ");
-                    crn_sb_xml(&h, names[c]);
-                }
-                crn_sb_printf(&h, " (%.2f)", vals[j][c]);
+static int section_curves(report *r, crn_error *err)
+{
+    crn_sb_puts(&r->h, "<section>\n<h2>Training curves</h2>\n");
+    if (!r->have_log) {
+        crn_sb_puts(&r->h, "<p class=\"note\">No log.jsonl: no training curves.</p>\n</section>\n");
+        return CRN_OK;
+    }
+    int nep = r->nep;
+    double *xs = malloc(sizeof(double) * 5 * (size_t)nep);
+    if (!xs) return oom(err);
+    double *ex = xs, *a = xs + nep, *b = xs + 2 * nep, *c = xs + 3 * nep, *d = xs + 4 * nep;
+    for (int i = 0; i < nep; i++) {
+        ex[i] = r->ep[i].epoch;
+        a[i] = r->ep[i].train_acc;
+        b[i] = r->ep[i].val_acc;
+        c[i] = r->ep[i].train_loss;
+        d[i] = r->ep[i].val_loss;
+    }
+    crn_svg_series acc[2] = {{"train accuracy", ex, a, nep, "#1f77b4", false},
+                             {"validation accuracy", ex, b, nep, "#d62728", true}};
+    snprintf(r->title, sizeof r->title, "Accuracy per epoch: %s", r->runname);
+    crn_svg_line_chart(&r->svg, 900, 360, r->title, "epoch", "accuracy", acc, 2, 0, 1);
+    int rc = figure(&r->h, r->dir, "curves_accuracy.svg", &r->svg, "Training and validation accuracy per epoch", err);
+    crn_svg_series los[2] = {{"train loss", ex, c, nep, "#1f77b4", false},
+                             {"validation loss", ex, d, nep, "#d62728", true}};
+    snprintf(r->title, sizeof r->title, "Loss per epoch: %s", r->runname);
+    crn_svg_line_chart(&r->svg, 900, 360, r->title, "epoch", "cross-entropy loss", los, 2, 0, 0);
+    if (rc == CRN_OK) rc = figure(&r->h, r->dir, "curves_loss.svg", &r->svg, "Training and validation loss per epoch", err);
+    free(xs);
+    if (rc == CRN_OK) crn_sb_puts(&r->h, "</section>\n");
+    return rc;
+}
+
+static int section_per_class(report *r, crn_error *err)
+{
+    if (!r->have_metrics) return CRN_OK;
+    crn_sb *h = &r->h;
+    const crn_metrics *m = &r->m;
+    crn_sb_puts(h, "<section>\n<h2>Per-class precision, recall and F1</h2>\n");
+    const char *files[3] = {"per_class_precision.svg", "per_class_recall.svg", "per_class_f1.svg"};
+    const char *mn[3] = {"Precision", "Recall", "F1"};
+    const double *vals[3] = {m->precision, m->recall, m->f1};
+    char mark[64];
+    snprintf(mark, sizeof mark, "pass mark %.2g", m->pass_mark);
+    for (int j = 0; j < 3; j++) {
+        snprintf(r->title, sizeof r->title, "%s per class (bars under %.2g in red)", mn[j], m->pass_mark);
+        crn_svg_bar_chart(&r->svg, 1100, 330, r->title, "class", mn[j], vals[j], r->k, 0, 1, m->pass_mark, mark, true);
+        snprintf(r->title, sizeof r->title, "%s of each class on the %s split", mn[j], "evaluated");
+        int rc = figure(h, r->dir, files[j], &r->svg, r->title, err);
+        if (rc != CRN_OK) return rc;
+        crn_sb_printf(h, "<p class=\"under\"><b>%d classes under %.2g in %s</b>%s", m->under_count[j], m->pass_mark,
+                      mn[j], m->under_count[j] ? ": " : ".");
+        for (int i = 0; i < m->under_count[j]; i++) {
+            int c = m->under[j][i];
+            crn_sb_printf(h, "%s%d", i ? "; " : "", c + 1);
+            if (r->names && r->names[c] && r->names[c][0]) {
+                crn_sb_puts(h, " ");
+                crn_sb_xml(h, r->names[c]);
             }
-            crn_sb_puts(&h, "</p>\n");
+            crn_sb_printf(h, " (%.2f)", vals[j][c]);
         }
-        crn_sb_puts(&h, "</section>\n");
+        crn_sb_puts(h, "</p>\n");
     }
+    crn_sb_puts(h, "</section>\n");
+    return CRN_OK;
+}
 
-    /* ---- label distribution ---- */
-    crn_sb_puts(&h, "<section>\n<h2>Label distribution</h2>\n");
-    if (have_splits && ct.counts[0]) {
-        int kk = ct.num_classes;
-        double *v = malloc(sizeof(double) * (size_t)kk);
-        if (!v) {
-            rc = crn_fail(err, CRN_ENOMEM, "report: out of memory");
-            goto out;
-        }
-        long long tot = 0, mn = -1, mx = 0;
+/* The table of per-split class counts: total, min, median, max, empty. */
+static int split_count_table(report *r, crn_error *err)
+{
+    crn_sb *h = &r->h;
+    const crn_class_table *ct = &r->ct;
+    int kk = ct->num_classes;
+    crn_sb_puts(h, "<table>\n<tr><th>split</th><th>images</th><th>min per class</th><th>median</th>"
+                   "<th>max per class</th><th>classes with none</th></tr>\n");
+    const char *sn[3] = {"train", "validation", "test"};
+    long long *tmp = malloc(sizeof(long long) * (size_t)kk);
+    if (!tmp) return oom(err);
+    for (int s = 0; s < 3; s++) {
+        if (!ct->counts[s]) continue;
+        long long t = 0;
+        int zero = 0;
         for (int c = 0; c < kk; c++) {
-            v[c] = (double)ct.counts[0][c];
-            tot += ct.counts[0][c];
-            if (mn < 0 || ct.counts[0][c] < mn) mn = ct.counts[0][c];
-            if (ct.counts[0][c] > mx) mx = ct.counts[0][c];
+            tmp[c] = ct->counts[s][c];
+            t += tmp[c];
+            zero += tmp[c] == 0;
         }
-        snprintf(title, sizeof title, "Training split: %lld images, %lld to %lld per class", tot, mn, mx);
-        crn_svg_bar_chart(&svg, 1100, 330, title, "class", "images", v, kk, 0, 0, 20, "20 images", false);
-        free(v);
-        rc = figure(&h, run_dir, "train_distribution.svg", &svg,
-                    "Images per class in the split the model trained on, with a line at 20 images", err);
-        if (rc != CRN_OK) goto out;
-        if (ct.split_mode[0]) {
-            crn_sb_puts(&h, "<p>Split mode: <b>");
-            crn_sb_xml(&h, ct.split_mode);
-            crn_sb_puts(&h, "</b>");
-            if (!strcmp(ct.split_mode, "seed"))
-                crn_sb_puts(&h, " (as the seed report: trains on the official test ids <code>tstid</code>, validates on "
-                                "<code>valid</code>, tests on the official training ids <code>trnid</code>)");
-            crn_sb_puts(&h, ".</p>\n");
-        }
-        crn_sb_puts(&h, "<table>\n<tr><th>split</th><th>images</th><th>min per class</th><th>median</th>"
-                        "<th>max per class</th><th>classes with none</th></tr>\n");
-        const char *sn[3] = {"train", "validation", "test"};
-        long long *tmp = malloc(sizeof(long long) * (size_t)kk);
-        if (!tmp) {
-            rc = crn_fail(err, CRN_ENOMEM, "report: out of memory");
-            goto out;
-        }
-        for (int s = 0; s < 3; s++) {
-            if (!ct.counts[s]) continue;
-            long long t = 0;
-            int zero = 0;
-            for (int c = 0; c < kk; c++) {
-                tmp[c] = ct.counts[s][c];
-                t += tmp[c];
-                zero += tmp[c] == 0;
-            }
-            qsort(tmp, (size_t)kk, sizeof *tmp, cmp_ll);
-            double med = kk % 2 ? (double)tmp[kk / 2] : (tmp[kk / 2 - 1] + tmp[kk / 2]) / 2.0;
-            crn_sb_printf(&h, "<tr><td>%s</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%g</td>"
-                              "<td class=\"n\">%lld</td><td class=\"n\">%d</td></tr>\n",
-                          sn[s], t, tmp[0], med, tmp[kk - 1], zero);
-        }
-        free(tmp);
-        crn_sb_puts(&h, "</table>\n");
-    } else {
-        crn_sb_puts(&h, "<p class=\"note\">No splits.json: the class counts of the splits are unknown.</p>\n");
+        qsort(tmp, (size_t)kk, sizeof *tmp, cmp_ll);
+        double med = kk % 2 ? (double)tmp[kk / 2] : (tmp[kk / 2 - 1] + tmp[kk / 2]) / 2.0;
+        crn_sb_printf(h, "<tr><td>%s</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%g</td>"
+                         "<td class=\"n\">%lld</td><td class=\"n\">%d</td></tr>\n",
+                      sn[s], t, tmp[0], med, tmp[kk - 1], zero);
     }
-    crn_sb_puts(&h, "</section>\n");
+    free(tmp);
+    crn_sb_puts(h, "</table>\n");
+    return CRN_OK;
+}
 
-    /* ---- confusion ---- */
-    if (have_metrics) {
-        crn_sb_puts(&h, "<section>\n<h2>Confusion matrix</h2>\n");
-        double *v = calloc((size_t)k * k, sizeof *v);
-        if (!v) {
-            rc = crn_fail(err, CRN_ENOMEM, "report: out of memory");
-            goto out;
-        }
-        for (int r = 0; r < k; r++)
-            for (int c = 0; c < k; c++)
-                v[(size_t)r * k + c] = m.support[r] ? (double)m.confusion[(size_t)r * k + c] / (double)m.support[r] : 0;
-        int cell = k <= 20 ? 24 : k <= 60 ? 10 : k <= 120 ? 7 : 3;
-        crn_svg_heatmap(&svg, cell, cell, "Confusion matrix (each row divided by the class's support)", "predicted class",
-                        "true class", v, k, k, 1.0, true, NULL, "share of row");
-        free(v);
-        rc = figure(&h, run_dir, "confusion.svg", &svg,
+static int section_distribution(report *r, crn_error *err)
+{
+    crn_sb *h = &r->h;
+    const crn_class_table *ct = &r->ct;
+    crn_sb_puts(h, "<section>\n<h2>Label distribution</h2>\n");
+    if (!r->have_splits || !ct->counts[0]) {
+        crn_sb_puts(h, "<p class=\"note\">No splits.json: the class counts of the splits are unknown.</p>\n</section>\n");
+        return CRN_OK;
+    }
+    int kk = ct->num_classes;
+    double *v = malloc(sizeof(double) * (size_t)kk);
+    if (!v) return oom(err);
+    long long tot = 0, mn = -1, mx = 0;
+    for (int c = 0; c < kk; c++) {
+        v[c] = (double)ct->counts[0][c];
+        tot += ct->counts[0][c];
+        if (mn < 0 || ct->counts[0][c] < mn) mn = ct->counts[0][c];
+        if (ct->counts[0][c] > mx) mx = ct->counts[0][c];
+    }
+    snprintf(r->title, sizeof r->title, "Training split: %lld images, %lld to %lld per class", tot, mn, mx);
+    crn_svg_bar_chart(&r->svg, 1100, 330, r->title, "class", "images", v, kk, 0, 0, 20, "20 images", false);
+    free(v);
+    int rc = figure(h, r->dir, "train_distribution.svg", &r->svg,
+                    "Images per class in the split the model trained on, with a line at 20 images", err);
+    if (rc != CRN_OK) return rc;
+    if (ct->split_mode[0]) {
+        crn_sb_puts(h, "<p>Split mode: <b>");
+        crn_sb_xml(h, ct->split_mode);
+        crn_sb_puts(h, "</b>");
+        if (!strcmp(ct->split_mode, "seed"))
+            crn_sb_puts(h, " (as the seed report: trains on the official test ids <code>tstid</code>, validates on "
+                           "<code>valid</code>, tests on the official training ids <code>trnid</code>)");
+        crn_sb_puts(h, ".</p>\n");
+    }
+    if ((rc = split_count_table(r, err)) == CRN_OK) crn_sb_puts(h, "</section>\n");
+    return rc;
+}
+
+static void per_class_table(report *r)
+{
+    crn_sb *h = &r->h;
+    const crn_metrics *m = &r->m;
+    crn_sb_puts(h, "<section>\n<h2>Per-class table</h2>\n<table>\n<tr><th>class</th><th>name</th>"
+                   "<th>precision</th><th>recall</th><th>F1</th><th>support</th><th>predicted</th>");
+    if (r->have_splits) crn_sb_puts(h, "<th>train</th><th>val</th><th>test</th>");
+    crn_sb_puts(h, "</tr>\n");
+    for (int c = 0; c < r->k; c++) {
+        bool low = m->support[c] && (m->precision[c] < m->pass_mark - 1e-9 || m->recall[c] < m->pass_mark - 1e-9 ||
+                                     m->f1[c] < m->pass_mark - 1e-9);
+        crn_sb_printf(h, "<tr%s><td class=\"n\">%d</td><td>", low ? " class=\"low\"" : "", c + 1);
+        if (r->names && r->names[c]) crn_sb_xml(h, r->names[c]);
+        crn_sb_printf(h, "</td><td class=\"n\">%.3f</td><td class=\"n\">%.3f</td><td class=\"n\">%.3f</td>"
+                         "<td class=\"n\">%lld</td><td class=\"n\">%lld</td>",
+                      m->precision[c], m->recall[c], m->f1[c], m->support[c], m->predicted[c]);
+        if (r->have_splits)
+            for (int s = 0; s < 3; s++) {
+                if (r->ct.counts[s]) crn_sb_printf(h, "<td class=\"n\">%lld</td>", r->ct.counts[s][c]);
+                else crn_sb_puts(h, "<td></td>");
+            }
+        crn_sb_puts(h, "</tr>\n");
+    }
+    crn_sb_puts(h, "</table>\n<p class=\"note\">Shaded rows: a metric under the pass mark.</p>\n</section>\n");
+}
+
+static int section_confusion(report *r, crn_error *err)
+{
+    if (!r->have_metrics) return CRN_OK;
+    int k = r->k;
+    const crn_metrics *m = &r->m;
+    crn_sb_puts(&r->h, "<section>\n<h2>Confusion matrix</h2>\n");
+    double *v = calloc((size_t)k * k, sizeof *v);
+    if (!v) return oom(err);
+    for (int row = 0; row < k; row++)
+        for (int c = 0; c < k; c++)
+            v[(size_t)row * k + c] = m->support[row] ? (double)m->confusion[(size_t)row * k + c] / (double)m->support[row] : 0;
+    int cell = k <= 20 ? 24 : k <= 60 ? 10 : k <= 120 ? 7 : 3;
+    crn_svg_heatmap(&r->svg, cell, cell, "Confusion matrix (each row divided by the class's support)", "predicted class",
+                    "true class", v, k, k, 1.0, true, NULL, "share of row");
+    free(v);
+    int rc = figure(&r->h, r->dir, "confusion.svg", &r->svg,
                     "Rows: true class; columns: predicted class; colour: share of the true class's images "
                     "(square-root scale); the counts are in confusion.csv",
                     err);
-        if (rc != CRN_OK) goto out;
-        crn_sb_puts(&h, "</section>\n");
+    if (rc != CRN_OK) return rc;
+    crn_sb_puts(&r->h, "</section>\n");
+    per_class_table(r);
+    return CRN_OK;
+}
 
-        /* per-class table */
-        crn_sb_puts(&h, "<section>\n<h2>Per-class table</h2>\n<table>\n<tr><th>class</th><th>name</th>"
-                        "<th>precision</th><th>recall</th><th>F1</th><th>support</th><th>predicted</th>");
-        bool sc = have_splits;
-        if (sc) crn_sb_puts(&h, "<th>train</th><th>val</th><th>test</th>");
-        crn_sb_puts(&h, "</tr>\n");
-        for (int c = 0; c < k; c++) {
-            bool low = m.support[c] && (m.precision[c] < m.pass_mark - 1e-9 || m.recall[c] < m.pass_mark - 1e-9 ||
-                                        m.f1[c] < m.pass_mark - 1e-9);
-            crn_sb_printf(&h, "<tr%s><td class=\"n\">%d</td><td>", low ? " class=\"low\"" : "", c + 1);
-            if (names && names[c]) crn_sb_xml(&h, names[c]);
-            crn_sb_printf(&h, "</td><td class=\"n\">%.3f</td><td class=\"n\">%.3f</td><td class=\"n\">%.3f</td>"
-                              "<td class=\"n\">%lld</td><td class=\"n\">%lld</td>",
-                          m.precision[c], m.recall[c], m.f1[c], m.support[c], m.predicted[c]);
-            if (sc)
-                for (int s = 0; s < 3; s++) {
-                    if (ct.counts[s]) crn_sb_printf(&h, "<td class=\"n\">%lld</td>", ct.counts[s][c]);
-                    else crn_sb_puts(&h, "<td></td>");
-                }
-            crn_sb_puts(&h, "</tr>\n");
-        }
-        crn_sb_puts(&h, "</table>\n<p class=\"note\">Shaded rows: a metric under the pass mark.</p>\n</section>\n");
+static void timings_table(report *r)
+{
+    const crn_epoch_record *ep = r->ep;
+    int nep = r->nep;
+    double secs = 0, imgs = 0;
+    int best = 0;
+    double best_loss = 0;
+    for (int i = 0; i < nep; i++) {
+        secs += ep[i].seconds;
+        imgs += ep[i].train_images_per_s * ep[i].seconds;
+        if (ep[i].best) best = ep[i].epoch, best_loss = ep[i].val_loss;
     }
+    crn_sb *h = &r->h;
+    crn_sb_printf(h, "<table>\n<tr><th>epochs run</th><td class=\"n\">%d</td></tr>\n", ep[nep - 1].epoch);
+    if (best) crn_sb_printf(h, "<tr><th>best epoch (lowest validation loss)</th><td class=\"n\">%d (%.4f)</td></tr>\n", best, best_loss);
+    crn_sb_printf(h, "<tr><th>training time</th><td class=\"n\">%.1f s (%.2f h)</td></tr>\n", secs, secs / 3600);
+    crn_sb_printf(h, "<tr><th>training images/s</th><td class=\"n\">%.1f</td></tr>\n", secs > 0 ? imgs / secs : 0);
+    crn_sb_printf(h, "<tr><th>final validation accuracy</th><td class=\"n\">%.4f</td></tr>\n</table>\n", ep[nep - 1].val_acc);
+}
 
-    /* ---- configuration and timings ---- */
-    crn_sb_puts(&h, "<section>\n<h2>Configuration, device and timings</h2>\n");
-    if (cfg) {
-        json_t *dev = json_object_get(cfg, "device");
-        if (json_is_string(dev)) {
-            crn_sb_puts(&h, "<p>Device: <b>");
-            crn_sb_xml(&h, json_string_value(dev));
-            crn_sb_puts(&h, "</b></p>\n");
-        }
+static void section_config(report *r)
+{
+    crn_sb *h = &r->h;
+    crn_sb_puts(h, "<section>\n<h2>Configuration, device and timings</h2>\n");
+    json_t *dev = r->cfg ? json_object_get(r->cfg, "device") : NULL;
+    if (json_is_string(dev)) {
+        crn_sb_puts(h, "<p>Device: <b>");
+        crn_sb_xml(h, json_string_value(dev));
+        crn_sb_puts(h, "</b></p>\n");
     }
-    if (have_log) {
-        double secs = 0, imgs = 0;
-        int best = 0;
-        double best_loss = 0;
-        for (int i = 0; i < nep; i++) {
-            secs += ep[i].seconds;
-            imgs += ep[i].train_images_per_s * ep[i].seconds;
-            if (ep[i].best) best = ep[i].epoch, best_loss = ep[i].val_loss;
-        }
-        crn_sb_printf(&h, "<table>\n<tr><th>epochs run</th><td class=\"n\">%d</td></tr>\n", ep[nep - 1].epoch);
-        if (best) crn_sb_printf(&h, "<tr><th>best epoch (lowest validation loss)</th><td class=\"n\">%d (%.4f)</td></tr>\n", best, best_loss);
-        crn_sb_printf(&h, "<tr><th>training time</th><td class=\"n\">%.1f s (%.2f h)</td></tr>\n", secs, secs / 3600);
-        crn_sb_printf(&h, "<tr><th>training images/s</th><td class=\"n\">%.1f</td></tr>\n", secs > 0 ? imgs / secs : 0);
-        crn_sb_printf(&h, "<tr><th>final validation accuracy</th><td class=\"n\">%.4f</td></tr>\n</table>\n", ep[nep - 1].val_acc);
-    }
-    if (cfg) {
-        crn_sb_puts(&h, "<h3>config.json</h3>\n<table>\n<tr><th>setting</th><th>value</th></tr>\n");
+    if (r->have_log) timings_table(r);
+    if (r->cfg) {
+        crn_sb_puts(h, "<h3>config.json</h3>\n<table>\n<tr><th>setting</th><th>value</th></tr>\n");
         const char *key;
         json_t *val;
-        json_object_foreach(cfg, key, val) {
-            crn_sb_puts(&h, "<tr><td>");
-            crn_sb_xml(&h, key);
-            crn_sb_puts(&h, "</td><td>");
-            json_value_text(&h, val);
-            crn_sb_puts(&h, "</td></tr>\n");
+        json_object_foreach(r->cfg, key, val) {
+            crn_sb_puts(h, "<tr><td>");
+            crn_sb_xml(h, key);
+            crn_sb_puts(h, "</td><td>");
+            json_value_text(h, val);
+            crn_sb_puts(h, "</td></tr>\n");
         }
-        crn_sb_puts(&h, "</table>\n");
+        crn_sb_puts(h, "</table>\n");
     } else {
-        crn_sb_puts(&h, "<p class=\"note\">No config.json in this run folder.</p>\n");
+        crn_sb_puts(h, "<p class=\"note\">No config.json in this run folder.</p>\n");
     }
-    if (have_log) {
-        crn_sb_puts(&h, "<h3>Per-epoch log</h3>\n<table>\n<tr><th>epoch</th><th>train loss</th><th>train acc</th>"
-                        "<th>val loss</th><th>val acc</th><th>lr</th><th>seconds</th><th>images/s</th><th>best</th></tr>\n");
-        for (int i = 0; i < nep; i++)
-            crn_sb_printf(&h, "<tr><td class=\"n\">%d</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td>"
-                              "<td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%g</td>"
-                              "<td class=\"n\">%.1f</td><td class=\"n\">%.1f</td><td>%s</td></tr>\n",
+    if (r->have_log) {
+        const crn_epoch_record *ep = r->ep;
+        crn_sb_puts(h, "<h3>Per-epoch log</h3>\n<table>\n<tr><th>epoch</th><th>train loss</th><th>train acc</th>"
+                       "<th>val loss</th><th>val acc</th><th>lr</th><th>seconds</th><th>images/s</th><th>best</th></tr>\n");
+        for (int i = 0; i < r->nep; i++)
+            crn_sb_printf(h, "<tr><td class=\"n\">%d</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td>"
+                             "<td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%g</td>"
+                             "<td class=\"n\">%.1f</td><td class=\"n\">%.1f</td><td>%s</td></tr>\n",
                           ep[i].epoch, ep[i].train_loss, ep[i].train_acc, ep[i].val_loss, ep[i].val_acc, ep[i].lr,
                           ep[i].seconds, ep[i].train_images_per_s, ep[i].best ? "*" : "");
-        crn_sb_puts(&h, "</table>\n");
+        crn_sb_puts(h, "</table>\n");
     }
-    crn_sb_puts(&h, "</section>\n<p class=\"note\">Written by clresnet from the files of the run folder "
-                    "(config.json, log.jsonl, metrics.json, splits.json); <code>clresnet report RUN</code> "
-                    "rebuilds it.</p>\n</body>\n</html>\n");
-    {
+    crn_sb_puts(h, "</section>\n");
+}
+
+static void report_free(report *r)
+{
+    free(r->ep);
+    crn_sb_free(&r->h);
+    crn_sb_free(&r->svg);
+    crn_metrics_free(&r->m);
+    crn_names_free(r->mnames, r->mk);
+    crn_class_table_free(&r->ct);
+    if (r->cfg) json_decref(r->cfg);
+    if (r->mjson) json_decref(r->mjson);
+}
+
+int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size, crn_error *err)
+{
+    report r;
+    memset(&r, 0, sizeof r);
+    r.dir = run_dir;
+    int rc = load_inputs(&r, err);
+    crn_sb *h = &r.h;
+    if (rc == CRN_OK) {
+        crn_sb_puts(h, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
+                       "<meta charset=\"utf-8\"/>\n<title>clresnet report: ");
+        crn_sb_xml(h, r.runname);
+        crn_sb_puts(h, "</title>\n<style>\n");
+        crn_sb_puts(h, CSS);
+        crn_sb_puts(h, "</style>\n</head>\n<body>\n<h1>clresnet run report: ");
+        crn_sb_xml(h, r.runname);
+        crn_sb_puts(h, "</h1>\n<p>Run folder: <code>");
+        crn_sb_xml(h, run_dir);
+        crn_sb_puts(h, "</code></p>\n");
+        section_summary(&r);
+        rc = section_curves(&r, err);
+    }
+    if (rc == CRN_OK) rc = section_per_class(&r, err);
+    if (rc == CRN_OK) rc = section_distribution(&r, err);
+    if (rc == CRN_OK) rc = section_confusion(&r, err);
+    if (rc == CRN_OK) {
+        section_config(&r);
+        crn_sb_puts(h, "<p class=\"note\">Written by clresnet from the files of the run folder "
+                       "(config.json, log.jsonl, metrics.json, splits.json); <code>clresnet report RUN</code> "
+                       "rebuilds it.</p>\n</body>\n</html>\n");
         char p[4200];
         snprintf(p, sizeof p, "%s/report.html", run_dir);
-        rc = crn_sb_save(&h, p, err);
+        rc = crn_sb_save(h, p, err);
         if (rc == CRN_OK && html_path) snprintf(html_path, html_path_size, "%s", p);
     }
-out:
-    free(ep);
-    free(xs);
-    crn_sb_free(&h);
-    crn_sb_free(&svg);
-    crn_metrics_free(&m);
-    crn_names_free(mnames, mk);
-    crn_class_table_free(&ct);
-    if (cfg) json_decref(cfg);
-    if (mjson) json_decref(mjson);
+    report_free(&r);
     return rc;
 }
 

@@ -361,168 +361,197 @@ static int final_test(train_ctx *t, crn_train_result *res, crn_progress_fn progr
     return CRN_OK;
 }
 
-int crn_train(crn_ops *ops, const crn_train_config *c, const crn_dataset *ds, volatile sig_atomic_t *stop, crn_progress_fn progress,
-              void *pctx, crn_train_result *res, crn_error *err)
+/* The dataset: every split has images, and every rank has the same data. */
+static int check_data(train_ctx *t, uint64_t *checksum, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    for (int s = 0; s < CRN_SPLIT_COUNT; s++)
+        if (t->ds->count[s] == 0)
+            return crn_fail(err, CRN_EINVAL, "%s: the %s split is empty", c->data_root, crn_split_name((crn_split)s));
+    uint64_t mine = crn_dataset_checksum(t->ds), lead = mine;
+    int rc = crn_dist_bcast(t->d, &lead, sizeof lead, 0, err);
+    if (rc == CRN_OK && lead != mine)
+        rc = crn_fail(err, CRN_EINVAL, "rank %d on %s: the data in %s differs from rank 0's (dataset checksum)",
+                      t->d->rank, t->d->host, c->data_root);
+    *checksum = mine;
+    return rc;
+}
+
+/* Model, optimiser and host buffers, once the device memory plan fits. */
+static int create_model(train_ctx *t, crn_ops *ops, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    crn_model_config mc = c->model;
+    mc.classes = t->ds->num_classes;
+    mc.image_size = c->transform.image_size;
+    int rc = crn_train_plan_memory(ops, &mc, c->batch_size, c->optim.kind, NULL, err);
+    if (rc == CRN_OK) rc = crn_model_create(ops, &mc, c->batch_size, &t->model, err);
+    if (rc != CRN_OK) return rc;
+    size_t np = 0, nbuf = 0;
+    crn_model_params_buffer(t->model, &np);
+    crn_model_buffers_buffer(t->model, &nbuf);
+    if ((rc = crn_optim_create(t->rt, &c->optim, np, &t->opt, err)) != CRN_OK) return rc;
+    t->losses = malloc((size_t)c->batch_size * sizeof *t->losses);
+    t->logits = malloc((size_t)c->batch_size * (size_t)mc.classes * sizeof *t->logits);
+    if (t->d->size > 1) t->host = malloc((np > nbuf ? np : nbuf) * sizeof *t->host + 1);
+    t->config_text = config_json(c, t->ds, crn_model_param_count(t->model));
+    if (!t->losses || !t->logits || (t->d->size > 1 && !t->host) || !t->config_text)
+        return crn_fail(err, CRN_ENOMEM, "out of host memory");
+    snprintf(t->last_path, sizeof t->last_path, "%s/last.safetensors", c->out_dir);
+    snprintf(t->best_path, sizeof t->best_path, "%s/best.safetensors", c->out_dir);
+    return CRN_OK;
+}
+
+/* Rank 0 continues from the run's last checkpoint. */
+static int resume_state(train_ctx *t, uint64_t checksum, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    if (access(t->last_path, F_OK) != 0)
+        return crn_fail(err, CRN_EINVAL,
+                        "%s does not exist: the run in %s stopped before its first checkpoint; start it again "
+                        "without --resume",
+                        t->last_path, c->out_dir);
+    int rc = crn_checkpoint_load(t->last_path, t->model, t->opt, &t->st, err);
+    if (rc != CRN_OK) return rc;
+    t->have_last = true;
+    if (t->st.data_checksum != checksum)
+        return crn_fail(err, CRN_EINVAL, "%s was trained on other data than %s (dataset checksum differs)",
+                        t->last_path, c->data_root);
+    if (t->st.seed != c->seed)
+        return crn_fail(err, CRN_EINVAL, "%s used --seed %llu; resume with the same seed", t->last_path,
+                        (unsigned long long)t->st.seed);
+    crn_optim_set_lr(t->opt, t->st.lr);
+    return CRN_OK;
+}
+
+/* Fresh state, then whatever the checkpoint or --init says; every rank gets rank 0's. */
+static int start_state(train_ctx *t, uint64_t checksum, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    t->st.lr = c->optim.lr;
+    t->st.plateau = c->plateau;
+    t->st.plateau.best = INFINITY;
+    t->st.plateau.num_bad_epochs = t->st.plateau.cooldown_counter = t->st.plateau.last_epoch = 0;
+    crn_early_stop_init(&t->st.early, c->early_stop_patience, c->early_stop_threshold);
+    t->st.seed = c->seed;
+    t->st.data_checksum = checksum;
+    int rc;
+    if (t->lead && c->resume) rc = resume_state(t, checksum, err);
+    else if (t->lead && c->init_path) rc = crn_checkpoint_load(c->init_path, t->model, NULL, NULL, err);
+    else rc = crn_model_init(t->model, c->seed, err); /* other ranks: overwritten by rank 0's below */
+    if (rc == CRN_OK) rc = sync_state(t, true, err);
+    t->have_last = c->resume;
+    return rc;
+}
+
+/* Rank 0: the run folder with its logs, config.json and splits.json (now,
+ * so that a report made mid-run shows the label distribution). */
+static int open_run_folder(train_ctx *t, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    if (!t->lead) return CRN_OK;
+    int rc = crn_run_dir_open(&t->run, c->out_dir, c->resume, t->st.epoch, t->st.step, err);
+    if (rc == CRN_OK) rc = crn_run_dir_write_text(&t->run, "config.json", t->config_text, err);
+    if (rc != CRN_OK) return rc;
+    crn_class_table ct;
+    const char *mode = t->ds->kind == CRN_DATASET_FLOWERS102 ? crn_split_mode_name(c->split_mode) : NULL;
+    if ((rc = crn_class_table_from_dataset(&ct, t->ds, mode, err)) != CRN_OK) return rc;
+    rc = crn_class_table_write(&ct, c->out_dir, err);
+    crn_class_table_free(&ct);
+    return rc;
+}
+
+/* After an epoch's training: validation, the scheduler and early stopping,
+ * checkpoints and the log. *stop_now: early stopping says stop. */
+static int end_epoch(train_ctx *t, int epoch, crn_epoch_record *rec, bool *stop_now, crn_progress_fn progress,
+                     void *pctx, crn_train_result *res, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    *rec = (crn_epoch_record){.epoch = epoch, .lr = t->st.lr, .seconds = t->st.epoch_seconds};
+    rec->train_loss = t->st.epoch_loss_sum / t->st.epoch_seen;
+    rec->train_acc = t->st.epoch_correct / t->st.epoch_seen;
+    rec->train_images_per_s = t->st.epoch_seen / (t->st.epoch_seconds > 0 ? t->st.epoch_seconds : 1e-9);
+    crn_loader_config el;
+    loader_config(c, false, &el);
+    int rc = sync_buffers(t, err);
+    if (rc == CRN_OK)
+        rc = crn_evaluate_dist(t->d, t->model, t->ds, CRN_SPLIT_VAL, &el, &rec->val_loss, &rec->val_acc, NULL,
+                               progress, pctx, epoch, err);
+    if (rc != CRN_OK) return rc;
+    double new_lr = crn_plateau_step(&t->st.plateau, rec->val_loss, t->st.lr);
+    *stop_now = crn_early_stop_update(&t->st.early, rec->val_loss, &rec->best);
+    t->st.epoch = epoch;
+    t->st.epoch_batches = t->st.epoch_position = 0;
+    t->st.epoch_loss_sum = t->st.epoch_correct = t->st.epoch_seen = t->st.epoch_seconds = 0;
+    t->st.lr = new_lr;
+    crn_optim_set_lr(t->opt, new_lr);
+    if (rec->best) {
+        t->st.best_epoch = epoch;
+        if (t->lead && (rc = crn_checkpoint_save(t->best_path, t->model, NULL, &t->st, t->config_text, err)) != CRN_OK)
+            return rc;
+    }
+    if (t->lead && (rc = crn_run_dir_log_epoch(&t->run, rec, err)) != CRN_OK) return rc;
+    if ((rc = save_last(t, res, err)) != CRN_OK) return rc;
+    res->epochs_run = epoch;
+    if (progress) {
+        crn_progress p = {.phase = CRN_PHASE_VAL, .epoch = epoch, .epochs = c->epochs, .step = t->st.step,
+                          .epoch_done = rec};
+        progress(pctx, &p);
+    }
+    return CRN_OK;
+}
+
+int crn_train(crn_ops *ops, const crn_train_config *c, const crn_dataset *ds, volatile sig_atomic_t *stop,
+              crn_progress_fn progress, void *pctx, crn_train_result *res, crn_error *err)
 {
     train_ctx t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
     t.cfg = c;
     t.rt = crn_ops_runtime(ops);
+    t.ds = ds;
     t.d = c->dist ? c->dist : crn_dist_single();
     t.lead = t.d->rank == 0;
     if (c->batch_size < 1) return crn_fail(err, CRN_EINVAL, "--batch-size must be at least 1 (got %d)", c->batch_size);
     if (c->epochs < 1) return crn_fail(err, CRN_EINVAL, "--epochs must be at least 1 (got %d)", c->epochs);
     int rc = crn_transform_config_check(&c->transform, err);
-    if (rc != CRN_OK) return rc;
-    t.ds = ds;
-    for (int s = 0; s < CRN_SPLIT_COUNT; s++)
-        if (t.ds->count[s] == 0) {
-            ctx_free(&t);
-            return crn_fail(err, CRN_EINVAL, "%s: the %s split is empty", c->data_root, crn_split_name((crn_split)s));
-        }
-    uint64_t checksum = crn_dataset_checksum(t.ds), lead_checksum = checksum;
-    if ((rc = crn_dist_bcast(t.d, &lead_checksum, sizeof lead_checksum, 0, err)) != CRN_OK) goto out;
-    if (lead_checksum != checksum) {
-        rc = crn_fail(err, CRN_EINVAL, "rank %d on %s: the data in %s differs from rank 0's (dataset checksum)",
-                      t.d->rank, t.d->host, c->data_root);
-        goto out;
-    }
-    crn_model_config mc = c->model;
-    mc.classes = t.ds->num_classes;
-    mc.image_size = c->transform.image_size;
-    if ((rc = crn_train_plan_memory(ops, &mc, c->batch_size, c->optim.kind, NULL, err)) != CRN_OK) goto out;
-    if ((rc = crn_model_create(ops, &mc, c->batch_size, &t.model, err)) != CRN_OK) goto out;
-    size_t np = 0;
-    crn_model_params_buffer(t.model, &np);
-    if ((rc = crn_optim_create(t.rt, &c->optim, np, &t.opt, err)) != CRN_OK) goto out;
-    t.losses = malloc((size_t)c->batch_size * sizeof *t.losses);
-    t.logits = malloc((size_t)c->batch_size * (size_t)mc.classes * sizeof *t.logits);
-    if (t.d->size > 1) {
-        size_t nbuf = 0;
-        crn_model_buffers_buffer(t.model, &nbuf);
-        t.host = malloc((np > nbuf ? np : nbuf) * sizeof *t.host + 1);
-    }
-    if (!t.losses || !t.logits || (t.d->size > 1 && !t.host)) {
-        rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
-        goto out;
-    }
-    t.config_text = config_json(c, t.ds, crn_model_param_count(t.model));
-    snprintf(t.last_path, sizeof t.last_path, "%s/last.safetensors", c->out_dir);
-    snprintf(t.best_path, sizeof t.best_path, "%s/best.safetensors", c->out_dir);
-
-    /* Fresh state, then whatever the checkpoint or --init says. */
-    t.st.lr = c->optim.lr;
-    t.st.plateau = c->plateau;
-    t.st.plateau.best = INFINITY;
-    t.st.plateau.num_bad_epochs = t.st.plateau.cooldown_counter = t.st.plateau.last_epoch = 0;
-    crn_early_stop_init(&t.st.early, c->early_stop_patience, c->early_stop_threshold);
-    t.st.seed = c->seed;
-    t.st.data_checksum = checksum;
-    if (!t.lead) {
-        /* rank 0 reads the checkpoint or --init and sends the state */
-        if ((rc = crn_model_init(t.model, c->seed, err)) != CRN_OK) goto out;
-    } else if (c->resume) {
-        if (access(t.last_path, F_OK) != 0) {
-            rc = crn_fail(err, CRN_EINVAL,
-                          "%s does not exist: the run in %s stopped before its first checkpoint; start it again "
-                          "without --resume",
-                          t.last_path, c->out_dir);
-            goto out;
-        }
-        if ((rc = crn_checkpoint_load(t.last_path, t.model, t.opt, &t.st, err)) != CRN_OK) goto out;
-        t.have_last = true;
-        if (t.st.data_checksum != checksum) {
-            rc = crn_fail(err, CRN_EINVAL, "%s was trained on other data than %s (dataset checksum differs)",
-                          t.last_path, c->data_root);
-            goto out;
-        }
-        if (t.st.seed != c->seed) {
-            rc = crn_fail(err, CRN_EINVAL, "%s used --seed %llu; resume with the same seed", t.last_path,
-                          (unsigned long long)t.st.seed);
-            goto out;
-        }
-        crn_optim_set_lr(t.opt, t.st.lr);
-    } else if (c->init_path) {
-        if ((rc = crn_checkpoint_load(c->init_path, t.model, NULL, NULL, err)) != CRN_OK) goto out;
-    } else if ((rc = crn_model_init(t.model, c->seed, err)) != CRN_OK) {
-        goto out;
-    }
-    if ((rc = sync_state(&t, true, err)) != CRN_OK) goto out;
-    t.have_last = c->resume;
-    if (t.lead) {
-        if ((rc = crn_run_dir_open(&t.run, c->out_dir, c->resume, t.st.epoch, t.st.step, err)) != CRN_OK) goto out;
-        if ((rc = crn_run_dir_write_text(&t.run, "config.json", t.config_text, err)) != CRN_OK) goto out;
-        /* splits.json now, so a report made mid-run shows the label distribution */
-        crn_class_table ct;
-        const char *mode = t.ds->kind == CRN_DATASET_FLOWERS102 ? crn_split_mode_name(c->split_mode) : NULL;
-        if ((rc = crn_class_table_from_dataset(&ct, t.ds, mode, err)) != CRN_OK) goto out;
-        rc = crn_class_table_write(&ct, c->out_dir, err);
-        crn_class_table_free(&ct);
-        if (rc != CRN_OK) goto out;
-    }
-
-    crn_loader_config tl, el;
+    uint64_t checksum = 0;
+    if (rc == CRN_OK) rc = check_data(&t, &checksum, err);
+    if (rc == CRN_OK) rc = create_model(&t, ops, err);
+    if (rc == CRN_OK) rc = start_state(&t, checksum, err);
+    if (rc == CRN_OK) rc = open_run_folder(&t, err);
+    crn_loader_config tl;
     loader_config(c, true, &tl);
-    loader_config(c, false, &el);
     tl.shard_rank = t.d->rank;
     tl.shard_count = t.d->size;
-    if ((rc = crn_loader_create(&t.loader, t.ds->samples[CRN_SPLIT_TRAIN], t.ds->count[CRN_SPLIT_TRAIN], &tl, err)) !=
-        CRN_OK)
-        goto out;
+    if (rc == CRN_OK)
+        rc = crn_loader_create(&t.loader, ds->samples[CRN_SPLIT_TRAIN], ds->count[CRN_SPLIT_TRAIN], &tl, err);
 
     double train_seconds = 0, train_images = 0;
     bool stop_now = t.st.early.bad_epochs >= t.st.early.patience;
     /* a resumed run that already took its --max-steps takes no more */
     if (c->max_steps > 0 && t.st.step >= c->max_steps) res->max_steps_reached = true;
-    for (int epoch = t.st.epoch + 1; epoch <= c->epochs && !stop_now && !res->max_steps_reached; epoch++) {
+    for (int epoch = t.st.epoch + 1; rc == CRN_OK && epoch <= c->epochs && !stop_now && !res->max_steps_reached;
+         epoch++) {
         rc = train_epoch(&t, epoch, stop, progress, pctx, res, err);
-        if (rc != CRN_OK) goto out;
-        crn_epoch_record rec = {.epoch = epoch, .lr = t.st.lr, .seconds = t.st.epoch_seconds};
-        rec.train_loss = t.st.epoch_loss_sum / t.st.epoch_seen;
-        rec.train_acc = t.st.epoch_correct / t.st.epoch_seen;
-        rec.train_images_per_s = t.st.epoch_seen / (t.st.epoch_seconds > 0 ? t.st.epoch_seconds : 1e-9);
-        train_seconds += t.st.epoch_seconds;
-        train_images += t.st.epoch_seen;
-        if ((rc = sync_buffers(&t, err)) != CRN_OK) goto out;
-        if ((rc = crn_evaluate_dist(t.d, t.model, t.ds, CRN_SPLIT_VAL, &el, &rec.val_loss, &rec.val_acc, NULL,
-                                    progress, pctx, epoch, err)) != CRN_OK)
-            goto out;
-        double new_lr = crn_plateau_step(&t.st.plateau, rec.val_loss, t.st.lr);
-        stop_now = crn_early_stop_update(&t.st.early, rec.val_loss, &rec.best);
-        t.st.epoch = epoch;
-        t.st.epoch_batches = t.st.epoch_position = 0;
-        t.st.epoch_loss_sum = t.st.epoch_correct = t.st.epoch_seen = t.st.epoch_seconds = 0;
-        t.st.lr = new_lr;
-        crn_optim_set_lr(t.opt, new_lr);
-        if (rec.best) {
-            t.st.best_epoch = epoch;
-            if (t.lead && (rc = crn_checkpoint_save(t.best_path, t.model, NULL, &t.st, t.config_text, err)) != CRN_OK)
-                goto out;
-        }
-        if (t.lead && (rc = crn_run_dir_log_epoch(&t.run, &rec, err)) != CRN_OK) goto out;
-        if ((rc = save_last(&t, res, err)) != CRN_OK) goto out;
-        res->epochs_run = epoch;
-        if (progress) {
-            crn_progress p = {.phase = CRN_PHASE_VAL, .epoch = epoch, .epochs = c->epochs, .step = t.st.step,
-                              .epoch_done = &rec};
-            progress(pctx, &p);
+        crn_epoch_record rec;
+        if (rc == CRN_OK) {
+            train_seconds += t.st.epoch_seconds;
+            train_images += t.st.epoch_seen;
+            rc = end_epoch(&t, epoch, &rec, &stop_now, progress, pctx, res, err);
         }
         double stop_flag = stop && *stop; /* every rank stops if one was asked to */
-        if ((rc = crn_dist_sum_f64(t.d, &stop_flag, 1, err)) != CRN_OK) goto out;
-        if (stop_flag > 0) {
+        if (rc == CRN_OK) rc = crn_dist_sum_f64(t.d, &stop_flag, 1, err);
+        if (rc == CRN_OK && stop_flag > 0) {
             res->interrupted = true;
             rc = CRN_EINTR;
-            goto out;
         }
     }
     res->early_stopped = stop_now;
-    res->steps = t.st.step;
     res->best_val_loss = t.st.early.best;
     res->best_epoch = t.st.best_epoch;
     res->train_images_per_s = train_images / (train_seconds > 0 ? train_seconds : 1e-9);
-    rc = final_test(&t, res, progress, pctx, err);
-out:
+    if (rc == CRN_OK) rc = final_test(&t, res, progress, pctx, err);
     res->steps = t.st.step;
     res->epochs_run = t.st.epoch;
     ctx_free(&t);
