@@ -50,56 +50,133 @@ static int step(crn_model *m, crn_optimizer *opt, const float *x, const int32_t 
     return rc;
 }
 
-int cmd_bench(const cli_globals *g, int argc, char **argv)
+typedef struct bench_args {
+    crn_model_config mc;
+    int batch, steps, warmup;
+    bool json;
+} bench_args;
+
+/* 0, or 2 after printing what is wrong. */
+static int parse_args(int argc, char **argv, bench_args *b)
 {
-    crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0, false};
-    int batch = 32, steps = 10, warmup = 3;
-    bool json = false;
+    *b = (bench_args){{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0, false}, 32, 10, 3, false};
+    crn_model_config *mc = &b->mc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int k;
-        if (!strcmp(a, "--json")) { json = true; continue; }
-        if (!strcmp(a, "--no-final-act")) { mc.final_act = false; continue; }
-        if (!strcmp(a, "--no-batchnorm")) { mc.no_batchnorm = true; continue; }
+        if (!strcmp(a, "--json")) { b->json = true; continue; }
+        if (!strcmp(a, "--no-final-act")) { mc->final_act = false; continue; }
+        if (!strcmp(a, "--no-batchnorm")) { mc->no_batchnorm = true; continue; }
         if (!v) {
             fprintf(stderr, "clresnet bench: error: unknown option or missing value '%s'\n", a);
             return 2;
         }
         i++;
-        if (!strcmp(a, "--model")) {
-            if ((k = crn_model_parse(v)) < 0) goto bad;
-            mc.kind = (crn_model_kind)k;
-        } else if (!strcmp(a, "--act")) {
-            if ((k = crn_act_parse(v)) < 0) goto bad;
-            mc.act = (crn_act_kind)k;
-        } else if (!strcmp(a, "--batch-size")) {
-            if ((batch = atoi(v)) < 1) goto bad;
-        } else if (!strcmp(a, "--image-size")) {
-            if ((mc.image_size = atoi(v)) < 8) goto bad;
-        } else if (!strcmp(a, "--steps")) {
-            if ((steps = atoi(v)) < 1) goto bad;
-        } else if (!strcmp(a, "--warmup")) {
-            if ((warmup = atoi(v)) < 0) goto bad;
-        } else if (!strcmp(a, "--classes")) {
-            if ((mc.classes = atoi(v)) < 1) goto bad;
-        } else if (!strcmp(a, "--width")) {
-            if (!((mc.width = atof(v)) > 0)) goto bad;
-        } else {
+        bool ok = true;
+        if (!strcmp(a, "--model")) ok = (k = crn_model_parse(v)) >= 0 && (mc->kind = (crn_model_kind)k, true);
+        else if (!strcmp(a, "--act")) ok = (k = crn_act_parse(v)) >= 0 && (mc->act = (crn_act_kind)k, true);
+        else if (!strcmp(a, "--batch-size")) ok = (b->batch = atoi(v)) >= 1;
+        else if (!strcmp(a, "--image-size")) ok = (mc->image_size = atoi(v)) >= 8;
+        else if (!strcmp(a, "--steps")) ok = (b->steps = atoi(v)) >= 1;
+        else if (!strcmp(a, "--warmup")) ok = (b->warmup = atoi(v)) >= 0;
+        else if (!strcmp(a, "--classes")) ok = (mc->classes = atoi(v)) >= 1;
+        else if (!strcmp(a, "--width")) ok = (mc->width = atof(v)) > 0;
+        else {
             fprintf(stderr, "clresnet bench: error: unknown option '%s'\n", a);
             return 2;
         }
-        continue;
-    bad:
-        fprintf(stderr, "clresnet bench: error: bad value '%s' for %s\n", v, a);
-        return 2;
+        if (!ok) {
+            fprintf(stderr, "clresnet bench: error: bad value '%s' for %s\n", v, a);
+            return 2;
+        }
     }
+    return 0;
+}
+
+/* The profiled step's events grouped by layer tag, largest first. */
+static int collect_rows(crn_runtime *rt, row *rows, int max_rows, double *total, double *gemm)
+{
+    int nrows = 0, nev = 0;
+    *total = *gemm = 0;
+    const crn_prof_event *ev = crn_prof_events(rt, &nev);
+    for (int i = 0; i < nev; i++) {
+        const crn_prof_event *e = &ev[i];
+        double s = crn_prof_seconds(e);
+        int r = 0;
+        while (r < nrows && strcmp(rows[r].tag, e->tag) != 0) r++;
+        if (r == nrows) {
+            if (nrows == max_rows) continue;
+            rows[nrows++] = (row){e->tag, 0, 0, 0};
+        }
+        rows[r].seconds += s;
+        rows[r].launches++;
+        if (e->library) {
+            rows[r].gemm_seconds += s;
+            *gemm += s;
+        }
+        *total += s;
+    }
+    for (int i = 0; i < nrows; i++)
+        for (int j = i + 1; j < nrows; j++)
+            if (rows[j].seconds > rows[i].seconds) {
+                row tmp = rows[i];
+                rows[i] = rows[j];
+                rows[j] = tmp;
+            }
+    return nrows;
+}
+
+static void print_results(const bench_args *b, crn_model *m, const char *device, const double *t, const row *rows,
+                          int nrows, double total, double gemm)
+{
+    const crn_model_config *mc = &b->mc;
+    int steps = b->steps, batch = b->batch;
+    double med = t[steps / 2], ips = batch / med;
+    double mib = (double)crn_model_device_bytes(m) / 1048576.0;
+    if (b->json) {
+        printf("{\"device\":\"%s\",\"model\":\"%s\",\"act\":\"%s\",\"batch_size\":%d,\"image_size\":%d,"
+               "\"steps\":%d,\"median_step_s\":%.6f,\"images_per_s\":%.3f,\"device_memory_mib\":%.1f,"
+               "\"profiled_s\":%.6f,\"gemm_share\":%.4f,\"layers\":[",
+               device, crn_model_name(mc->kind), crn_act_name(mc->act), batch, mc->image_size, steps, med, ips, mib,
+               total, total > 0 ? gemm / total : 0);
+        for (int i = 0; i < nrows; i++)
+            printf("%s{\"layer\":\"%s\",\"seconds\":%.6f,\"gemm_seconds\":%.6f,\"gflops\":%.3f,\"launches\":%d}",
+                   i ? "," : "", rows[i].tag, rows[i].seconds, rows[i].gemm_seconds,
+                   rows[i].seconds > 0 ? crn_model_tag_flops(m, rows[i].tag, batch) / rows[i].seconds * 1e-9 : 0,
+                   rows[i].launches);
+        printf("]}\n");
+        return;
+    }
+    printf("%s/%s batch %d at %dx%d on %s\n", crn_model_name(mc->kind), crn_act_name(mc->act), batch, mc->image_size,
+           mc->image_size, device);
+    printf("training step: median %.1f ms over %d steps (min %.1f, max %.1f) = %.1f images/s\n", med * 1e3, steps,
+           t[0] * 1e3, t[steps - 1] * 1e3, ips);
+    printf("device memory of the model (weights, grads, activations, workspace): %.0f MiB\n", mib);
+    printf("profiled step: %.1f ms in kernels, GEMM %.1f%%\n\n", total * 1e3, total > 0 ? 100 * gemm / total : 0);
+    printf("%-20s %10s %7s %9s %9s %8s\n", "layer", "ms", "share", "GEMM ms", "GFLOP/s", "launches");
+    for (int i = 0; i < nrows; i++) {
+        double fl = crn_model_tag_flops(m, rows[i].tag, batch);
+        char gf[32] = "-";
+        if (fl > 0 && rows[i].seconds > 0) snprintf(gf, sizeof gf, "%.1f", fl / rows[i].seconds * 1e-9);
+        printf("%-20s %10.2f %6.1f%% %9.2f %9s %8d\n", rows[i].tag, rows[i].seconds * 1e3,
+               total > 0 ? 100 * rows[i].seconds / total : 0, rows[i].gemm_seconds * 1e3, gf, rows[i].launches);
+    }
+}
+
+int cmd_bench(const cli_globals *g, int argc, char **argv)
+{
+    bench_args b;
+    int prc = parse_args(argc, argv, &b);
+    if (prc) return prc;
+    const crn_model_config *mc = &b.mc;
+    int batch = b.batch, steps = b.steps;
     cli_device dev;
     if (cli_open_device(g, true, &dev) != 0) return 1;
     crn_runtime *rt = dev.rt;
     crn_error err = {0};
     crn_model *m = NULL;
     crn_optimizer *opt = NULL;
-    size_t S = (size_t)mc.image_size, nin = (size_t)batch * 3 * S * S;
+    size_t S = (size_t)mc->image_size, nin = (size_t)batch * 3 * S * S;
     float *x = malloc(nin * sizeof *x), *losses = malloc((size_t)batch * sizeof *losses);
     int32_t *y = malloc((size_t)batch * sizeof *y);
     double *t = malloc((size_t)steps * sizeof *t);
@@ -107,8 +184,8 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     unsigned seed = 1;
     for (size_t i = 0; rc == CRN_OK && i < nin; i++)
         x[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
-    for (int i = 0; rc == CRN_OK && i < batch; i++) y[i] = i % mc.classes;
-    if (rc == CRN_OK) rc = crn_model_create(dev.ops, &mc, batch, &m, &err);
+    for (int i = 0; rc == CRN_OK && i < batch; i++) y[i] = i % mc->classes;
+    if (rc == CRN_OK) rc = crn_model_create(dev.ops, mc, batch, &m, &err);
     size_t np = 0;
     if (rc == CRN_OK) {
         crn_model_params_buffer(m, &np);
@@ -116,7 +193,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         rc = crn_optim_create(rt, &oc, np, &opt, &err);
     }
     if (rc == CRN_OK) rc = crn_model_init(m, 0, &err);
-    for (int i = 0; rc == CRN_OK && i < warmup; i++) rc = step(m, opt, x, y, batch, losses, &err);
+    for (int i = 0; rc == CRN_OK && i < b.warmup; i++) rc = step(m, opt, x, y, batch, losses, &err);
     for (int i = 0; rc == CRN_OK && i < steps; i++) {
         double t0 = crn_now_s();
         rc = step(m, opt, x, y, batch, losses, &err);
@@ -129,77 +206,16 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         rc = step(m, opt, x, y, batch, losses, &err);
         crn_prof_stop(rt);
     }
-    if (rc != CRN_OK) {
-        crn_optim_destroy(opt);
-        crn_model_destroy(m);
-        cli_close_device(&dev);
-        free(x), free(y), free(losses), free(t);
-        return cli_error(&err);
-    }
-    qsort(t, (size_t)steps, sizeof *t, cmp_double);
-    double med = t[steps / 2], ips = batch / med;
-    row rows[256];
-    int nrows = 0;
-    double total = 0, gemm = 0;
-    int nev = 0;
-    const crn_prof_event *ev = crn_prof_events(rt, &nev);
-    for (int i = 0; i < nev; i++) {
-        const crn_prof_event *e = &ev[i];
-        double s = crn_prof_seconds(e);
-        int r = 0;
-        while (r < nrows && strcmp(rows[r].tag, e->tag) != 0) r++;
-        if (r == nrows) {
-            if (nrows == 256) continue;
-            rows[nrows++] = (row){e->tag, 0, 0, 0};
-        }
-        rows[r].seconds += s;
-        rows[r].launches++;
-        if (e->library) {
-            rows[r].gemm_seconds += s;
-            gemm += s;
-        }
-        total += s;
-    }
-    /* largest first */
-    for (int i = 0; i < nrows; i++)
-        for (int j = i + 1; j < nrows; j++)
-            if (rows[j].seconds > rows[i].seconds) {
-                row tmp = rows[i];
-                rows[i] = rows[j];
-                rows[j] = tmp;
-            }
-    double mib = (double)crn_model_device_bytes(m) / 1048576.0;
-    if (json) {
-        printf("{\"device\":\"%s\",\"model\":\"%s\",\"act\":\"%s\",\"batch_size\":%d,\"image_size\":%d,"
-               "\"steps\":%d,\"median_step_s\":%.6f,\"images_per_s\":%.3f,\"device_memory_mib\":%.1f,"
-               "\"profiled_s\":%.6f,\"gemm_share\":%.4f,\"layers\":[",
-               crn_runtime_device(rt)->name, crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size, steps, med, ips, mib,
-               total, total > 0 ? gemm / total : 0);
-        for (int i = 0; i < nrows; i++)
-            printf("%s{\"layer\":\"%s\",\"seconds\":%.6f,\"gemm_seconds\":%.6f,\"gflops\":%.3f,\"launches\":%d}",
-                   i ? "," : "", rows[i].tag, rows[i].seconds, rows[i].gemm_seconds,
-                   rows[i].seconds > 0 ? crn_model_tag_flops(m, rows[i].tag, batch) / rows[i].seconds * 1e-9 : 0,
-                   rows[i].launches);
-        printf("]}\n");
-    } else {
-        printf("%s/%s batch %d at %dx%d on %s\n", crn_model_name(mc.kind), crn_act_name(mc.act), batch, mc.image_size,
-               mc.image_size, crn_runtime_device(rt)->name);
-        printf("training step: median %.1f ms over %d steps (min %.1f, max %.1f) = %.1f images/s\n", med * 1e3, steps,
-               t[0] * 1e3, t[steps - 1] * 1e3, ips);
-        printf("device memory of the model (weights, grads, activations, workspace): %.0f MiB\n", mib);
-        printf("profiled step: %.1f ms in kernels, GEMM %.1f%%\n\n", total * 1e3, total > 0 ? 100 * gemm / total : 0);
-        printf("%-20s %10s %7s %9s %9s %8s\n", "layer", "ms", "share", "GEMM ms", "GFLOP/s", "launches");
-        for (int i = 0; i < nrows; i++) {
-            double fl = crn_model_tag_flops(m, rows[i].tag, batch);
-            char gf[32] = "-";
-            if (fl > 0 && rows[i].seconds > 0) snprintf(gf, sizeof gf, "%.1f", fl / rows[i].seconds * 1e-9);
-            printf("%-20s %10.2f %6.1f%% %9.2f %9s %8d\n", rows[i].tag, rows[i].seconds * 1e3,
-                   total > 0 ? 100 * rows[i].seconds / total : 0, rows[i].gemm_seconds * 1e3, gf, rows[i].launches);
-        }
+    if (rc == CRN_OK) {
+        qsort(t, (size_t)steps, sizeof *t, cmp_double);
+        row rows[256];
+        double total = 0, gemm = 0;
+        int nrows = collect_rows(rt, rows, 256, &total, &gemm);
+        print_results(&b, m, crn_runtime_device(rt)->name, t, rows, nrows, total, gemm);
     }
     crn_optim_destroy(opt);
     crn_model_destroy(m);
     cli_close_device(&dev);
     free(x), free(y), free(losses), free(t);
-    return 0;
+    return rc == CRN_OK ? 0 : cli_error(&err);
 }
