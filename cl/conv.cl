@@ -40,8 +40,8 @@ __kernel void conv_im2col(__global const float *x, __global float *cols, const i
  * ky = (iy + pad) mod stride + t*stride, with oy = (iy + pad - ky) / stride
  * decreasing by one per step, so the loops divide only once. */
 __kernel void conv_col2im(__global const float *dcols, __global float *dx, const int n, const int h, const int w,
-                          const int cin, const int kh, const int kw, const int stride, const int pad,
-                          const int ho, const int wo, const int i0, const int nc)
+                          const int kh, const int kw, const int stride, const int pad, const int ho,
+                          const int wo, const int i0, const int nc, const int cin)
 {
     const int ix = get_global_id(0);
     const int r = get_global_id(1); /* img*h + iy */

@@ -56,13 +56,8 @@ struct crn_loader {
 
 void crn_loader_config_default(crn_loader_config *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->batch_size = 32;
-    c->workers = 0;
-    c->queue_depth = 0;
-    c->shuffle = 1;
-    c->skip_bad = 0;
-    c->seed = 0;
+    /* zero workers and queue depth: chosen from the cores */
+    *c = (crn_loader_config){.batch_size = 32, .shuffle = 1};
     crn_transform_config_default(&c->transform);
 }
 

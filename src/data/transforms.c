@@ -234,6 +234,19 @@ out:
 
 /* ---------------- geometric transforms ---------------- */
 
+/* The RGB pixel (sx, sy) of in, or black outside the image. */
+static void copy_pixel(const crn_image *in, int sx, int sy, uint8_t *o)
+{
+    if (sx < 0 || sx >= in->w || sy < 0 || sy >= in->h) {
+        o[0] = o[1] = o[2] = 0;
+        return;
+    }
+    const uint8_t *p = in->data + ((size_t)sy * (size_t)in->w + (size_t)sx) * 3;
+    o[0] = p[0];
+    o[1] = p[1];
+    o[2] = p[2];
+}
+
 int crn_crop(const crn_image *in, int top, int left, int s, crn_image *out, crn_error *err)
 {
     int rc = crn_image_reserve(out, s, s, err);
@@ -247,15 +260,7 @@ int crn_crop(const crn_image *in, int top, int left, int s, crn_image *out, crn_
             continue;
         }
         for (int x = 0; x < s; x++) {
-            int sx = left + x;
-            if (sx < 0 || sx >= in->w) {
-                o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = 0;
-            } else {
-                const uint8_t *p = in->data + ((size_t)sy * (size_t)in->w + (size_t)sx) * 3;
-                o[3 * x] = p[0];
-                o[3 * x + 1] = p[1];
-                o[3 * x + 2] = p[2];
-            }
+            copy_pixel(in, left + x, sy, o + 3 * x);
         }
     }
     return CRN_OK;
@@ -301,14 +306,7 @@ int crn_rotate_nearest(const crn_image *in, double angle_deg, crn_image *out, cr
             double xin = a * (x + 0.5) + b * (y + 0.5) + c;
             double yin = d * (x + 0.5) + e * (y + 0.5) + f;
             int sx = xin < 0.0 ? -1 : (int)xin, sy = yin < 0.0 ? -1 : (int)yin;
-            if (sx < 0 || sx >= in->w || sy < 0 || sy >= in->h) {
-                o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = 0;
-            } else {
-                const uint8_t *p = in->data + ((size_t)sy * (size_t)in->w + (size_t)sx) * 3;
-                o[3 * x] = p[0];
-                o[3 * x + 1] = p[1];
-                o[3 * x + 2] = p[2];
-            }
+            copy_pixel(in, sx, sy, o + 3 * x);
         }
     }
     return CRN_OK;

@@ -1,4 +1,5 @@
 #include "clresnet/io/safetensors.h"
+#include "clresnet/core/shape.h"
 
 #include "clresnet/core/file_util.h"
 
@@ -224,11 +225,8 @@ int crn_st_writer_add(crn_st_writer *w, const char *name, crn_st_dtype dtype, in
     memset(t, 0, sizeof *t);
     t->dtype = dtype;
     t->ndim = ndim;
-    t->numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        t->numel *= shape[i];
-    }
+    if (ndim > 0) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->numel = crn_shape_numel(shape, ndim);
     t->nbytes = t->numel * crn_st_dtype_size(dtype);
     unsigned char *copy = malloc(t->nbytes ? t->nbytes : 1);
     t->name = str_dup(name);

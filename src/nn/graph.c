@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "graph.h"
+#include "clresnet/core/shape.h"
 
 static void *grow(void *p, int *cap, int need, size_t elem)
 {
@@ -55,11 +56,8 @@ static int add_param(builder *b, const char *prefix, layer_kind kind, int j, con
     memset(q, 0, sizeof *q);
     snprintf(q->name, sizeof q->name, "%s.%s", prefix, LAYER_OPS[kind].param_names[j]);
     q->ndim = s->ndim;
-    q->numel = 1;
-    for (int i = 0; i < s->ndim; i++) {
-        q->shape[i] = s->shape[i];
-        q->numel *= s->shape[i];
-    }
+    memcpy(q->shape, s->shape, sizeof q->shape);
+    q->numel = crn_shape_numel(s->shape, s->ndim);
     q->trainable = s->trainable;
     q->is_counter = !s->trainable && s->ndim == 0;
     m->init_kind[m->nparams] = s->init;

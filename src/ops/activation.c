@@ -24,21 +24,16 @@ const char *crn_act_name(crn_act_kind k)
 static int set_act_forward(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, int kind, int n)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, y);
-    crn_arg_int(&a, kind);
-    crn_arg_int(&a, n);
+    crn_arg_mems(&a, 2, (const cl_mem[]){x, y});
+    crn_arg_ints(&a, 2, (const int[]){kind, n});
     return crn_args_end(&a, err);
 }
 
 static int set_act_backward(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem dy, cl_mem dx, int kind, int n)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, dy);
-    crn_arg_mem(&a, dx);
-    crn_arg_int(&a, kind);
-    crn_arg_int(&a, n);
+    crn_arg_mems(&a, 3, (const cl_mem[]){x, dy, dx});
+    crn_arg_ints(&a, 2, (const int[]){kind, n});
     return crn_args_end(&a, err);
 }
 

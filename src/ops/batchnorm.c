@@ -4,36 +4,32 @@
 
 #include "ops_impl.h"
 
-static int set_bn_forward_train(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem gamma, cl_mem beta,
-                                cl_mem running_mean, cl_mem running_var, cl_mem y, cl_mem save_mean,
+/* The buffers both forward kernels take first, in this order. */
+typedef struct bn_bufs {
+    cl_mem x, gamma, beta, running_mean, running_var, y;
+} bn_bufs;
+
+static void arg_bn_bufs(crn_args *a, const bn_bufs *b)
+{
+    crn_arg_mems(a, 6, (const cl_mem[]){b->x, b->gamma, b->beta, b->running_mean, b->running_var, b->y});
+}
+
+static int set_bn_forward_train(const crn_kernel *k, crn_error *err, const bn_bufs *b, cl_mem save_mean,
                                 cl_mem save_invstd, cl_ulong m, float eps, float momentum, size_t scratch_bytes)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, gamma);
-    crn_arg_mem(&a, beta);
-    crn_arg_mem(&a, running_mean);
-    crn_arg_mem(&a, running_var);
-    crn_arg_mem(&a, y);
-    crn_arg_mem(&a, save_mean);
-    crn_arg_mem(&a, save_invstd);
+    arg_bn_bufs(&a, b);
+    crn_arg_mems(&a, 2, (const cl_mem[]){save_mean, save_invstd});
     crn_arg_ulong(&a, m);
-    crn_arg_float(&a, eps);
-    crn_arg_float(&a, momentum);
+    crn_arg_floats(&a, 2, (const float[]){eps, momentum});
     crn_arg_local(&a, scratch_bytes);
     return crn_args_end(&a, err);
 }
 
-static int set_bn_forward_eval(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem gamma, cl_mem beta,
-                               cl_mem running_mean, cl_mem running_var, cl_mem y, cl_ulong m, float eps)
+static int set_bn_forward_eval(const crn_kernel *k, crn_error *err, const bn_bufs *b, cl_ulong m, float eps)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, gamma);
-    crn_arg_mem(&a, beta);
-    crn_arg_mem(&a, running_mean);
-    crn_arg_mem(&a, running_var);
-    crn_arg_mem(&a, y);
+    arg_bn_bufs(&a, b);
     crn_arg_ulong(&a, m);
     crn_arg_float(&a, eps);
     return crn_args_end(&a, err);
@@ -43,14 +39,7 @@ static int set_bn_backward(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem
                            cl_mem save_invstd, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_ulong m, size_t scratch_bytes)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, dy);
-    crn_arg_mem(&a, gamma);
-    crn_arg_mem(&a, save_mean);
-    crn_arg_mem(&a, save_invstd);
-    crn_arg_mem(&a, dx);
-    crn_arg_mem(&a, dgamma);
-    crn_arg_mem(&a, dbeta);
+    crn_arg_mems(&a, 8, (const cl_mem[]){x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta});
     crn_arg_ulong(&a, m);
     crn_arg_local(&a, scratch_bytes);
     return crn_args_end(&a, err);
@@ -93,8 +82,8 @@ int crn_batchnorm_forward_train(crn_ops *ops, const crn_bn_params *p, int c, siz
     const crn_kernel *k = ops->bn.forward_train;
     size_t l = bn_group_size(ops->dev, k, m);
     float eps = p ? p->eps : 1e-5f, mom = p ? p->momentum : 0.1f;
-    rc = set_bn_forward_train(k, err, x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf,
-                              save_mean->buf, save_invstd->buf, m, eps, mom, 2 * l * sizeof(float));
+    bn_bufs b = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
+    rc = set_bn_forward_train(k, err, &b, save_mean->buf, save_invstd->buf, m, eps, mom, 2 * l * sizeof(float));
     if (rc) return rc;
     size_t global = (size_t)c * l;
     return crn_launch(ops->rt, k, 1, &global, &l, err);
@@ -108,8 +97,8 @@ int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size
     if (rc) return rc;
     const crn_kernel *k = ops->bn.forward_eval;
     float eps = p ? p->eps : 1e-5f;
-    rc = set_bn_forward_eval(k, err, x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf, m,
-                             eps);
+    bn_bufs b = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
+    rc = set_bn_forward_eval(k, err, &b, m, eps);
     if (rc) return rc;
     size_t local[2] = {k->max_wg < 256 ? k->max_wg : 256, 1};
     size_t global[2] = {m, (size_t)c};

@@ -15,18 +15,15 @@
 static int set_bias_add(const crn_kernel *k, crn_error *err, cl_mem y, cl_mem b, int rows, int cols)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, y);
-    crn_arg_mem(&a, b);
-    crn_arg_int(&a, rows);
-    crn_arg_int(&a, cols);
+    crn_arg_mems(&a, 2, (const cl_mem[]){y, b});
+    crn_arg_ints(&a, 2, (const int[]){rows, cols});
     return crn_args_end(&a, err);
 }
 
 static int set_row_sum(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem out, int cols, size_t scratch_bytes)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, out);
+    crn_arg_mems(&a, 2, (const cl_mem[]){x, out});
     crn_arg_int(&a, cols);
     crn_arg_local(&a, scratch_bytes);
     return crn_args_end(&a, err);
@@ -37,45 +34,14 @@ typedef struct conv_geom {
     int n, h, w, ho, wo, i0, nc;
 } conv_geom;
 
-static int set_im2col(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem cols, const crn_conv_desc *d,
-                      const conv_geom *g, int krows)
+/* conv_im2col and conv_col2im take the same arguments: the source and
+ * destination buffers, the geometry, and the row count (krows, resp. cin). */
+static int set_unfold(const crn_kernel *k, crn_error *err, cl_mem src, cl_mem dst, const crn_conv_desc *d,
+                      const conv_geom *g, int rows)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, cols);
-    crn_arg_int(&a, g->n);
-    crn_arg_int(&a, g->h);
-    crn_arg_int(&a, g->w);
-    crn_arg_int(&a, d->kh);
-    crn_arg_int(&a, d->kw);
-    crn_arg_int(&a, d->stride);
-    crn_arg_int(&a, d->pad);
-    crn_arg_int(&a, g->ho);
-    crn_arg_int(&a, g->wo);
-    crn_arg_int(&a, g->i0);
-    crn_arg_int(&a, g->nc);
-    crn_arg_int(&a, krows);
-    return crn_args_end(&a, err);
-}
-
-static int set_col2im(const crn_kernel *k, crn_error *err, cl_mem dcols, cl_mem dx, const crn_conv_desc *d,
-                      const conv_geom *g)
-{
-    crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, dcols);
-    crn_arg_mem(&a, dx);
-    crn_arg_int(&a, g->n);
-    crn_arg_int(&a, g->h);
-    crn_arg_int(&a, g->w);
-    crn_arg_int(&a, d->cin);
-    crn_arg_int(&a, d->kh);
-    crn_arg_int(&a, d->kw);
-    crn_arg_int(&a, d->stride);
-    crn_arg_int(&a, d->pad);
-    crn_arg_int(&a, g->ho);
-    crn_arg_int(&a, g->wo);
-    crn_arg_int(&a, g->i0);
-    crn_arg_int(&a, g->nc);
+    crn_arg_mems(&a, 2, (const cl_mem[]){src, dst});
+    crn_arg_ints(&a, 12, (const int[]){g->n, g->h, g->w, d->kh, d->kw, d->stride, d->pad, g->ho, g->wo, g->i0, g->nc, rows});
     return crn_args_end(&a, err);
 }
 
@@ -201,7 +167,7 @@ static int im2col(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_m
 {
     const crn_kernel *k = ops->conv.im2col;
     int krows = d->cin * d->kh * d->kw;
-    int rc = set_im2col(k, err, x, cols, d, g, krows);
+    int rc = set_unfold(k, err, x, cols, d, g, krows);
     if (rc) return rc;
     size_t gs[3] = {(size_t)g->wo, (size_t)g->nc * g->ho, (size_t)krows}, l[3];
     pick_local(ops->dev, k, gs[0], gs[1], l);
@@ -211,31 +177,52 @@ static int im2col(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_m
 static int col2im(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_mem dcols, cl_mem dx, crn_error *err)
 {
     const crn_kernel *k = ops->conv.col2im;
-    int rc = set_col2im(k, err, dcols, dx, d, g);
+    int rc = set_unfold(k, err, dcols, dx, d, g, d->cin);
     if (rc) return rc;
     size_t gs[3] = {(size_t)g->w, (size_t)g->nc * g->h, (size_t)d->cin}, l[3];
     pick_local(ops->dev, k, gs[0], gs[1], l);
     return crn_launch(ops->rt, k, 3, gs, l, err);
 }
 
+/* What forward and backward both need: the output size, the chunking, the
+ * checked shapes of x, the weight and y (or dy), and the workspace. */
+typedef struct conv_plan {
+    int ho, wo, nc;
+    size_t krows, hw, ncols;
+} conv_plan;
+
+static int plan_conv(crn_ops *ops, const crn_conv_desc *d, int n, int h, int w, const crn_tensor *x,
+                     const crn_tensor *weight, const crn_tensor *y, const char *y_name, crn_workspace *ws,
+                     conv_plan *p, crn_error *err)
+{
+    int rc = check_desc(ops, d, n, h, w, &p->ho, &p->wo, &p->nc, err);
+    if (rc) return rc;
+    p->krows = (size_t)d->cin * d->kh * d->kw;
+    p->hw = (size_t)p->ho * p->wo;
+    p->ncols = (size_t)n * p->hw;
+    if ((rc = check_tensor(x, (size_t)d->cin * n * h * w, "x", err))) return rc;
+    if ((rc = check_tensor(weight, (size_t)d->cout * p->krows, "weight", err))) return rc;
+    if ((rc = check_tensor(y, (size_t)d->cout * p->ncols, y_name, err))) return rc;
+    if (is_pointwise(d)) return CRN_OK;
+    if (!ws) return crn_fail(err, CRN_EINVAL, "conv2d: a %dx%d convolution needs a workspace", d->kh, d->kw);
+    return crn_workspace_reserve(ops->rt, ws, p->krows * p->nc * p->hw * sizeof(float), err);
+}
+
 int crn_conv2d_forward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int w, const crn_tensor *x,
                        const crn_tensor *weight, const crn_tensor *bias, crn_tensor *y, crn_workspace *ws,
                        crn_error *err)
 {
-    int ho = 0, wo = 0, nc = 0, rc;
-    if ((rc = check_desc(ops, d, n, h, w, &ho, &wo, &nc, err))) return rc;
-    const size_t krows = (size_t)d->cin * d->kh * d->kw, hw = (size_t)ho * wo, ncols = (size_t)n * hw;
-    if ((rc = check_tensor(x, (size_t)d->cin * n * h * w, "x", err))) return rc;
-    if ((rc = check_tensor(weight, (size_t)d->cout * krows, "weight", err))) return rc;
-    if ((rc = check_tensor(y, (size_t)d->cout * ncols, "y", err))) return rc;
+    conv_plan p;
+    int rc = plan_conv(ops, d, n, h, w, x, weight, y, "y", ws, &p, err);
+    if (rc) return rc;
     if (d->bias && (rc = check_tensor(bias, (size_t)d->cout, "bias", err))) return rc;
+    const int ho = p.ho, wo = p.wo, nc = p.nc;
+    const size_t krows = p.krows, hw = p.hw, ncols = p.ncols;
 
     if (is_pointwise(d)) {
         rc = crn_sgemm(ops, false, false, d->cout, ncols, d->cin, 1.0f, weight->buf, 0, d->cin, x->buf, 0, ncols, 0.0f,
                        y->buf, 0, ncols, err);
     } else {
-        if (!ws) return crn_fail(err, CRN_EINVAL, "conv2d: a %dx%d convolution needs a workspace", d->kh, d->kw);
-        if ((rc = crn_workspace_reserve(ops->rt, ws, krows * nc * hw * sizeof(float), err))) return rc;
         for (int i0 = 0; i0 < n && rc == CRN_OK; i0 += nc) {
             int c = n - i0 < nc ? n - i0 : nc;
             size_t pc = (size_t)c * hw;
@@ -253,12 +240,11 @@ int crn_conv2d_backward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int 
                         const crn_tensor *weight, const crn_tensor *dy, crn_tensor *dx, crn_tensor *dweight,
                         crn_tensor *dbias, crn_workspace *ws, crn_error *err)
 {
-    int ho = 0, wo = 0, nc = 0, rc;
-    if ((rc = check_desc(ops, d, n, h, w, &ho, &wo, &nc, err))) return rc;
-    const size_t krows = (size_t)d->cin * d->kh * d->kw, hw = (size_t)ho * wo, ncols = (size_t)n * hw;
-    if ((rc = check_tensor(x, (size_t)d->cin * n * h * w, "x", err))) return rc;
-    if ((rc = check_tensor(weight, (size_t)d->cout * krows, "weight", err))) return rc;
-    if ((rc = check_tensor(dy, (size_t)d->cout * ncols, "dy", err))) return rc;
+    conv_plan p;
+    int rc = plan_conv(ops, d, n, h, w, x, weight, dy, "dy", ws, &p, err);
+    if (rc) return rc;
+    const int ho = p.ho, wo = p.wo, nc = p.nc;
+    const size_t krows = p.krows, hw = p.hw, ncols = p.ncols;
     if ((rc = check_tensor(dweight, (size_t)d->cout * krows, "dweight", err))) return rc;
     if (dx && (rc = check_tensor(dx, (size_t)d->cin * n * h * w, "dx", err))) return rc;
     if (d->bias && (rc = check_tensor(dbias, (size_t)d->cout, "dbias", err))) return rc;
@@ -271,8 +257,6 @@ int crn_conv2d_backward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int 
             rc = crn_sgemm(ops, true, false, d->cin, ncols, d->cout, 1.0f, weight->buf, 0, d->cin, dy->buf, 0, ncols,
                            0.0f, dx->buf, 0, ncols, err);
     } else {
-        if (!ws) return crn_fail(err, CRN_EINVAL, "conv2d: a %dx%d convolution needs a workspace", d->kh, d->kw);
-        if ((rc = crn_workspace_reserve(ops->rt, ws, krows * nc * hw * sizeof(float), err))) return rc;
         /* One buffer serves as cols, then as dcols of the same chunk: the
          * queue is in order, so the dW GEMM has read cols before the dcols
          * GEMM overwrites them. */

@@ -18,10 +18,8 @@ static int set_fill(const crn_kernel *k, crn_error *err, cl_mem x, float value, 
 static int set_axpby(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, float alpha, float beta, int n)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, y);
-    crn_arg_float(&a, alpha);
-    crn_arg_float(&a, beta);
+    crn_arg_mems(&a, 2, (const cl_mem[]){x, y});
+    crn_arg_floats(&a, 2, (const float[]){alpha, beta});
     crn_arg_int(&a, n);
     return crn_args_end(&a, err);
 }
@@ -29,9 +27,7 @@ static int set_axpby(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, fl
 static int set_add(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, cl_mem out, int n)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, y);
-    crn_arg_mem(&a, out);
+    crn_arg_mems(&a, 3, (const cl_mem[]){x, y, out});
     crn_arg_int(&a, n);
     return crn_args_end(&a, err);
 }
@@ -39,11 +35,8 @@ static int set_add(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, cl_m
 static int set_nchw_to_cnhw(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, int n, int c, int hw)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, x);
-    crn_arg_mem(&a, y);
-    crn_arg_int(&a, n);
-    crn_arg_int(&a, c);
-    crn_arg_int(&a, hw);
+    crn_arg_mems(&a, 2, (const cl_mem[]){x, y});
+    crn_arg_ints(&a, 3, (const int[]){n, c, hw});
     return crn_args_end(&a, err);
 }
 

@@ -10,10 +10,8 @@ static int set_splitk_reduce(const crn_kernel *k, crn_error *err, cl_mem part, c
                              float beta)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, part);
-    crn_arg_mem(&a, out);
-    crn_arg_int(&a, splits);
-    crn_arg_int(&a, n);
+    crn_arg_mems(&a, 2, (const cl_mem[]){part, out});
+    crn_arg_ints(&a, 2, (const int[]){splits, n});
     crn_arg_float(&a, beta);
     return crn_args_end(&a, err);
 }

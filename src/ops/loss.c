@@ -8,13 +8,8 @@ static int set_softmax_xent(const crn_kernel *k, crn_error *err, cl_mem logits, 
                             cl_mem dlogits, int classes, int n, int want_grad)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, logits);
-    crn_arg_mem(&a, labels);
-    crn_arg_mem(&a, losses);
-    crn_arg_mem(&a, dlogits);
-    crn_arg_int(&a, classes);
-    crn_arg_int(&a, n);
-    crn_arg_int(&a, want_grad);
+    crn_arg_mems(&a, 4, (const cl_mem[]){logits, labels, losses, dlogits});
+    crn_arg_ints(&a, 3, (const int[]){classes, n, want_grad});
     return crn_args_end(&a, err);
 }
 

@@ -13,17 +13,8 @@ static int set_maxpool(const crn_kernel *k, crn_error *err, cl_mem a0, cl_mem a1
                        int ho, int wo, int ksize, int stride, int pad)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, a0);
-    crn_arg_mem(&a, a1);
-    crn_arg_mem(&a, a2);
-    crn_arg_int(&a, planes);
-    crn_arg_int(&a, h);
-    crn_arg_int(&a, w);
-    crn_arg_int(&a, ho);
-    crn_arg_int(&a, wo);
-    crn_arg_int(&a, ksize);
-    crn_arg_int(&a, stride);
-    crn_arg_int(&a, pad);
+    crn_arg_mems(&a, 3, (const cl_mem[]){a0, a1, a2});
+    crn_arg_ints(&a, 8, (const int[]){planes, h, w, ho, wo, ksize, stride, pad});
     return crn_args_end(&a, err);
 }
 
@@ -31,10 +22,8 @@ static int set_maxpool(const crn_kernel *k, crn_error *err, cl_mem a0, cl_mem a1
 static int set_gap(const crn_kernel *k, crn_error *err, cl_mem in, cl_mem out, int rows, int hw)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, in);
-    crn_arg_mem(&a, out);
-    crn_arg_int(&a, rows);
-    crn_arg_int(&a, hw);
+    crn_arg_mems(&a, 2, (const cl_mem[]){in, out});
+    crn_arg_ints(&a, 2, (const int[]){rows, hw});
     return crn_args_end(&a, err);
 }
 

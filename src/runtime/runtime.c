@@ -306,6 +306,21 @@ void crn_arg_ulong(crn_args *a, cl_ulong v) { set_arg(a, sizeof v, &v); }
 void crn_arg_float(crn_args *a, float v) { set_arg(a, sizeof(cl_float), &v); }
 void crn_arg_local(crn_args *a, size_t bytes) { set_arg(a, bytes, NULL); }
 
+void crn_arg_mems(crn_args *a, int n, const cl_mem *v)
+{
+    for (int i = 0; i < n; i++) crn_arg_mem(a, v[i]);
+}
+
+void crn_arg_ints(crn_args *a, int n, const int *v)
+{
+    for (int i = 0; i < n; i++) crn_arg_int(a, v[i]);
+}
+
+void crn_arg_floats(crn_args *a, int n, const float *v)
+{
+    for (int i = 0; i < n; i++) crn_arg_float(a, v[i]);
+}
+
 int crn_args_end(const crn_args *a, crn_error *err)
 {
     if (a->status != CL_SUCCESS)

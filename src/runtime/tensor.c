@@ -1,4 +1,5 @@
 #include "clresnet/runtime/tensor.h"
+#include "clresnet/core/shape.h"
 
 #include "runtime_impl.h"
 
@@ -36,11 +37,8 @@ static int set_shape(crn_tensor *t, crn_dtype dtype, int ndim, const size_t *sha
     if (ndim < 1 || ndim > CRN_MAX_DIMS) return crn_fail(err, CRN_EINVAL, "tensor rank %d unsupported", ndim);
     t->dtype = dtype;
     t->ndim = ndim;
-    t->numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        t->numel *= shape[i];
-    }
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->numel = crn_shape_numel(shape, ndim);
     return CRN_OK;
 }
 

@@ -17,26 +17,16 @@ typedef struct adam_args {
 
 static void arg_adam_common(crn_args *a, const adam_args *x)
 {
-    crn_arg_mem(a, x->p);
-    crn_arg_mem(a, x->grad);
-    crn_arg_mem(a, x->m);
-    crn_arg_mem(a, x->v);
+    crn_arg_mems(a, 4, (const cl_mem[]){x->p, x->grad, x->m, x->v});
     crn_arg_int(a, x->n);
-    crn_arg_float(a, x->wd);
-    crn_arg_float(a, x->beta1);
-    crn_arg_float(a, x->beta2);
-    crn_arg_float(a, x->omb1);
-    crn_arg_float(a, x->omb2);
-    crn_arg_float(a, x->bias2);
-    crn_arg_float(a, x->eps);
+    crn_arg_floats(a, 7, (const float[]){x->wd, x->beta1, x->beta2, x->omb1, x->omb2, x->bias2, x->eps});
 }
 
 static int set_nadam_step(const crn_kernel *k, crn_error *err, const adam_args *x, float c_grad, float c_avg)
 {
     crn_args a = crn_args_begin(k);
     arg_adam_common(&a, x);
-    crn_arg_float(&a, c_grad);
-    crn_arg_float(&a, c_avg);
+    crn_arg_floats(&a, 2, (const float[]){c_grad, c_avg});
     return crn_args_end(&a, err);
 }
 
@@ -52,13 +42,9 @@ static int set_sgd_step(const crn_kernel *k, crn_error *err, cl_mem p, cl_mem gr
                         float momentum, float lr, int first)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mem(&a, p);
-    crn_arg_mem(&a, grad);
-    crn_arg_mem(&a, buf);
+    crn_arg_mems(&a, 3, (const cl_mem[]){p, grad, buf});
     crn_arg_int(&a, n);
-    crn_arg_float(&a, wd);
-    crn_arg_float(&a, momentum);
-    crn_arg_float(&a, lr);
+    crn_arg_floats(&a, 3, (const float[]){wd, momentum, lr});
     crn_arg_int(&a, first);
     return crn_args_end(&a, err);
 }

@@ -81,6 +81,10 @@ void crn_arg_int(crn_args *a, int v);
 void crn_arg_ulong(crn_args *a, cl_ulong v);
 void crn_arg_float(crn_args *a, float v);
 void crn_arg_local(crn_args *a, size_t bytes); /* __local scratch of this size */
+/* Runs of arguments of one type, in order. */
+void crn_arg_mems(crn_args *a, int n, const cl_mem *v);
+void crn_arg_ints(crn_args *a, int n, const int *v);
+void crn_arg_floats(crn_args *a, int n, const float *v);
 int crn_args_end(const crn_args *a, crn_error *err);
 
 /* Enqueues a 1-3D range; global sizes are rounded up to the local size, so
