@@ -31,7 +31,7 @@ static double unif(unsigned *s) { return lcg(s) / 16777216.0; }
 
 static void write_text(const char *dir, const char *name, const char *text)
 {
-    char p[2300];
+    char p[8192];
     crn_error err = {0};
     snprintf(p, sizeof p, "%s/%s", dir, name);
     CK_OK(crn_write_file_atomic(p, text, strlen(text), &err));
@@ -112,7 +112,7 @@ static void make_run(const char *dir, const char *model, const char *act, int fi
     }
     crn_metrics m;
     CK_OK(crn_metrics_compute(&m, labels, scores, (size_t)n, K, 0.7, &err));
-    CK_OK(crn_metrics_write(&m, &t, "test", "best.safetensors", dir, &err));
+    CK_OK(crn_metrics_write(&m, &t, &(crn_eval_origin){"test", NULL, "best.safetensors"}, dir, &err));
     CK_OK(crn_predictions_write(dir, &t, files, labels, scores, (size_t)n, K, &err));
     crn_metrics_free(&m);
     crn_class_table_free(&t);
@@ -325,6 +325,61 @@ START_TEST(test_compare)
 }
 END_TEST
 
+/* Runs named alike all carry their folder; runs tested on another split or
+ * other data get a table of their own, with the split and data columns. */
+START_TEST(test_compare_labels_and_origins)
+{
+    crn_error err = {0};
+    char tmp[] = "/tmp/crn_compare2_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    char runs[4][1100];
+    const char *names[4] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(runs[i], sizeof runs[i], "%s/%s", tmp, names[i]);
+        make_run(runs[i], "resnet50", "relu", 1, 4, 0.8, 7u + (unsigned)i, 0);
+    }
+    /* c: evaluated on the validation split; d: on other data */
+    char *t = slurp(runs[2], "metrics.json");
+    char *q = strstr(t, "\"split\": \"test\"");
+    ck_assert_ptr_nonnull(q);
+    memcpy(q, "\"split\": \"val\" ", 15);
+    write_text(runs[2], "metrics.json", t);
+    free(t);
+    t = slurp(runs[3], "config.json");
+    q = strstr(t, "/data/flowers-102");
+    ck_assert_ptr_nonnull(q);
+    memcpy(q, "/data/flowers-999", 17);
+    write_text(runs[3], "config.json", t);
+    free(t);
+    const char *rp[4] = {runs[0], runs[1], runs[2], runs[3]};
+    char mdpath[1100], out[1100];
+    snprintf(mdpath, sizeof mdpath, "%s/table.md", tmp);
+    snprintf(out, sizeof out, "%s/cmp", tmp);
+    FILE *md = fopen(mdpath, "w");
+    ck_assert_ptr_nonnull(md);
+    CK_OK(crn_compare_write(rp, 4, md, out, &err));
+    fclose(md);
+    t = slurp(tmp, "table.md");
+    for (int i = 0; i < 4; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "| resnet50/relu (%s) |", names[i]);
+        ck_assert_msg(strstr(t, want) != NULL, "no row '%s' in\n%s", want, t);
+    }
+    ck_assert_ptr_nonnull(strstr(t, "tested on different splits or data: one table for each"));
+    ck_assert_ptr_nonnull(strstr(t, "| test | flowers-102 (seed) |"));
+    ck_assert_ptr_nonnull(strstr(t, "| val | flowers-102 (seed) |"));
+    ck_assert_ptr_nonnull(strstr(t, "| test | flowers-999 (seed) |"));
+    int tables = 0;
+    for (char *p = t; (p = strstr(p, "| run | test accuracy")) != NULL; p++) tables++;
+    ck_assert_int_eq(tables, 3);
+    free(t);
+    t = slurp(out, "compare.csv");
+    ck_assert_ptr_nonnull(strstr(t, ",split,data,split_mode\n"));
+    ck_assert_ptr_nonnull(strstr(t, ",val,/data/flowers-102,seed\n"));
+    free(t);
+    rm_rf(tmp);
+}
+END_TEST
 
 /* The one-call evaluation writer on a hand-built dataset (4 classes). */
 START_TEST(test_eval_write_run)
@@ -394,6 +449,7 @@ int main(void)
     tcase_add_test(tc, test_report_files);
     tcase_add_test(tc, test_report_errors);
     tcase_add_test(tc, test_compare);
+    tcase_add_test(tc, test_compare_labels_and_origins);
     tcase_add_test(tc, test_eval_write_run);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -378,7 +378,7 @@ static json_t *class_list(const crn_metrics *m, const crn_class_table *t, const 
     return a;
 }
 
-int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const char *split, const char *checkpoint,
+int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const crn_eval_origin *origin,
                       const char *dir, crn_error *err)
 {
     int k = m->num_classes;
@@ -387,8 +387,10 @@ int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const char
     char path[4200], buf[32];
     /* metrics.json */
     json_t *o = json_object();
-    json_object_set_new(o, "split", json_string(split ? split : "test"));
-    if (checkpoint) json_object_set_new(o, "checkpoint", json_string(checkpoint));
+    json_object_set_new(o, "split", json_string(origin && origin->split ? origin->split : "test"));
+    if (origin && origin->checkpoint) json_object_set_new(o, "checkpoint", json_string(origin->checkpoint));
+    if (origin && origin->data) json_object_set_new(o, "data", json_string(origin->data));
+    if (t && t->split_mode[0]) json_object_set_new(o, "split_mode", json_string(t->split_mode));
     json_object_set_new(o, "samples", json_integer((json_int_t)m->n));
     json_object_set_new(o, "num_classes", json_integer(k));
     json_object_set_new(o, "accuracy", json_real(m->accuracy));

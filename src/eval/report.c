@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* realpath */
 /* report.html and the chart .svg files of a run folder (see report.h). */
 #include "clresnet/eval/report.h"
 
@@ -552,7 +553,11 @@ int crn_eval_write_run(const char *dir, const crn_dataset *ds, const char *split
     if ((rc = crn_class_table_from_dataset(&t, ds, split_mode, err)) != CRN_OK) goto out;
     if ((rc = crn_class_table_write(&t, dir, err)) != CRN_OK) goto out;
     if ((rc = crn_metrics_compute(&m, labels, logits, n, k, CRN_PASS_MARK, err)) != CRN_OK) goto out;
-    if ((rc = crn_metrics_write(&m, &t, crn_split_name(split), checkpoint, dir, err)) != CRN_OK) goto out;
+    char *data = ds->root ? realpath(ds->root, NULL) : NULL;
+    crn_eval_origin origin = {crn_split_name(split), data ? data : ds->root, checkpoint};
+    rc = crn_metrics_write(&m, &t, &origin, dir, err);
+    free(data);
+    if (rc != CRN_OK) goto out;
     if ((rc = crn_predictions_write(dir, &t, files, labels, logits, n, k, err)) != CRN_OK) goto out;
     rc = crn_report_write(dir, html_path, html_path_size, err);
 out:

@@ -85,11 +85,18 @@ int crn_class_table_read(crn_class_table *t, const char *dir, crn_error *err);
 /* The display name of 0-based class c: its name, else its number 1..k in buf. */
 const char *crn_class_table_name(const crn_class_table *t, int c, char *buf, size_t size);
 
+/* What evaluated numbers were computed on, recorded in metrics.json so that
+ * reports and comparisons say it (and keep runs of other data apart). */
+typedef struct crn_eval_origin {
+    const char *split;       /* "test", "val", "train"; NULL: "test" */
+    const char *data;        /* the dataset's folder, or NULL */
+    const char *checkpoint;  /* the weights, or NULL */
+} crn_eval_origin;
+
 /* Writes dir/metrics.json, dir/per_class.csv and dir/confusion.csv. t gives
- * names and the training counts (per_class.csv's train_count) and may be
- * NULL; split is the evaluated split's name ("test"), checkpoint the weights
- * used (may be NULL). */
-int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const char *split, const char *checkpoint,
+ * names, the training counts (per_class.csv's train_count) and the split
+ * mode, and may be NULL; origin may be NULL. */
+int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const crn_eval_origin *origin,
                       const char *dir, crn_error *err);
 
 /* Reads dir/metrics.json back (per-class numbers, averages, top-5,

@@ -1,5 +1,6 @@
 /* The models of the report as graphs of layers on one device: resnet50,
- * plain50 and the baseline CNN (MISSION.md), with PyTorch's tensor names.
+ * plain50 and the baseline CNN of the seed report, with PyTorch's tensor names
+ * (tools/seed_torch.py builds the same graphs).
  * Parameters, their gradients live each in ONE device allocation with a
  * named view per tensor, so an optimiser step is a few kernel launches and
  * saving is a walk over the table. */

@@ -1,5 +1,5 @@
 /* Model weights as safetensors with PyTorch's state-dict names
- * (MISSION.md; tools/seed_torch.py): float32 parameters and running
+ * (the modules of tools/seed_torch.py): float32 parameters and running
  * statistics, num_batches_tracked as a 0-dimensional I64. A file saved here
  * loads into the PyTorch model with load_state_dict(strict=True), and a
  * PyTorch state dict saved with safetensors loads here (--init FILE). */

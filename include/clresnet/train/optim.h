@@ -24,7 +24,9 @@ typedef struct crn_optim_config {
     bool nadam_torch113;
 } crn_optim_config;
 
-/* The defaults of MISSION.md for the given kind. */
+/* The seed protocol's defaults for the given kind: lr 1e-3 (SGD 1e-2,
+ * momentum 0.9), betas 0.9/0.999, eps 1e-8, weight decay 1e-4, momentum
+ * decay 4e-3. */
 crn_optim_config crn_optim_defaults(crn_optim_kind kind);
 int crn_optim_parse(const char *name); /* "nadam", "adam", "sgd"; -1 otherwise */
 const char *crn_optim_name(crn_optim_kind k);
