@@ -373,6 +373,14 @@ START_TEST(test_compare_labels_and_origins)
     for (char *p = t; (p = strstr(p, "| run | test accuracy")) != NULL; p++) tables++;
     ck_assert_int_eq(tables, 3);
     free(t);
+    /* the report of the run evaluated on the validation split says so */
+    char html[4200];
+    CK_OK(crn_report_write(runs[2], html, sizeof html, &err));
+    t = slurp(runs[2], "report.html");
+    ck_assert_ptr_nonnull(strstr(t, "<h1>clresnet run report: resnet50/relu, val split</h1>"));
+    ck_assert_ptr_nonnull(strstr(t, "Among the classes with val samples"));
+    ck_assert_ptr_null(strstr(t, "test samples"));
+    free(t);
     t = slurp(out, "compare.csv");
     ck_assert_ptr_nonnull(strstr(t, ",split,data,split_mode\n"));
     ck_assert_ptr_nonnull(strstr(t, ",val,/data/flowers-102,seed\n"));

@@ -59,7 +59,7 @@ static int train_run(const crn_train_config *c, volatile sig_atomic_t *stop, crn
     int rc = crn_dataset_open(&ds, c->data_root, &opt, err);
     if (rc != CRN_OK) return rc;
     rc = crn_train(test_ops(), c, &ds, stop, progress, ctx, res, err);
-    if (rc == CRN_OK) {
+    if (rc == CRN_OK && !res->nothing_to_do) {
         crn_metrics met;
         char html[4200];
         rc = crn_eval_write_run(c->out_dir, &ds, crn_split_mode_name(c->split_mode), CRN_SPLIT_TEST,
@@ -704,9 +704,10 @@ START_TEST(test_resume_on_other_data)
     small_config(&c, dir);
     c.data_root = data;
     c.resume = true;
-    c.epochs = 1; /* already done: only the final test runs */
+    c.epochs = 1; /* already done: only the data check runs */
     crn_train_result res;
     CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
+    ck_assert(res.nothing_to_do);
     ck_assert_int_eq(res.epochs_run, 1);
     ck_assert_int_eq(res.steps, STEPS_PER_EPOCH);
     snprintf(cmd, sizeof cmd, "rm '%s/train/beta/beta_03.jpg'", data);
@@ -734,6 +735,7 @@ START_TEST(test_max_steps_then_resume)
     c.resume = true;
     CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
     ck_assert(res.max_steps_reached);
+    ck_assert(res.nothing_to_do);
     ck_assert_int_eq(res.steps, 2);
     char *steps = slurp(dir, "steps.csv", NULL);
     ck_assert_int_eq(count_lines(steps), 1 + 2);

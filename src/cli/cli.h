@@ -36,8 +36,20 @@ typedef struct cli_device {
 int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev);
 void cli_close_device(cli_device *dev);
 
+/* The sample data that ships with clresnet, for a train without --data:
+ * $CLRESNET_DATA, else data/ next to the program, one folder up (a build
+ * folder inside the source tree) or in ../share/clresnet (an installed
+ * program), else the folder `meson install` put it in. 0, or 1 with the
+ * error saying where it looked. */
+int cli_sample_data(char *buf, size_t size, crn_error *err);
+
 /* Prints "clresnet: error: <message>" on stderr and returns 1. */
 int cli_error(const crn_error *err);
+
+/* For an option a command does not know: when it is a global option given
+ * after the command, says where it goes ("--device is a global option:
+ * clresnet --device 0 train ...") and returns 2; else returns 0. */
+int cli_misplaced_global(const char *command, const char *option);
 
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "clresnet/train/checkpoint.h"
@@ -15,9 +16,9 @@
 
 void help_evaluate(void)
 {
-    printf("usage: clresnet [--device N] evaluate CHECKPOINT [--split test|val|train] [--data DIR]\n"
+    printf("usage: clresnet [--device N] evaluate RUN|CHECKPOINT [--split test|val|train] [--data DIR]\n"
            "                                     [--out DIR] [--batch-size B] [--workers N]\n\n"
-           "Evaluates a checkpoint (RUN/best.safetensors, RUN/last.safetensors) on a split and\n"
+           "Evaluates a run folder (its best.safetensors) or a checkpoint on a split and\n"
            "writes metrics.json, per_class.csv, confusion.csv, predictions.csv and report.html.\n"
            "The data and split mode default to the run's; the folder defaults to the\n"
            "checkpoint's folder for the test split, else its eval-SPLIT subfolder.\n");
@@ -25,8 +26,9 @@ void help_evaluate(void)
 
 void help_predict(void)
 {
-    printf("usage: clresnet [--device N] predict CHECKPOINT IMAGE... [--top K]\n\n"
-           "Classifies JPEG images (resize and center crop as in evaluation) and prints the\n"
+    printf("usage: clresnet [--device N] predict RUN|CHECKPOINT IMAGE... [--top K]\n\n"
+           "Classifies JPEG or PNG images (resize and center crop as in evaluation) with a run\n"
+           "folder's best.safetensors or a checkpoint, and prints the\n"
            "top K (default 5) classes with names and probabilities.\n");
 }
 
@@ -58,12 +60,12 @@ static void run_data(const char *config_json, char *root, size_t n, crn_split_mo
     json_decref(o);
 }
 
-/* Opens the device and a model with the checkpoint's weights. */
-static int load_model(const cli_globals *g, const char *ckpt, int batch, cli_device *dev, crn_model **m,
-                      crn_model_config *mc, char **run_config)
+/* The model a checkpoint holds, on the device (opened here, after every
+ * check that needs no device has passed). */
+static int load_model(const cli_globals *g, const char *ckpt, const crn_model_config *mc, int batch, cli_device *dev,
+                      crn_model **m)
 {
     crn_error err = {0};
-    if (crn_checkpoint_read_config(ckpt, mc, run_config, &err) != CRN_OK) return cli_error(&err);
     if (cli_open_device(g, false, dev) != 0) return 1;
     if (crn_model_create(dev->ops, mc, batch, m, &err) != CRN_OK || crn_checkpoint_load(ckpt, *m, NULL, NULL, &err) != CRN_OK) {
         crn_model_destroy(*m);
@@ -74,105 +76,151 @@ static int load_model(const cli_globals *g, const char *ckpt, int batch, cli_dev
     return 0;
 }
 
-int cmd_evaluate(const cli_globals *g, int argc, char **argv)
+typedef struct eval_args {
+    const char *ckpt, *data, *out;
+    crn_split split;
+    int batch, workers;
+} eval_args;
+
+static int parse_eval_args(int argc, char **argv, eval_args *a)
 {
-    const char *ckpt = NULL, *data = NULL, *out = NULL;
-    crn_split split = CRN_SPLIT_TEST;
-    int batch = 64, workers = 0;
+    *a = (eval_args){NULL, NULL, NULL, CRN_SPLIT_TEST, 64, 0};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (a[0] != '-') {
-            if (ckpt) {
-                fprintf(stderr, "clresnet evaluate: error: one checkpoint only ('%s')\n", a);
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (o[0] != '-') {
+            if (a->ckpt) {
+                fprintf(stderr, "clresnet evaluate: error: one checkpoint or run folder only ('%s')\n", o);
                 return 2;
             }
-            ckpt = a;
+            a->ckpt = o;
             continue;
         }
+        if (cli_misplaced_global("evaluate", o)) return 2;
         if (!v) {
-            fprintf(stderr, "clresnet evaluate: error: %s needs a value\n", a);
+            fprintf(stderr, "clresnet evaluate: error: %s needs a value\n", o);
             return 2;
         }
         i++;
-        if (!strcmp(a, "--split")) {
-            if (!strcmp(v, "test")) split = CRN_SPLIT_TEST;
-            else if (!strcmp(v, "val")) split = CRN_SPLIT_VAL;
-            else if (!strcmp(v, "train")) split = CRN_SPLIT_TRAIN;
+        if (!strcmp(o, "--split")) {
+            if (!strcmp(v, "test")) a->split = CRN_SPLIT_TEST;
+            else if (!strcmp(v, "val")) a->split = CRN_SPLIT_VAL;
+            else if (!strcmp(v, "train")) a->split = CRN_SPLIT_TRAIN;
             else {
                 fprintf(stderr, "clresnet evaluate: error: --split '%s': want test, val or train\n", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--batch-size") && (batch = atoi(v)) > 0) continue;
-        else if (!strcmp(a, "--workers") && (workers = atoi(v)) >= 0) continue;
+        } else if (!strcmp(o, "--data")) a->data = v;
+        else if (!strcmp(o, "--out")) a->out = v;
+        else if (!strcmp(o, "--batch-size") && (a->batch = atoi(v)) > 0) continue;
+        else if (!strcmp(o, "--workers") && (a->workers = atoi(v)) >= 0) continue;
         else {
-            fprintf(stderr, "clresnet evaluate: error: bad option '%s %s'\n", a, v);
+            fprintf(stderr, "clresnet evaluate: error: bad option '%s %s'\n", o, v);
             return 2;
         }
     }
-    if (!ckpt) {
-        fprintf(stderr, "clresnet evaluate: error: which checkpoint? (see clresnet evaluate --help)\n");
+    if (!a->ckpt) {
+        fprintf(stderr, "clresnet evaluate: error: which checkpoint or run folder? (see clresnet evaluate --help)\n");
         return 2;
     }
-    cli_device dev = {0};
-    crn_model *m = NULL;
+    return 0;
+}
+
+/* The folder evaluation writes to: the checkpoint's run folder for the test
+ * split, its eval-SPLIT subfolder for another. */
+static void eval_out_dir(const eval_args *a, const char *ckpt, char *out, size_t size)
+{
+    if (a->out) {
+        snprintf(out, size, "%s", a->out);
+        return;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", ckpt);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    if (a->split == CRN_SPLIT_TEST) snprintf(out, size, "%s", dir);
+    else snprintf(out, size, "%s/eval-%s", dir, crn_split_name(a->split));
+}
+
+/* A folder of its own gets the run's config.json, so that its report and
+ * `compare` name the model, activation and variant. */
+static int keep_run_config(const char *out, const char *run_config, crn_error *err)
+{
+    char p[4600];
+    snprintf(p, sizeof p, "%s/config.json", out);
+    if (!run_config || access(p, F_OK) == 0) return CRN_OK;
+    return crn_write_file_atomic(p, run_config, strlen(run_config), err);
+}
+
+static void print_eval(const char *ckpt, const crn_dataset *ds, crn_split split, const char *root,
+                       const crn_eval_result *er, const crn_metrics *met, const char *html)
+{
+    printf("%s on the %s split of %s (%zu images): loss %.4f, accuracy %.4f, top-5 %.4f\n", ckpt,
+           crn_split_name(split), root, ds->count[split], er->loss, met->accuracy, met->top5_accuracy);
+    printf("weighted precision %.4f, recall %.4f, F1 %.4f; macro precision %.4f, recall %.4f, F1 %.4f\n",
+           met->weighted[CRN_METRIC_PRECISION], met->weighted[CRN_METRIC_RECALL], met->weighted[CRN_METRIC_F1],
+           met->macro[CRN_METRIC_PRECISION], met->macro[CRN_METRIC_RECALL], met->macro[CRN_METRIC_F1]);
+    printf("report: %s\n", html);
+}
+
+int cmd_evaluate(const cli_globals *g, int argc, char **argv)
+{
+    eval_args a;
+    int prc = parse_eval_args(argc, argv, &a);
+    if (prc) return prc;
+    crn_error err = {0};
+    char ckpt[4200], root[4096], out[4400];
     crn_model_config mc;
     char *run_config = NULL;
-    if (load_model(g, ckpt, batch, &dev, &m, &mc, &run_config) != 0) return 1;
-    char root[4096], outdir[4200];
     crn_split_mode mode;
-    run_data(run_config, root, sizeof root, &mode);
-    free(run_config);
-    if (data) snprintf(root, sizeof root, "%s", data);
-    if (!out) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", ckpt);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-        if (split == CRN_SPLIT_TEST) snprintf(outdir, sizeof outdir, "%s", dir);
-        else snprintf(outdir, sizeof outdir, "%s/eval-%s", dir, crn_split_name(split));
-        out = outdir;
-    }
-    crn_error err = {0};
     crn_dataset ds;
     memset(&ds, 0, sizeof ds);
+    int rc = crn_checkpoint_resolve(a.ckpt, ckpt, sizeof ckpt, &err);
+    if (rc == CRN_OK) rc = crn_checkpoint_read_config(ckpt, &mc, &run_config, &err);
+    run_data(run_config, root, sizeof root, &mode);
+    if (a.data) snprintf(root, sizeof root, "%s", a.data);
     crn_dataset_options dopt;
     crn_dataset_options_default(&dopt);
     dopt.split_mode = mode;
-    float *logits = NULL;
-    int rc = root[0] ? crn_dataset_open(&ds, root, &dopt, &err)
+    if (rc == CRN_OK)
+        rc = root[0] ? crn_dataset_open(&ds, root, &dopt, &err)
                      : crn_fail(&err, CRN_EINVAL, "%s does not say which data it was trained on: give --data", ckpt);
     if (rc == CRN_OK && ds.num_classes != mc.classes)
         rc = crn_fail(&err, CRN_EINVAL, "%s has %d classes but %s has %d", ckpt, mc.classes, root, ds.num_classes);
+    eval_out_dir(&a, ckpt, out, sizeof out);
     if (rc == CRN_OK) rc = crn_mkdirs(out, &err);
-    if (rc == CRN_OK && !(logits = malloc(ds.count[split] * (size_t)mc.classes * sizeof *logits)))
+    if (rc == CRN_OK) rc = keep_run_config(out, run_config, &err);
+    free(run_config);
+    float *logits = NULL;
+    if (rc == CRN_OK && !(logits = malloc(ds.count[a.split] * (size_t)mc.classes * sizeof *logits)))
         rc = crn_fail(&err, CRN_ENOMEM, "out of host memory");
-    double loss = 0, acc = 0;
-    if (rc == CRN_OK) {
-        crn_loader_config lc;
-        crn_loader_config_default(&lc);
-        lc.batch_size = batch;
-        lc.workers = workers;
-        lc.shuffle = 0;
-        lc.skip_bad = 0;
-        lc.transform.image_size = mc.image_size;
-        lc.transform.augment = 0;
-        rc = crn_evaluate(m, &ds, split, &lc, &loss, &acc, logits, NULL, NULL, 0, &err);
+    if (rc != CRN_OK) {
+        crn_dataset_free(&ds);
+        return cli_error(&err);
     }
+    cli_device dev = {0};
+    crn_model *m = NULL;
+    if (load_model(g, ckpt, &mc, a.batch, &dev, &m) != 0) {
+        free(logits);
+        crn_dataset_free(&ds);
+        return 1;
+    }
+    crn_loader_config lc;
+    crn_loader_config_default(&lc);
+    lc.batch_size = a.batch;
+    lc.workers = a.workers;
+    lc.shuffle = 0;
+    lc.transform.image_size = mc.image_size;
+    lc.transform.augment = 0;
+    crn_eval_result er;
+    rc = crn_evaluate(m, &ds, a.split, &lc, &er, logits, NULL, NULL, 0, &err);
     crn_metrics met;
     char html[4200] = "";
     if (rc == CRN_OK)
-        rc = crn_eval_write_run(out, &ds, crn_split_mode_name(mode), split, logits, ds.count[split],
-                                ckpt, &met, html, sizeof html, &err);
+        rc = crn_eval_write_run(out, &ds, crn_split_mode_name(mode), a.split, logits, ds.count[a.split], ckpt, &met, html,
+                                sizeof html, &err);
     if (rc == CRN_OK) {
-        printf("%s on the %s split of %s (%zu images): loss %.4f, accuracy %.4f, top-5 %.4f\n", ckpt,
-               crn_split_name(split), root, ds.count[split], loss, met.accuracy, met.top5_accuracy);
-        printf("weighted precision %.4f, recall %.4f, F1 %.4f; macro precision %.4f, recall %.4f, F1 %.4f\n",
-               met.weighted[CRN_METRIC_PRECISION], met.weighted[CRN_METRIC_RECALL], met.weighted[CRN_METRIC_F1],
-               met.macro[CRN_METRIC_PRECISION], met.macro[CRN_METRIC_RECALL], met.macro[CRN_METRIC_F1]);
-        printf("report: %s\n", html);
+        print_eval(ckpt, &ds, a.split, root, &er, &met, html);
         crn_metrics_free(&met);
     }
     free(logits);
@@ -182,39 +230,65 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     return rc == CRN_OK ? 0 : cli_error(&err);
 }
 
-int cmd_predict(const cli_globals *g, int argc, char **argv)
+/* Every image decoded and transformed as in evaluation, before any device
+ * work, so that a bad file is the first thing reported. */
+static int load_images(const crn_model_config *mc, const char **imgs, int nimg, float **x, crn_error *err)
 {
-    const char *ckpt = NULL;
-    int top = 5, nimg = 0;
-    const char **imgs = calloc((size_t)argc, sizeof *imgs);
-    if (!imgs) return 1;
+    crn_transform_config tc;
+    crn_transform_config_default(&tc);
+    tc.image_size = mc->image_size;
+    tc.augment = 0;
+    crn_transform_scratch scratch;
+    memset(&scratch, 0, sizeof scratch);
+    size_t per = 3 * (size_t)mc->image_size * mc->image_size;
+    *x = malloc((size_t)nimg * per * sizeof **x);
+    int rc = *x ? CRN_OK : crn_fail(err, CRN_ENOMEM, "out of host memory");
+    for (int i = 0; rc == CRN_OK && i < nimg; i++) rc = crn_transform_file(&tc, imgs[i], 0, 0, 0, &scratch, *x + i * per, err);
+    crn_transform_scratch_free(&scratch);
+    return rc;
+}
+
+static int parse_predict_args(int argc, char **argv, const char **ckpt, const char **imgs, int *nimg, int *top)
+{
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--top") && i + 1 < argc) {
-            if ((top = atoi(argv[++i])) < 1) {
+            if ((*top = atoi(argv[++i])) < 1) {
                 fprintf(stderr, "clresnet predict: error: --top '%s': want a positive integer\n", argv[i]);
-                free(imgs);
                 return 2;
             }
         } else if (argv[i][0] == '-') {
+            if (cli_misplaced_global("predict", argv[i])) return 2;
             fprintf(stderr, "clresnet predict: error: unknown option '%s'\n", argv[i]);
-            free(imgs);
             return 2;
-        } else if (!ckpt) ckpt = argv[i];
-        else imgs[nimg++] = argv[i];
+        } else if (!*ckpt) *ckpt = argv[i];
+        else imgs[(*nimg)++] = argv[i];
     }
-    if (!ckpt || nimg == 0) {
-        fprintf(stderr, "clresnet predict: error: give a checkpoint and at least one image\n");
-        free(imgs);
+    if (!*ckpt || *nimg == 0) {
+        fprintf(stderr, "clresnet predict: error: give a checkpoint or run folder and at least one image\n");
         return 2;
     }
-    cli_device dev = {0};
-    crn_model *m = NULL;
+    return 0;
+}
+
+int cmd_predict(const cli_globals *g, int argc, char **argv)
+{
+    const char *arg = NULL;
+    int top = 5, nimg = 0;
+    const char **imgs = calloc((size_t)argc, sizeof *imgs);
+    if (!imgs) return 1;
+    int prc = parse_predict_args(argc, argv, &arg, imgs, &nimg, &top);
+    if (prc) {
+        free(imgs);
+        return prc;
+    }
+    crn_error err = {0};
+    char ckpt[4200];
     crn_model_config mc;
     char *run_config = NULL;
-    if (load_model(g, ckpt, 1, &dev, &m, &mc, &run_config) != 0) {
-        free(imgs);
-        return 1;
-    }
+    float *x = NULL;
+    int rc = crn_checkpoint_resolve(arg, ckpt, sizeof ckpt, &err);
+    if (rc == CRN_OK) rc = crn_checkpoint_read_config(ckpt, &mc, &run_config, &err);
+    if (rc == CRN_OK) rc = load_images(&mc, imgs, nimg, &x, &err);
     /* class names from the run's dataset when it is still there */
     char root[4096];
     crn_split_mode mode;
@@ -224,22 +298,22 @@ int cmd_predict(const cli_globals *g, int argc, char **argv)
     memset(&ds, 0, sizeof ds);
     crn_dataset_options dopt;
     crn_dataset_options_default(&dopt);
-    bool named = root[0] && crn_dataset_open(&ds, root, &dopt, NULL) == CRN_OK && ds.num_classes == mc.classes;
-    crn_transform_config tc;
-    crn_transform_config_default(&tc);
-    tc.image_size = mc.image_size;
-    tc.augment = 0;
-    crn_transform_scratch scratch;
-    memset(&scratch, 0, sizeof scratch);
-    size_t S = (size_t)mc.image_size;
-    float *x = malloc(3 * S * S * sizeof *x), *logits = malloc((size_t)mc.classes * sizeof *logits);
+    bool named = rc == CRN_OK && root[0] && crn_dataset_open(&ds, root, &dopt, NULL) == CRN_OK &&
+                 ds.num_classes == mc.classes;
+    cli_device dev = {0};
+    crn_model *m = NULL;
+    if (rc != CRN_OK || load_model(g, ckpt, &mc, 1, &dev, &m) != 0) {
+        free(x), free(imgs);
+        crn_dataset_free(&ds);
+        return rc != CRN_OK ? cli_error(&err) : 1;
+    }
+    size_t per = 3 * (size_t)mc.image_size * mc.image_size;
+    float *logits = malloc((size_t)mc.classes * sizeof *logits);
     int *cls = malloc((size_t)top * sizeof *cls);
     double *prob = malloc((size_t)top * sizeof *prob);
-    crn_error err = {0};
-    int rc = (!x || !logits || !cls || !prob) ? crn_fail(&err, CRN_ENOMEM, "out of host memory") : CRN_OK;
+    rc = (!logits || !cls || !prob) ? crn_fail(&err, CRN_ENOMEM, "out of host memory") : CRN_OK;
     for (int i = 0; rc == CRN_OK && i < nimg; i++) {
-        rc = crn_transform_file(&tc, imgs[i], 0, 0, 0, &scratch, x, &err);
-        if (rc == CRN_OK) rc = crn_model_forward(m, x, 1, false, &err);
+        rc = crn_model_forward(m, x + i * per, 1, false, &err);
         if (rc == CRN_OK) rc = crn_model_read_logits(m, 1, logits, &err);
         if (rc != CRN_OK) break;
         int k = crn_topk_softmax(logits, mc.classes, top, cls, prob);
@@ -250,7 +324,6 @@ int cmd_predict(const cli_globals *g, int argc, char **argv)
             printf("  %d. class %3d %-28s %.4f\n", j + 1, cls[j] + 1, name ? name : "", prob[j]);
         }
     }
-    crn_transform_scratch_free(&scratch);
     free(x), free(logits), free(cls), free(prob), free(imgs);
     crn_dataset_free(&ds);
     crn_model_destroy(m);
@@ -282,7 +355,8 @@ int cmd_compare(const cli_globals *g, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (argv[i][0] == '-') {
-            fprintf(stderr, "clresnet compare: error: unknown option '%s'\n", argv[i]);
+            if (!cli_misplaced_global("compare", argv[i]))
+                fprintf(stderr, "clresnet compare: error: unknown option '%s'\n", argv[i]);
             free(runs);
             return 2;
         } else runs[n++] = argv[i];

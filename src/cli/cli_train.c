@@ -1,5 +1,7 @@
-/* `clresnet train`: flags -> crn_train_config, progress on the terminal,
- * Ctrl-C -> checkpoint and the resume command. */
+#define _XOPEN_SOURCE 700 /* realpath */
+/* `clresnet train`: flags -> crn_train_config (or a run's config.json for
+ * --resume), progress on the terminal or in a log, Ctrl-C / SIGTERM /
+ * SIGHUP -> checkpoint and the resume command. */
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -13,11 +15,10 @@
 #include "clresnet/core/file_util.h"
 #include "clresnet/core/clock.h"
 #include "clresnet/eval/report.h"
+#include "clresnet/train/run_config.h"
+#include "clresnet/train/run_dir.h"
 #include "clresnet/train/train.h"
 
-#ifndef CLRESNET_DATA_DIR
-#define CLRESNET_DATA_DIR "data"
-#endif
 
 void help_train(void)
 {
@@ -55,9 +56,18 @@ void help_train(void)
         "  --plateau-cooldown N (0)  --min-lr LR (0)\n"
         "  --early-stop N (15)  --early-stop-threshold T (1e-4)\n"
         "run folder:\n"
-        "  --out DIR               default runs/<time>-<model>-<act>\n"
-        "  --resume DIR            continue the run in DIR from its last checkpoint, with its\n"
-        "                          settings (--epochs, --workers and --batch-size may be changed)\n"
+        "  --out DIR               default runs/<time>-<model>-<act>; a folder that holds a run\n"
+        "                          is never written over (resume it, or add --overwrite)\n"
+        "  --overwrite             replace the run already in --out\n"
+        "  --resume DIR            continue the run in DIR from its last checkpoint with all its\n"
+        "                          settings; only --epochs, --workers, --batch-size,\n"
+        "                          --eval-batch-size and --data (the same data, moved) may be\n"
+        "                          given, and config.json logs each change\n"
+        "\n"
+        "Ctrl-C, SIGTERM or SIGHUP: the step finishes, a checkpoint is written and the resume\n"
+        "command printed (exit 128 + the signal); a second one stops at once.\n"
+        "The sample data: --data, else $CLRESNET_DATA, else the data/ folder next to the\n"
+        "program or installed with it.\n"
         "\n"
         "data-parallel (MPI): mpirun -np K clresnet [--device D] train ...  runs K ranks, each on\n"
         "its own device (local rank r: the host's r-th GPU, else the CPU device; --device a,b,..\n"
@@ -65,13 +75,12 @@ void help_train(void)
         "it. Rank 0 writes the run folder. A run resumes with any number of ranks.\n");
 }
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop; /* the signal that asked to stop, 0 none */
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig)
 {
-    (void)sig;
-    if (g_stop) _exit(130); /* a second Ctrl-C: stop now */
-    g_stop = 1;
+    if (g_stop) _exit(128 + sig); /* a second signal: stop now */
+    g_stop = sig;
 }
 
 typedef struct progress_ctx {
@@ -86,28 +95,51 @@ static void fmt_eta(double s, char *buf, size_t n)
     else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
 }
 
+/* Once per epoch: its line, and what the schedule and early stopping decided. */
+static void print_epoch(const crn_progress *p)
+{
+    const crn_epoch_record *e = p->epoch_done;
+    char top5[32] = "";
+    if (e->val_top5 >= 0) snprintf(top5, sizeof top5, " top-5 %.4f", e->val_top5);
+    fprintf(stderr,
+            "epoch %3d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f%s  lr %.3g  %.1f s  %.1f img/s%s\n",
+            e->epoch, p->epochs, e->train_loss, e->train_acc, e->val_loss, e->val_acc, top5, e->lr, e->seconds,
+            e->train_images_per_s, e->best ? "  *best" : "");
+    if (p->next_lr < e->lr)
+        fprintf(stderr, "learning rate reduced: %.3g -> %.3g (no validation improvement for %d epochs)\n", e->lr,
+                p->next_lr, p->plateau_patience);
+    if (p->early_stop)
+        fprintf(stderr, "early stop: no validation improvement for %d epochs (best loss %.4f at epoch %d)\n",
+                p->early_stop_patience, p->best_val_loss, p->best_epoch);
+}
+
+/* A live line on a terminal; otherwise a line at least every 30 s. */
 static void on_progress(void *vctx, const crn_progress *p)
 {
     progress_ctx *c = vctx;
     if (c->quiet) return;
+    double t = crn_now_s();
     if (p->epoch_done) {
-        const crn_epoch_record *e = p->epoch_done;
         if (c->tty) fprintf(stderr, "\r\033[K");
-        fprintf(stderr,
-                "epoch %3d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.3g  %.1f s  %.1f img/s%s\n",
-                e->epoch, p->epochs, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->lr, e->seconds,
-                e->train_images_per_s, e->best ? "  *best" : "");
+        print_epoch(p);
+        c->last_print = t;
         return;
     }
-    if (!c->tty) return;
-    double t = crn_now_s();
-    if (t - c->last_print < 0.2 && p->batch != p->batches) return;
+    if (c->tty ? t - c->last_print < 0.2 && p->batch != p->batches : t - c->last_print < 30) return;
     c->last_print = t;
     static const char *names[] = {"train", "val", "test"};
-    char eta[32];
+    char eta[32], run[48] = "";
     fmt_eta(p->eta_s, eta, sizeof eta);
-    fprintf(stderr, "\r\033[K%s epoch %d  batch %zu/%zu  %.1f img/s  loss %.4f  ETA %s", names[p->phase], p->epoch,
-            p->batch, p->batches, p->images_per_s, p->loss, eta);
+    if (p->eta_run_s > 0) {
+        char r[32];
+        fmt_eta(p->eta_run_s, r, sizeof r);
+        snprintf(run, sizeof run, ", run %s", r);
+    }
+    char epochs[24] = "";
+    if (p->epochs > 0) snprintf(epochs, sizeof epochs, "/%d", p->epochs);
+    fprintf(stderr, "%s%s epoch %d%s  batch %zu/%zu  %.1f img/s  loss %.4f  ETA %s%s%s", c->tty ? "\r\033[K" : "",
+            names[p->phase], p->epoch, epochs, p->batch, p->batches, p->images_per_s, p->loss, eta, run,
+            c->tty ? "" : "\n");
     fflush(stderr);
 }
 
@@ -135,88 +167,266 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
     return true;
 }
 
-static const char *str_of(json_t *o, const char *key)
+typedef struct train_args {
+    crn_train_config c;
+    const char *resume, *out, *data;
+    bool overwrite;
+    const char *given[128]; /* the flags given, in order, for --resume's check */
+    int ngiven;
+} train_args;
+
+/* Flags without a value; false when a is not one. */
+static bool switch_flag(train_args *t, const char *a)
 {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
+    crn_train_config *c = &t->c;
+    if (!strcmp(a, "--no-final-act")) c->model.final_act = false;
+    else if (!strcmp(a, "--no-batchnorm")) c->model.no_batchnorm = true;
+    else if (!strcmp(a, "--no-augment")) c->transform.augment = 0;
+    else if (!strcmp(a, "--no-shuffle")) c->shuffle = false;
+    else if (!strcmp(a, "--skip-bad")) c->skip_bad = true;
+    else if (!strcmp(a, "--overwrite")) t->overwrite = true;
+    else return false;
+    return true;
 }
 
-/* Settings of an earlier run, from its config.json, for --resume: read by
- * rank 0 and sent to the others (the run folder need only be on rank 0's
- * machine). */
-static int apply_run_config(const crn_dist *d, const char *dir, crn_train_config *c, char *data_buf,
-                            size_t data_size)
+/* Model, data, paths and augmentation flags: 0, 2 (bad value, printed) or -1 (not one of these). */
+static int model_flag(train_args *t, const char *a, const char *v)
 {
+    crn_train_config *c = &t->c;
+    long long n;
+    double d;
+    int k;
+    if (!strcmp(a, "--data")) t->data = v;
+    else if (!strcmp(a, "--out")) t->out = v;
+    else if (!strcmp(a, "--resume")) t->resume = v;
+    else if (!strcmp(a, "--init")) c->init_path = v;
+    else if (!strcmp(a, "--split")) {
+        if (crn_split_mode_parse(v, &c->split_mode) != CRN_OK) return bad_value(a, v, "want seed or official");
+    } else if (!strcmp(a, "--model")) {
+        if ((k = crn_model_parse(v)) < 0) return bad_value(a, v, "want resnet50, plain50 or baseline");
+        c->model.kind = (crn_model_kind)k;
+    } else if (!strcmp(a, "--act")) {
+        if ((k = crn_act_parse(v)) < 0) return bad_value(a, v, "want relu, leaky or silu");
+        c->model.act = (crn_act_kind)k;
+    } else if (!strcmp(a, "--width")) {
+        if (!parse_num(v, 1e-3, 16, &c->model.width)) return bad_value(a, v, "want a number in (0, 16]");
+    } else if (!strcmp(a, "--image-size")) {
+        if (!parse_int(v, 8, 4096, &n)) return bad_value(a, v, "want an integer in 8..4096");
+        c->transform.image_size = (int)n;
+    } else if (!strcmp(a, "--resize")) {
+        if (!parse_int(v, 8, 8192, &n)) return bad_value(a, v, "want an integer in 8..8192");
+        c->transform.resize = (int)n;
+    } else if (!strcmp(a, "--hflip") || !strcmp(a, "--grayscale")) {
+        if (!parse_num(v, 0, 1, &d)) return bad_value(a, v, "want a probability in [0, 1]");
+        if (a[2] == 'h') c->transform.hflip_p = d;
+        else c->transform.grayscale_p = d;
+    } else if (!strcmp(a, "--rotation")) {
+        if (!parse_num(v, 0, 180, &c->transform.rotation_deg)) return bad_value(a, v, "want degrees in [0, 180]");
+    } else if (!strcmp(a, "--brightness") || !strcmp(a, "--contrast") || !strcmp(a, "--saturation")) {
+        if (!parse_num(v, 0, 1, &d)) return bad_value(a, v, "want a number in [0, 1]");
+        if (a[2] == 'b') c->transform.brightness = d;
+        else if (a[2] == 'c') c->transform.contrast = d;
+        else c->transform.saturation = d;
+    } else return -1;
+    return 0;
+}
+
+/* Optimiser and schedule flags: 0, 2 or -1, as model_flag. */
+static int optim_flag(train_args *t, const char *a, const char *v)
+{
+    crn_train_config *c = &t->c;
+    long long n;
+    double d;
+    int k;
+    if (!strcmp(a, "--optimizer")) {
+        if ((k = crn_optim_parse(v)) < 0) return bad_value(a, v, "want nadam, adam or sgd");
+        crn_optim_config old = c->optim;
+        c->optim = crn_optim_defaults((crn_optim_kind)k);
+        c->optim.lr = old.lr;
+        c->optim.weight_decay = old.weight_decay;
+    } else if (!strcmp(a, "--epochs")) {
+        if (!parse_int(v, 1, 1000000, &n)) return bad_value(a, v, "want a positive integer");
+        c->epochs = (int)n;
+    } else if (!strcmp(a, "--max-steps")) {
+        if (!parse_int(v, 1, (long long)1 << 50, &c->max_steps)) return bad_value(a, v, "want a positive integer");
+    } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--eval-batch-size")) {
+        if (!parse_int(v, 1, 65536, &n)) return bad_value(a, v, "want an integer in 1..65536");
+        if (a[2] == 'b') c->batch_size = (int)n;
+        else c->eval_batch_size = (int)n;
+    } else if (!strcmp(a, "--workers")) {
+        if (!parse_int(v, 0, 256, &n)) return bad_value(a, v, "want an integer in 0..256");
+        c->workers = (int)n;
+    } else if (!strcmp(a, "--seed")) {
+        if (!parse_int(v, 0, (long long)1 << 62, &n)) return bad_value(a, v, "want a non-negative integer");
+        c->seed = (uint64_t)n;
+    } else if (!strcmp(a, "--lr")) {
+        if (!parse_num(v, 0, 10, &c->optim.lr) || c->optim.lr <= 0) return bad_value(a, v, "want a number in (0, 10]");
+    } else if (!strcmp(a, "--weight-decay")) {
+        if (!parse_num(v, 0, 1, &c->optim.weight_decay)) return bad_value(a, v, "want a number in [0, 1]");
+    } else if (!strcmp(a, "--beta1") || !strcmp(a, "--beta2")) {
+        if (!parse_num(v, 0, 0.999999999, &d)) return bad_value(a, v, "want a number in [0, 1)");
+        if (a[6] == '1') c->optim.beta1 = d;
+        else c->optim.beta2 = d;
+    } else if (!strcmp(a, "--eps")) {
+        if (!parse_num(v, 0, 1, &c->optim.eps)) return bad_value(a, v, "want a number in [0, 1]");
+    } else if (!strcmp(a, "--momentum-decay")) {
+        if (!parse_num(v, 0, 1, &c->optim.momentum_decay)) return bad_value(a, v, "want a number in [0, 1]");
+    } else if (!strcmp(a, "--momentum")) {
+        if (!parse_num(v, 0, 0.999999, &c->optim.momentum)) return bad_value(a, v, "want a number in [0, 1)");
+    } else return -1;
+    return 0;
+}
+
+/* Plateau and early-stopping flags: 0, 2 or -1, as model_flag. */
+static int stop_flag(train_args *t, const char *a, const char *v)
+{
+    crn_train_config *c = &t->c;
+    long long n;
+    double d;
+    if (!strcmp(a, "--plateau-factor")) {
+        if (!parse_num(v, 0, 0.999999, &c->plateau.factor) || c->plateau.factor <= 0)
+            return bad_value(a, v, "want a number in (0, 1)");
+    } else if (!strcmp(a, "--plateau-patience") || !strcmp(a, "--plateau-cooldown") || !strcmp(a, "--early-stop")) {
+        if (!parse_int(v, 0, 1000000, &n)) return bad_value(a, v, "want a non-negative integer");
+        if (!strcmp(a, "--plateau-patience")) c->plateau.patience = (int)n;
+        else if (!strcmp(a, "--plateau-cooldown")) c->plateau.cooldown = (int)n;
+        else c->early_stop_patience = (int)n;
+    } else if (!strcmp(a, "--plateau-threshold") || !strcmp(a, "--early-stop-threshold")) {
+        if (!parse_num(v, 0, 1, &d)) return bad_value(a, v, "want a number in [0, 1]");
+        if (a[2] == 'p') c->plateau.threshold = d;
+        else c->early_stop_threshold = d;
+    } else if (!strcmp(a, "--min-lr")) {
+        if (!parse_num(v, 0, 10, &c->plateau.min_lr)) return bad_value(a, v, "want a number in [0, 10]");
+    } else return -1;
+    return 0;
+}
+
+/* 0, or 2 after printing what is wrong. */
+static int parse_args(int argc, char **argv, train_args *t)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            if (cli_misplaced_global("train", a)) return 2;
+            fprintf(stderr, "clresnet train: error: unexpected argument '%s'\n", a);
+            return 2;
+        }
+        if (t->ngiven < (int)(sizeof t->given / sizeof t->given[0])) t->given[t->ngiven++] = a;
+        if (switch_flag(t, a)) continue;
+        if (cli_misplaced_global("train", a)) return 2;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "clresnet train: error: %s needs a value (see clresnet train --help)\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int rc = model_flag(t, a, v);
+        if (rc < 0) rc = optim_flag(t, a, v);
+        if (rc < 0) rc = stop_flag(t, a, v);
+        if (rc < 0) {
+            fprintf(stderr, "clresnet train: error: unknown option '%s' (see clresnet train --help)\n", a);
+            return 2;
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The flags that may change when a run resumes (config.json logs each). */
+static const char *const RESUME_FLAGS[] = {"--resume", "--epochs", "--workers", "--batch-size", "--eval-batch-size",
+                                           "--data"};
+
+static int resume_flags_ok(const train_args *t)
+{
+    for (int i = 0; i < t->ngiven; i++) {
+        bool ok = false;
+        for (size_t j = 0; j < sizeof RESUME_FLAGS / sizeof RESUME_FLAGS[0]; j++) ok |= !strcmp(t->given[i], RESUME_FLAGS[j]);
+        if (!ok) {
+            fprintf(stderr,
+                    "clresnet train: error: %s cannot be given with --resume: a resumed run keeps the settings of "
+                    "its config.json; only --epochs, --workers, --batch-size, --eval-batch-size and --data may "
+                    "change\n", t->given[i]);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void add_change(crn_setting_change *ch, int *n, const char *setting, const char *from, const char *to)
+{
+    if (!strcmp(from, to)) return;
+    crn_setting_change *x = &ch[(*n)++];
+    snprintf(x->setting, sizeof x->setting, "%s", setting);
+    snprintf(x->from, sizeof x->from, "%s", from);
+    snprintf(x->to, sizeof x->to, "%.63s", to);
+}
+
+static void add_int_change(crn_setting_change *ch, int *n, const char *setting, long long from, long long to)
+{
+    char a[32], b[32];
+    snprintf(a, sizeof a, "%lld", from);
+    snprintf(b, sizeof b, "%lld", to);
+    add_change(ch, n, setting, a, b);
+}
+
+/* --resume DIR: every setting from DIR/config.json (read by rank 0 and sent
+ * to the others: the run folder need only be on rank 0's machine), then the
+ * flags that may change, each logged. 0, or 1/2 after printing the error. */
+static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings *strs, crn_setting_change *ch,
+                        int *nch)
+{
+    if (resume_flags_ok(t)) return 2;
     char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(path, sizeof path, "%s/config.json", t->resume);
     char *text = NULL;
-    crn_error err = {0};
     size_t len = 0;
+    crn_error err = {0};
     int rc = d->rank == 0 ? crn_read_file(path, &text, &len, &err) : CRN_OK;
     if (rc == CRN_OK) rc = crn_dist_bcast_string(d, &text, &err);
     if (rc != CRN_OK || !text) {
-        fprintf(stderr, "clresnet train: error: --resume %s: cannot read %s: %s\n", dir, path,
-                err.msg[0] ? err.msg : "rank 0 could not read it");
+        fprintf(stderr, "clresnet train: error: --resume: %s is not a run folder (%s)\n", t->resume,
+                err.msg[0] ? err.msg : "rank 0 could not read its config.json");
         free(text);
         return 1;
     }
-    json_error_t je;
-    json_t *o = json_loads(text, 0, &je);
+    crn_train_config given = t->c;
+    crn_train_config_default(&t->c);
+    rc = crn_run_config_parse(text, path, &t->c, strs, &err);
     free(text);
-    if (!o) {
-        fprintf(stderr, "clresnet train: error: --resume %s: %s is not valid JSON: %s\n", dir, path, je.text);
-        return 1;
+    if (rc != CRN_OK) return cli_error(&err);
+    crn_train_config *c = &t->c;
+    for (int i = 0; i < t->ngiven; i++) {
+        const char *f = t->given[i];
+        if (!strcmp(f, "--epochs")) add_int_change(ch, nch, "epochs", c->epochs, given.epochs), c->epochs = given.epochs;
+        if (!strcmp(f, "--workers")) add_int_change(ch, nch, "workers", c->workers, given.workers), c->workers = given.workers;
+        if (!strcmp(f, "--batch-size"))
+            add_int_change(ch, nch, "batch_size", c->batch_size, given.batch_size), c->batch_size = given.batch_size;
+        if (!strcmp(f, "--eval-batch-size"))
+            add_int_change(ch, nch, "eval_batch_size", c->eval_batch_size, given.eval_batch_size),
+                c->eval_batch_size = given.eval_batch_size;
     }
-    int kind = crn_model_parse(str_of(o, "model"));
-    int act = crn_act_parse(str_of(o, "act"));
-    int opt = crn_optim_parse(str_of(o, "optimizer"));
-    const char *data = json_string_value(json_object_get(o, "data"));
-    if (kind < 0 || act < 0 || opt < 0 || !data) {
-        fprintf(stderr, "clresnet train: error: %s: not a clresnet run configuration\n", path);
-        json_decref(o);
-        return 1;
+    if (t->data) {
+        char *abs = realpath(t->data, NULL);
+        add_change(ch, nch, "data", c->data_root, abs ? abs : t->data);
+        snprintf(strs->data, sizeof strs->data, "%s", abs ? abs : t->data);
+        free(abs);
     }
-    snprintf(data_buf, data_size, "%s", data);
-    c->data_root = data_buf;
-    const char *split = json_string_value(json_object_get(o, "split_mode"));
-    c->split_mode = split && !strcmp(split, "official") ? CRN_SPLITS_OFFICIAL : CRN_SPLITS_SEED;
-    c->model.kind = (crn_model_kind)kind;
-    c->model.act = (crn_act_kind)act;
-    c->model.final_act = json_is_true(json_object_get(o, "final_act"));
-    c->model.no_batchnorm = json_is_false(json_object_get(o, "batchnorm"));
-    c->model.width = json_number_value(json_object_get(o, "width"));
-    c->transform.image_size = (int)json_integer_value(json_object_get(o, "image_size"));
-    c->transform.resize = (int)json_integer_value(json_object_get(o, "resize"));
-    c->transform.augment = json_is_true(json_object_get(o, "augment"));
-    c->transform.hflip_p = json_number_value(json_object_get(o, "hflip"));
-    c->transform.rotation_deg = json_number_value(json_object_get(o, "rotation"));
-    c->transform.grayscale_p = json_number_value(json_object_get(o, "grayscale"));
-    c->transform.brightness = json_number_value(json_object_get(o, "brightness"));
-    c->transform.contrast = json_number_value(json_object_get(o, "contrast"));
-    c->transform.saturation = json_number_value(json_object_get(o, "saturation"));
-    c->batch_size = (int)json_integer_value(json_object_get(o, "batch_size"));
-    c->max_steps = json_integer_value(json_object_get(o, "max_steps"));
-    c->seed = (uint64_t)json_integer_value(json_object_get(o, "seed"));
-    c->shuffle = json_is_true(json_object_get(o, "shuffle"));
-    c->optim = crn_optim_defaults((crn_optim_kind)opt);
-    c->optim.lr = json_number_value(json_object_get(o, "lr"));
-    json_t *betas = json_object_get(o, "betas");
-    c->optim.beta1 = json_number_value(json_array_get(betas, 0));
-    c->optim.beta2 = json_number_value(json_array_get(betas, 1));
-    c->optim.eps = json_number_value(json_object_get(o, "eps"));
-    c->optim.weight_decay = json_number_value(json_object_get(o, "weight_decay"));
-    c->optim.momentum_decay = json_number_value(json_object_get(o, "momentum_decay"));
-    c->optim.momentum = json_number_value(json_object_get(o, "momentum"));
-    json_t *p = json_object_get(o, "plateau"), *e = json_object_get(o, "early_stop");
-    c->plateau.factor = json_number_value(json_object_get(p, "factor"));
-    c->plateau.patience = (int)json_integer_value(json_object_get(p, "patience"));
-    c->plateau.threshold = json_number_value(json_object_get(p, "threshold"));
-    c->plateau.cooldown = (int)json_integer_value(json_object_get(p, "cooldown"));
-    c->plateau.min_lr = json_number_value(json_object_get(p, "min_lr"));
-    c->early_stop_patience = (int)json_integer_value(json_object_get(e, "patience"));
-    c->early_stop_threshold = json_number_value(json_object_get(e, "threshold"));
-    json_decref(o);
+    t->out = t->resume;
+    c->resume = true;
     return 0;
+}
+
+/* runs/<time>-<model>-<act>[-nfa], named by rank 0's clock. */
+static int default_out(const crn_dist *d, const crn_train_config *c, char *buf, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, size, "runs/%s-%s-%s%s", stamp, crn_model_name(c->model.kind), crn_act_name(c->model.act),
+             c->model.final_act ? "" : "-nfa");
+    crn_error err = {0};
+    return crn_dist_bcast(d, buf, size, 0, &err) == CRN_OK ? 0 : cli_error(&err);
 }
 
 /* On one rank of several, an error must end the whole job: the other ranks
@@ -231,194 +441,84 @@ static int train_failed(const crn_dist *d, int code)
     return code;
 }
 
-int cmd_train(const cli_globals *g, int argc, char **argv)
+static void announce(const crn_dist *d, const crn_train_config *c, const char *out)
 {
-    const crn_dist *d = g->dist ? g->dist : crn_dist_single();
-    crn_train_config c;
-    crn_train_config_default(&c);
-    c.data_root = CLRESNET_DATA_DIR;
-    const char *resume = NULL, *out = NULL;
-    long long epochs_flag = -1, workers_flag = -1, batch_flag = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        /* flags without a value */
-        if (!strcmp(a, "--no-final-act")) { c.model.final_act = false; continue; }
-        if (!strcmp(a, "--no-batchnorm")) { c.model.no_batchnorm = true; continue; }
-        if (!strcmp(a, "--no-augment")) { c.transform.augment = 0; continue; }
-        if (!strcmp(a, "--no-shuffle")) { c.shuffle = false; continue; }
-        if (!strcmp(a, "--skip-bad")) { c.skip_bad = true; continue; }
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "clresnet train: error: unexpected argument '%s'\n", a);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "clresnet train: error: %s needs a value (see clresnet train --help)\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        long long n;
-        double d;
-        int k;
-        if (!strcmp(a, "--data")) c.data_root = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--resume")) resume = v;
-        else if (!strcmp(a, "--init")) c.init_path = v;
-        else if (!strcmp(a, "--split")) {
-            if (crn_split_mode_parse(v, &c.split_mode) != CRN_OK) return bad_value(a, v, "want seed or official");
-        } else if (!strcmp(a, "--model")) {
-            if ((k = crn_model_parse(v)) < 0) return bad_value(a, v, "want resnet50, plain50 or baseline");
-            c.model.kind = (crn_model_kind)k;
-        } else if (!strcmp(a, "--act")) {
-            if ((k = crn_act_parse(v)) < 0) return bad_value(a, v, "want relu, leaky or silu");
-            c.model.act = (crn_act_kind)k;
-        } else if (!strcmp(a, "--optimizer")) {
-            if ((k = crn_optim_parse(v)) < 0) return bad_value(a, v, "want nadam, adam or sgd");
-            crn_optim_config old = c.optim;
-            c.optim = crn_optim_defaults((crn_optim_kind)k);
-            c.optim.lr = old.lr;
-            c.optim.weight_decay = old.weight_decay;
-        } else if (!strcmp(a, "--width")) {
-            if (!parse_num(v, 1e-3, 16, &c.model.width)) return bad_value(a, v, "want a number in (0, 16]");
-        } else if (!strcmp(a, "--epochs")) {
-            if (!parse_int(v, 1, 1000000, &epochs_flag)) return bad_value(a, v, "want a positive integer");
-            c.epochs = (int)epochs_flag;
-        } else if (!strcmp(a, "--max-steps")) {
-            if (!parse_int(v, 1, (long long)1 << 50, &c.max_steps)) return bad_value(a, v, "want a positive integer");
-        } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--eval-batch-size")) {
-            if (!parse_int(v, 1, 65536, &n)) return bad_value(a, v, "want an integer in 1..65536");
-            if (a[2] == 'b') c.batch_size = (int)(batch_flag = n);
-            else c.eval_batch_size = (int)n;
-        } else if (!strcmp(a, "--image-size")) {
-            if (!parse_int(v, 8, 4096, &n)) return bad_value(a, v, "want an integer in 8..4096");
-            c.transform.image_size = (int)n;
-        } else if (!strcmp(a, "--resize")) {
-            if (!parse_int(v, 8, 8192, &n)) return bad_value(a, v, "want an integer in 8..8192");
-            c.transform.resize = (int)n;
-        } else if (!strcmp(a, "--workers")) {
-            if (!parse_int(v, 0, 256, &workers_flag)) return bad_value(a, v, "want an integer in 0..256");
-            c.workers = (int)workers_flag;
-        } else if (!strcmp(a, "--seed")) {
-            if (!parse_int(v, 0, (long long)1 << 62, &n)) return bad_value(a, v, "want a non-negative integer");
-            c.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--lr")) {
-            if (!parse_num(v, 0, 10, &c.optim.lr) || c.optim.lr <= 0) return bad_value(a, v, "want a number in (0, 10]");
-        } else if (!strcmp(a, "--weight-decay")) {
-            if (!parse_num(v, 0, 1, &c.optim.weight_decay)) return bad_value(a, v, "want a number in [0, 1]");
-        } else if (!strcmp(a, "--beta1") || !strcmp(a, "--beta2")) {
-            if (!parse_num(v, 0, 0.999999999, &d)) return bad_value(a, v, "want a number in [0, 1)");
-            if (a[6] == '1') c.optim.beta1 = d;
-            else c.optim.beta2 = d;
-        } else if (!strcmp(a, "--eps")) {
-            if (!parse_num(v, 0, 1, &c.optim.eps)) return bad_value(a, v, "want a number in [0, 1]");
-        } else if (!strcmp(a, "--momentum-decay")) {
-            if (!parse_num(v, 0, 1, &c.optim.momentum_decay)) return bad_value(a, v, "want a number in [0, 1]");
-        } else if (!strcmp(a, "--momentum")) {
-            if (!parse_num(v, 0, 0.999999, &c.optim.momentum)) return bad_value(a, v, "want a number in [0, 1)");
-        } else if (!strcmp(a, "--hflip") || !strcmp(a, "--grayscale")) {
-            if (!parse_num(v, 0, 1, &d)) return bad_value(a, v, "want a probability in [0, 1]");
-            if (a[2] == 'h') c.transform.hflip_p = d;
-            else c.transform.grayscale_p = d;
-        } else if (!strcmp(a, "--rotation")) {
-            if (!parse_num(v, 0, 180, &c.transform.rotation_deg)) return bad_value(a, v, "want degrees in [0, 180]");
-        } else if (!strcmp(a, "--brightness") || !strcmp(a, "--contrast") || !strcmp(a, "--saturation")) {
-            if (!parse_num(v, 0, 1, &d)) return bad_value(a, v, "want a number in [0, 1]");
-            if (a[2] == 'b') c.transform.brightness = d;
-            else if (a[2] == 'c') c.transform.contrast = d;
-            else c.transform.saturation = d;
-        } else if (!strcmp(a, "--plateau-factor")) {
-            if (!parse_num(v, 0, 0.999999, &c.plateau.factor) || c.plateau.factor <= 0)
-                return bad_value(a, v, "want a number in (0, 1)");
-        } else if (!strcmp(a, "--plateau-patience") || !strcmp(a, "--plateau-cooldown") ||
-                   !strcmp(a, "--early-stop")) {
-            if (!parse_int(v, 0, 1000000, &n)) return bad_value(a, v, "want a non-negative integer");
-            if (!strcmp(a, "--plateau-patience")) c.plateau.patience = (int)n;
-            else if (!strcmp(a, "--plateau-cooldown")) c.plateau.cooldown = (int)n;
-            else c.early_stop_patience = (int)n;
-        } else if (!strcmp(a, "--plateau-threshold") || !strcmp(a, "--early-stop-threshold")) {
-            if (!parse_num(v, 0, 1, &d)) return bad_value(a, v, "want a number in [0, 1]");
-            if (a[2] == 'p') c.plateau.threshold = d;
-            else c.early_stop_threshold = d;
-        } else if (!strcmp(a, "--min-lr")) {
-            if (!parse_num(v, 0, 10, &c.plateau.min_lr)) return bad_value(a, v, "want a number in [0, 10]");
-        } else {
-            fprintf(stderr, "clresnet train: error: unknown option '%s' (see clresnet train --help)\n", a);
-            return 2;
-        }
-    }
-    char data_buf[4096], out_buf[4096];
-    if (resume) {
-        if (apply_run_config(d, resume, &c, data_buf, sizeof data_buf) != 0) return train_failed(d, 1);
-        c.resume = true;
-        out = resume;
-        if (epochs_flag > 0) c.epochs = (int)epochs_flag;
-        if (workers_flag >= 0) c.workers = (int)workers_flag;
-        /* e.g. the same global batch on another number of ranks */
-        if (batch_flag > 0) c.batch_size = (int)batch_flag;
-    }
-    if (!out) {
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf(out_buf, sizeof out_buf, "runs/%s-%s-%s%s", stamp, crn_model_name(c.model.kind),
-                 crn_act_name(c.model.act), c.model.final_act ? "" : "-nfa");
-        /* rank 0's clock names the folder */
-        crn_error berr = {0};
-        if (crn_dist_bcast(d, out_buf, sizeof out_buf, 0, &berr) != CRN_OK) return train_failed(d, cli_error(&berr));
-        out = out_buf;
-    }
-    c.out_dir = out;
-    c.dist = d;
-    bool lead = d->rank == 0, quiet = g->quiet || !lead;
+    fprintf(stderr, "clresnet: %s %s/%s%s%s, data %s, run folder %s", c->resume ? "resuming" : "training",
+            crn_model_name(c->model.kind), crn_act_name(c->model.act), c->model.final_act ? "" : "/no-final-act",
+            c->model.no_batchnorm ? "/no-batchnorm" : "", c->data_root, out);
+    if (d->size > 1)
+        fprintf(stderr, ", %d ranks x batch %d = global batch %d", d->size, c->batch_size, d->size * c->batch_size);
+    fprintf(stderr, "\n");
+    for (int i = 0; i < c->nchanges; i++)
+        fprintf(stderr, "clresnet: %s changed on resume: %s -> %s\n", c->changes[i].setting, c->changes[i].from,
+                c->changes[i].to);
+}
 
-    /* The data first: a bad path or file is reported before any device work. */
-    crn_dataset ds;
-    crn_dataset_options dopt;
-    crn_dataset_options_default(&dopt);
-    dopt.split_mode = c.split_mode;
-    crn_error derr = {0};
-    if (crn_dataset_open(&ds, c.data_root, &dopt, &derr) != CRN_OK) return train_failed(d, cli_error(&derr));
-    cli_device dev;
-    if (cli_open_device(g, false, &dev) != 0) {
-        crn_dataset_free(&ds);
-        return train_failed(d, 1);
-    }
-    const crn_device_info *di = crn_runtime_device(dev.rt);
-    char device_desc[800];
-    snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", di->name, di->platform_name, di->driver_version);
-    c.device_desc = device_desc;
-    if (!quiet)
-        fprintf(stderr, "clresnet: %s %s/%s%s%s, data %s, run folder %s", resume ? "resuming" : "training",
-                crn_model_name(c.model.kind), crn_act_name(c.model.act), c.model.final_act ? "" : "/no-final-act",
-                c.model.no_batchnorm ? "/no-batchnorm" : "", c.data_root, out);
-    if (!quiet && d->size > 1)
-        fprintf(stderr, ", %d ranks x batch %d = global batch %d", d->size, c.batch_size, d->size * c.batch_size);
-    if (!quiet) fprintf(stderr, "\n");
+static void print_summary(const crn_dist *d, const char *out, const crn_train_result *res, const crn_metrics *met,
+                          const char *report)
+{
+    printf("run %s: %d epochs, %lld steps%s, %.1f training images/s\n", out, res->epochs_run, res->steps,
+           res->early_stopped ? " (early stop)" : res->max_steps_reached ? " (--max-steps)" : "",
+           res->train_images_per_s);
+    if (d->size > 1)
+        printf("%d ranks: the gradient all-reduces took %.2f s on rank 0 (this invocation)\n", d->size,
+               crn_dist_allreduce_seconds());
+    printf("best validation loss %.4f at epoch %d; test (best weights): loss %.4f, accuracy %.4f, "
+           "weighted precision %.4f, recall %.4f, F1 %.4f, top-5 %.4f\n",
+           res->best_val_loss, res->best_epoch, res->test_loss, res->test_acc, met->weighted[CRN_METRIC_PRECISION],
+           met->weighted[CRN_METRIC_RECALL], met->weighted[CRN_METRIC_F1], met->top5_accuracy);
+    printf("report: %s\n", report);
+}
+
+static void print_nothing_to_do(const char *out, const crn_train_config *c, const crn_train_result *res)
+{
+    const char *why = res->early_stopped ? "early stopping ended it"
+                      : c->max_steps > 0 && res->steps >= c->max_steps ? "it took its --max-steps"
+                      : res->epochs_run > c->epochs ? "it trained more epochs than --epochs"
+                                                    : "it trained all its epochs";
+    printf("run %s is finished (%s): %d epochs, %lld steps; nothing to do. Report: %s/report.html\n", out, why,
+           res->epochs_run, res->steps, out);
+}
+
+static void install_stop_handlers(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
-    progress_ctx pc = {.tty = isatty(2), .quiet = quiet};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Trains on an open dataset and device; writes the test metrics and report. */
+static int run_training(const cli_globals *g, const crn_dist *d, crn_train_config *c, const char *out,
+                        crn_dataset *ds, cli_device *dev)
+{
+    bool lead = d->rank == 0, quiet = g->quiet || !lead;
+    const crn_device_info *di = crn_runtime_device(dev->rt);
+    char device_desc[800];
+    snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", di->name, di->platform_name, di->driver_version);
+    c->device_desc = device_desc;
+    if (!quiet) announce(d, c, out);
+    install_stop_handlers();
+    progress_ctx pc = {.tty = isatty(2), .quiet = quiet, .last_print = crn_now_s()};
     crn_train_result res;
     crn_error err = {0};
-    int rc = crn_train(dev.ops, &c, &ds, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
+    int rc = crn_train(dev->ops, c, ds, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
     if (pc.tty && !quiet) fprintf(stderr, "\r\033[K");
-    cli_close_device(&dev);
     crn_metrics met;
     char report[4200] = "";
-    if (rc == CRN_OK && lead)
-        rc = crn_eval_write_run(out, &ds, ds.kind == CRN_DATASET_FLOWERS102 ? crn_split_mode_name(c.split_mode) : NULL,
+    if (rc == CRN_OK && lead && !res.nothing_to_do)
+        rc = crn_eval_write_run(out, ds, ds->kind == CRN_DATASET_FLOWERS102 ? crn_split_mode_name(c->split_mode) : NULL,
                                 CRN_SPLIT_TEST, res.test_logits, res.test_count, res.test_checkpoint, &met, report,
                                 sizeof report, &err);
     crn_train_result_free(&res);
-    crn_dataset_free(&ds);
     if (rc == CRN_EINTR) {
         if (lead)
-            fprintf(stderr,
-                    "clresnet: interrupted after step %lld; checkpoint %s\nresume with: clresnet train --resume %s\n",
+            fprintf(stderr, "clresnet: stopped by %s after step %lld; checkpoint %s\nresume with: clresnet train "
+                            "--resume %s\n", g_stop == SIGTERM ? "SIGTERM" : g_stop == SIGHUP ? "SIGHUP" : "Ctrl-C",
                     res.steps, res.checkpoint, out);
-        return 130;
+        return 128 + (g_stop ? g_stop : SIGINT);
     }
     if (rc != CRN_OK) {
         if (d->size > 1) fprintf(stderr, "clresnet: rank %d of %d: error: %s\n", d->rank, d->size, err.msg);
@@ -426,17 +526,60 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         return train_failed(d, 1);
     }
     if (!lead) return 0;
-    printf("run %s: %d epochs, %lld steps%s, %.1f training images/s\n", out, res.epochs_run, res.steps,
-           res.early_stopped ? " (early stop)" : res.max_steps_reached ? " (--max-steps)" : "",
-           res.train_images_per_s);
-    if (d->size > 1)
-        printf("%d ranks: the gradient all-reduces took %.2f s on rank 0 (this invocation)\n", d->size,
-               crn_dist_allreduce_seconds());
-    printf("best validation loss %.4f at epoch %d; test (best weights): loss %.4f, accuracy %.4f, "
-           "weighted precision %.4f, recall %.4f, F1 %.4f, top-5 %.4f\n",
-           res.best_val_loss, res.best_epoch, res.test_loss, res.test_acc, met.weighted[CRN_METRIC_PRECISION],
-           met.weighted[CRN_METRIC_RECALL], met.weighted[CRN_METRIC_F1], met.top5_accuracy);
-    printf("report: %s\n", report);
-    crn_metrics_free(&met);
+    if (res.nothing_to_do) print_nothing_to_do(out, c, &res);
+    else {
+        print_summary(d, out, &res, &met, report);
+        crn_metrics_free(&met);
+    }
     return 0;
+}
+
+int cmd_train(const cli_globals *g, int argc, char **argv)
+{
+    const crn_dist *d = g->dist ? g->dist : crn_dist_single();
+    train_args t;
+    memset(&t, 0, sizeof t);
+    crn_train_config_default(&t.c);
+    int rc = parse_args(argc, argv, &t);
+    if (rc) return rc;
+    crn_run_config_strings strs;
+    crn_setting_change changes[8];
+    char out_buf[4096], data_buf[4096];
+    crn_train_config *c = &t.c;
+    if (t.resume) {
+        if ((rc = apply_resume(d, &t, &strs, changes, &c->nchanges))) return train_failed(d, rc);
+        c->changes = changes;
+        char metrics[4200];
+        snprintf(metrics, sizeof metrics, "%s/metrics.json", t.resume);
+        c->test_if_done = access(metrics, F_OK) != 0; /* the test did not run: run it now */
+    } else {
+        crn_error err = {0};
+        if (t.data) c->data_root = t.data;
+        else if (cli_sample_data(data_buf, sizeof data_buf, &err) != 0) return train_failed(d, cli_error(&err));
+        else c->data_root = data_buf;
+        if (!t.out && default_out(d, c, out_buf, sizeof out_buf) != 0) return train_failed(d, 1);
+        if (!t.out) t.out = out_buf;
+        c->overwrite = t.overwrite;
+        /* before any device work: a run folder is never written over unasked */
+        if (d->rank == 0 && !t.overwrite && crn_run_dir_claim(t.out, false, &err) != CRN_OK)
+            return train_failed(d, cli_error(&err));
+    }
+    c->out_dir = t.out;
+    c->dist = d;
+    /* The data first: a bad path or file is reported before any device work. */
+    crn_dataset ds;
+    crn_dataset_options dopt;
+    crn_dataset_options_default(&dopt);
+    dopt.split_mode = c->split_mode;
+    crn_error derr = {0};
+    if (crn_dataset_open(&ds, c->data_root, &dopt, &derr) != CRN_OK) return train_failed(d, cli_error(&derr));
+    cli_device dev;
+    if (cli_open_device(g, false, &dev) != 0) {
+        crn_dataset_free(&ds);
+        return train_failed(d, 1);
+    }
+    rc = run_training(g, d, c, t.out, &ds, &dev);
+    cli_close_device(&dev);
+    crn_dataset_free(&ds);
+    return rc;
 }

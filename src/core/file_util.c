@@ -72,6 +72,11 @@ int crn_read_file(const char *path, char **data, size_t *n, crn_error *err)
     *n = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return crn_fail(err, CRN_EIO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return crn_fail(err, CRN_EIO, "%s is a folder, not a file", path);
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {

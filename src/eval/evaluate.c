@@ -16,14 +16,21 @@ int crn_argmax(const float *v, int k)
     return best;
 }
 
-int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc, double *loss,
-                 double *acc, float *logits_out, crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
+int crn_in_top(const float *v, int k, int label, int n)
 {
-    return crn_evaluate_dist(crn_dist_single(), m, ds, split, lc, loss, acc, logits_out, progress, ctx, epoch, err);
+    int rank = 0;
+    for (int c = 0; c < k; c++) rank += v[c] > v[label] || (v[c] == v[label] && c < label);
+    return rank < n;
+}
+
+int crn_evaluate(crn_model *m, const crn_dataset *ds, crn_split split, const crn_loader_config *lc,
+                 crn_eval_result *res, float *logits_out, crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
+{
+    return crn_evaluate_dist(crn_dist_single(), m, ds, split, lc, res, logits_out, progress, ctx, epoch, err);
 }
 
 int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, crn_split split,
-                      const crn_loader_config *lc_in, double *loss, double *acc, float *logits_out,
+                      const crn_loader_config *lc_in, crn_eval_result *res, float *logits_out,
                       crn_progress_fn progress, void *ctx, int epoch, crn_error *err)
 {
     const crn_model_config *mc = crn_model_get_config(m);
@@ -40,7 +47,7 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
     float *losses = malloc((size_t)lc->batch_size * sizeof *losses);
     float *logits = malloc((size_t)lc->batch_size * (size_t)k * sizeof *logits);
     if (!losses || !logits) rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
-    double sum = 0, correct = 0, seen = 0, t0 = crn_now_s();
+    double sum = 0, correct = 0, top5 = 0, seen = 0, t0 = crn_now_s();
     if (rc == CRN_OK) rc = crn_loader_start_epoch(ld, 0, err);
     const crn_batch *b = NULL;
     size_t batches = crn_loader_batches_per_epoch(ld);
@@ -58,6 +65,7 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
         for (int i = 0; i < b->n; i++) {
             sum += losses[i];
             correct += crn_argmax(logits + (size_t)i * k, k) == b->labels[i];
+            top5 += crn_in_top(logits + (size_t)i * k, k, b->labels[i], 5);
             if (logits_out) memcpy(logits_out + b->indices[i] * (size_t)k, logits + (size_t)i * k, (size_t)k * sizeof *logits);
         }
         seen += b->n;
@@ -71,17 +79,14 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
         }
     }
     if (rc == CRN_OK && d->size > 1) {
-        double v[3] = {sum, correct, seen};
-        rc = crn_dist_sum_f64(d, v, 3, err);
-        sum = v[0], correct = v[1], seen = v[2];
+        double v[4] = {sum, correct, top5, seen};
+        rc = crn_dist_sum_f64(d, v, 4, err);
+        sum = v[0], correct = v[1], top5 = v[2], seen = v[3];
         if (rc == CRN_OK && logits_out) rc = crn_dist_sum_f32(d, logits_out, ds->count[split] * (size_t)k, err);
     }
     if (rc == CRN_OK && seen == 0)
         rc = crn_fail(err, CRN_EINVAL, "the %s split has no usable image", crn_split_name(split));
-    if (rc == CRN_OK) {
-        *loss = sum / seen;
-        *acc = correct / seen;
-    }
+    if (rc == CRN_OK) *res = (crn_eval_result){sum / seen, correct / seen, top5 / seen};
     free(losses);
     free(logits);
     crn_loader_destroy(ld);

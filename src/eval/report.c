@@ -45,7 +45,12 @@ void crn_run_name(const char *run_dir, char *buf, size_t size)
         const char *act = json_string_value(json_object_get(c, "act"));
         json_t *fa = json_object_get(c, "final_act");
         bool nfa = json_is_false(fa) || (json_is_integer(fa) && json_integer_value(fa) == 0);
-        snprintf(buf, size, "%s/%s%s", model, act ? act : "?", nfa ? "/no-final-act" : "");
+        json_t *bn = json_object_get(c, "batchnorm");
+        double width = json_is_number(json_object_get(c, "width")) ? json_number_value(json_object_get(c, "width")) : 1;
+        char wbuf[32] = "";
+        if (width != 1) snprintf(wbuf, sizeof wbuf, "/width-%g", width);
+        snprintf(buf, size, "%s/%s%s%s%s", model, act ? act : "?", nfa ? "/no-final-act" : "",
+                 json_is_false(bn) ? "/no-batchnorm" : "", wbuf);
     } else {
         size_t n = strlen(run_dir);
         while (n > 1 && run_dir[n - 1] == '/') n--;
@@ -140,6 +145,7 @@ typedef struct report {
     char **names; /* class names from metrics.json, else splits.json; may be NULL */
     int k;        /* classes */
     char runname[256];
+    char split[16];   /* the split the metrics are of: "test" unless metrics.json says otherwise */
     crn_sb h, svg;
     char title[512];
 } report;
@@ -175,6 +181,8 @@ static int load_inputs(report *r, crn_error *err)
         return crn_fail(err, CRN_EINVAL, "%s: no log.jsonl with epochs and no metrics.json: nothing to report", r->dir);
     if (r->have_metrics && r->have_splits && r->ct.num_classes != r->m.num_classes) r->have_splits = false;
     r->names = r->mnames ? r->mnames : (r->have_splits ? r->ct.names : NULL);
+    const char *split = r->mjson ? json_string_value(json_object_get(r->mjson, "split")) : NULL;
+    snprintf(r->split, sizeof r->split, "%s", split ? split : "test");
     r->k = r->have_metrics ? r->m.num_classes : (r->have_splits ? r->ct.num_classes : 0);
     crn_run_name(r->dir, r->runname, sizeof r->runname);
     return CRN_OK;
@@ -190,10 +198,9 @@ static void section_summary(report *r)
                        "to add the test metrics.</p>\n</section>\n");
         return;
     }
-    const char *split = r->mjson ? json_string_value(json_object_get(r->mjson, "split")) : NULL;
     const char *ckpt = r->mjson ? json_string_value(json_object_get(r->mjson, "checkpoint")) : NULL;
     crn_sb_puts(h, "<p>Evaluated on the <b>");
-    crn_sb_xml(h, split ? split : "test");
+    crn_sb_xml(h, r->split);
     crn_sb_printf(h, "</b> split: %lld images, %d classes", m->n, r->k);
     if (ckpt) {
         crn_sb_puts(h, ", weights <code>");
@@ -218,8 +225,8 @@ static void section_summary(report *r)
         crn_sb_printf(h, "<tr><td>%s</td><td class=\"n\">%.1f%%</td><td class=\"n\">%d of %d</td><td class=\"n\">%d</td></tr>\n",
                       mn[j], 100 * m->pass_share[j], m->classes_with_support - m->under_count[j], m->classes_with_support,
                       m->under_count[j]);
-    crn_sb_puts(h, "</table>\n<p class=\"note\">Among the classes with test samples; sklearn's definitions "
-                   "(a class never predicted has precision 0).</p>\n</section>\n");
+    crn_sb_printf(h, "</table>\n<p class=\"note\">Among the classes with %s samples; sklearn's definitions "
+                     "(a class never predicted has precision 0).</p>\n</section>\n", r->split);
 }
 
 static int section_curves(report *r, crn_error *err)
@@ -269,7 +276,7 @@ static int section_per_class(report *r, crn_error *err)
     for (int j = 0; j < 3; j++) {
         snprintf(r->title, sizeof r->title, "%s per class (bars under %.2g in red)", mn[j], m->pass_mark);
         crn_svg_bar_chart(&r->svg, 1100, 330, r->title, "class", mn[j], vals[j], r->k, 0, 1, m->pass_mark, mark, true);
-        snprintf(r->title, sizeof r->title, "%s of each class on the %s split", mn[j], "evaluated");
+        snprintf(r->title, sizeof r->title, "%s of each class on the %s split", mn[j], r->split);
         int rc = figure(h, r->dir, files[j], &r->svg, r->title, err);
         if (rc != CRN_OK) return rc;
         crn_sb_printf(h, "<p class=\"under\"><b>%d classes under %.2g in %s</b>%s", m->under_count[j], m->pass_mark,
@@ -490,13 +497,17 @@ int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size
     int rc = load_inputs(&r, err);
     crn_sb *h = &r.h;
     if (rc == CRN_OK) {
+        char title[400];
+        snprintf(title, sizeof title, "%s%s%s", r.runname, r.have_metrics ? ", " : "",
+                 r.have_metrics ? r.split : "");
+        if (r.have_metrics) snprintf(title + strlen(title), sizeof title - strlen(title), " split");
         crn_sb_puts(h, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
                        "<meta charset=\"utf-8\"/>\n<title>clresnet report: ");
-        crn_sb_xml(h, r.runname);
+        crn_sb_xml(h, title);
         crn_sb_puts(h, "</title>\n<style>\n");
         crn_sb_puts(h, CSS);
         crn_sb_puts(h, "</style>\n</head>\n<body>\n<h1>clresnet run report: ");
-        crn_sb_xml(h, r.runname);
+        crn_sb_xml(h, title);
         crn_sb_puts(h, "</h1>\n<p>Run folder: <code>");
         crn_sb_xml(h, run_dir);
         crn_sb_puts(h, "</code></p>\n");

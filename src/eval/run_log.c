@@ -34,6 +34,8 @@ int crn_run_log_read(const char *path, crn_epoch_record *out, int max, crn_error
         e->seconds = json_number_value(json_object_get(o, "seconds"));
         e->train_images_per_s = json_number_value(json_object_get(o, "train_images_per_s"));
         e->best = json_is_true(json_object_get(o, "best"));
+        json_t *t5 = json_object_get(o, "val_top5");
+        e->val_top5 = json_is_number(t5) ? json_number_value(t5) : -1;
         json_decref(o);
     }
     fclose(f);

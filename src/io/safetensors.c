@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *DTYPE_NAMES[] = {"F32", "F64", "I64", "I32", "U8"};
 static const size_t DTYPE_SIZES[] = {4, 8, 8, 4, 1};
@@ -90,7 +91,13 @@ int crn_st_read(const char *path, crn_st_file *f, crn_error *err)
         return crn_fail(err, CRN_EIO, "%s: %s", path, strerror(e));
     }
     int rc = CRN_OK;
-    if (fseek(fp, 0, SEEK_END) != 0 || ftell(fp) < 0) rc = crn_fail(err, CRN_EIO, "%s: cannot seek", path);
+    struct stat sb;
+    /* a folder opens for reading on Linux and seeks to LONG_MAX */
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
+        rc = crn_fail(err, CRN_EIO, "%s is %s, not a safetensors file", path,
+                      S_ISDIR(sb.st_mode) ? "a folder" : "not a regular file");
+    if (rc == CRN_OK && (fseek(fp, 0, SEEK_END) != 0 || ftell(fp) < 0))
+        rc = crn_fail(err, CRN_EIO, "%s: cannot seek", path);
     if (rc == CRN_OK) {
         f->size = (size_t)ftell(fp);
         rewind(fp);

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,4 +287,23 @@ int crn_checkpoint_load(const char *path, crn_model *m, crn_optimizer *opt, crn_
     if (rc == CRN_OK && st) rc = parse_state(&f, st, err);
     crn_st_free(&f);
     return rc;
+}
+
+int crn_checkpoint_resolve(const char *arg, char *path, size_t size, crn_error *err)
+{
+    struct stat sb;
+    if (stat(arg, &sb) != 0)
+        return crn_fail(err, CRN_EIO, "%s: %s; give a checkpoint (.safetensors) or a run folder", arg, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        snprintf(path, size, "%s/best.safetensors", arg);
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            return crn_fail(err, CRN_EINVAL,
+                            "%s is a folder without best.safetensors: give a run folder of clresnet train (after its "
+                            "first epoch) or a checkpoint file", arg);
+        return CRN_OK;
+    }
+    if (!S_ISREG(sb.st_mode))
+        return crn_fail(err, CRN_EINVAL, "%s is not a file: give a checkpoint (.safetensors) or a run folder", arg);
+    snprintf(path, size, "%s", arg);
+    return CRN_OK;
 }

@@ -118,7 +118,7 @@ int crn_run_dir_open(crn_run_dir *r, const char *path, bool resume, int keep_epo
     }
     rc = CRN_OK;
     r->log_csv = open_log(path, "log.csv",
-                          "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,train_images_per_s,best\n", err, &rc);
+                          "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,train_images_per_s,best,val_top5\n", err, &rc);
     if (rc == CRN_OK) r->log_jsonl = open_log(path, "log.jsonl", NULL, err, &rc);
     if (rc == CRN_OK) r->steps_csv = open_log(path, "steps.csv", "step,epoch,loss,lr\n", err, &rc);
     if (rc != CRN_OK) crn_run_dir_close(r);
@@ -135,13 +135,13 @@ void crn_run_dir_close(crn_run_dir *r)
 
 int crn_run_dir_log_epoch(crn_run_dir *r, const crn_epoch_record *e, crn_error *err)
 {
-    fprintf(r->log_csv, "%d,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.2f,%d\n", e->epoch, e->train_loss, e->train_acc,
-            e->val_loss, e->val_acc, e->lr, e->seconds, e->train_images_per_s, e->best ? 1 : 0);
+    fprintf(r->log_csv, "%d,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.2f,%d,%.6f\n", e->epoch, e->train_loss, e->train_acc,
+            e->val_loss, e->val_acc, e->lr, e->seconds, e->train_images_per_s, e->best ? 1 : 0, e->val_top5);
     fprintf(r->log_jsonl,
             "{\"epoch\":%d,\"train_loss\":%.6f,\"train_acc\":%.6f,\"val_loss\":%.6f,\"val_acc\":%.6f,"
-            "\"lr\":%.9g,\"seconds\":%.3f,\"train_images_per_s\":%.2f,\"best\":%s}\n",
+            "\"lr\":%.9g,\"seconds\":%.3f,\"train_images_per_s\":%.2f,\"best\":%s,\"val_top5\":%.6f}\n",
             e->epoch, e->train_loss, e->train_acc, e->val_loss, e->val_acc, e->lr, e->seconds,
-            e->train_images_per_s, e->best ? "true" : "false");
+            e->train_images_per_s, e->best ? "true" : "false", e->val_top5);
     if (fflush(r->log_csv) != 0 || fflush(r->log_jsonl) != 0)
         return crn_fail(err, CRN_EIO, "writing the epoch log in %s: %s", r->path, strerror(errno));
     return CRN_OK;
@@ -152,5 +152,44 @@ int crn_run_dir_log_step(crn_run_dir *r, long long step, int epoch, double loss,
     fprintf(r->steps_csv, "%lld,%d,%.7f,%.9g\n", step, epoch, loss, lr);
     if (fflush(r->steps_csv) != 0)
         return crn_fail(err, CRN_EIO, "writing steps.csv in %s: %s", r->path, strerror(errno));
+    return CRN_OK;
+}
+
+/* The files a run writes into its folder. */
+static const char *const RUN_FILES[] = {
+    "config.json",    "last.safetensors", "best.safetensors", "log.csv",        "log.jsonl",
+    "steps.csv",      "metrics.json",     "per_class.csv",    "confusion.csv",  "predictions.csv",
+    "splits.json",    "report.html",      "curves_accuracy.svg", "curves_loss.svg", "per_class_precision.svg",
+    "per_class_recall.svg", "per_class_f1.svg", "train_distribution.svg", "confusion.svg",
+};
+enum { RUN_FILE_COUNT = sizeof RUN_FILES / sizeof RUN_FILES[0], RUN_MARKERS = 7 }; /* the first 7 mark a run */
+
+bool crn_run_dir_holds_run(const char *path, char *which, size_t size)
+{
+    for (int i = 0; i < RUN_MARKERS; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", path, RUN_FILES[i]);
+        if (access(p, F_OK) == 0) {
+            if (which) snprintf(which, size, "%s", RUN_FILES[i]);
+            return true;
+        }
+    }
+    return false;
+}
+
+int crn_run_dir_claim(const char *path, bool overwrite, crn_error *err)
+{
+    char which[64];
+    if (!crn_run_dir_holds_run(path, which, sizeof which)) return CRN_OK;
+    if (!overwrite)
+        return crn_fail(err, CRN_EINVAL,
+                        "%s already holds a run (%s): resume it with `clresnet train --resume %s`, choose another "
+                        "--out, or add --overwrite to replace it", path, which, path);
+    for (int i = 0; i < RUN_FILE_COUNT; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", path, RUN_FILES[i]);
+        if (unlink(p) != 0 && errno != ENOENT)
+            return crn_fail(err, CRN_EIO, "--overwrite: cannot remove %s: %s", p, strerror(errno));
+    }
     return CRN_OK;
 }

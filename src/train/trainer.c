@@ -17,6 +17,7 @@
 #include "clresnet/core/file_util.h"
 #include "clresnet/core/hash.h"
 #include "clresnet/eval/metrics.h"
+#include "clresnet/train/run_config.h"
 
 void crn_train_config_default(crn_train_config *c)
 {
@@ -100,57 +101,6 @@ int crn_train_plan_memory(crn_ops *ops, const crn_model_config *mc, int batch, c
                     dev->name, (double)dev->global_mem / 1048576.0, fit, fit);
 }
 
-static char *config_json(const crn_train_config *c, const crn_dataset *ds, size_t params)
-{
-    json_t *o = json_object();
-    /* absolute, so that --resume works from any working directory */
-    char *abs = realpath(ds->root, NULL);
-    json_object_set_new(o, "data", json_string(abs ? abs : ds->root));
-    free(abs);
-    json_object_set_new(o, "split_mode", json_string(crn_split_mode_name(c->split_mode)));
-    json_object_set_new(o, "train_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TRAIN]));
-    json_object_set_new(o, "val_images", json_integer((json_int_t)ds->count[CRN_SPLIT_VAL]));
-    json_object_set_new(o, "test_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TEST]));
-    json_object_set_new(o, "model", json_string(crn_model_name(c->model.kind)));
-    json_object_set_new(o, "act", json_string(crn_act_name(c->model.act)));
-    json_object_set_new(o, "final_act", json_boolean(c->model.final_act));
-    json_object_set_new(o, "batchnorm", json_boolean(!c->model.no_batchnorm));
-    json_object_set_new(o, "width", json_real(c->model.width));
-    json_object_set_new(o, "classes", json_integer(ds->num_classes));
-    json_object_set_new(o, "parameters", json_integer((json_int_t)params));
-    json_object_set_new(o, "image_size", json_integer(c->transform.image_size));
-    json_object_set_new(o, "resize", json_integer(crn_transform_resize_target(&c->transform)));
-    json_object_set_new(o, "augment", json_boolean(c->transform.augment));
-    json_object_set_new(o, "hflip", json_real(c->transform.hflip_p));
-    json_object_set_new(o, "rotation", json_real(c->transform.rotation_deg));
-    json_object_set_new(o, "grayscale", json_real(c->transform.grayscale_p));
-    json_object_set_new(o, "brightness", json_real(c->transform.brightness));
-    json_object_set_new(o, "contrast", json_real(c->transform.contrast));
-    json_object_set_new(o, "saturation", json_real(c->transform.saturation));
-    json_object_set_new(o, "batch_size", json_integer(c->batch_size));
-    json_object_set_new(o, "epochs", json_integer(c->epochs));
-    json_object_set_new(o, "max_steps", json_integer(c->max_steps));
-    json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
-    json_object_set_new(o, "shuffle", json_boolean(c->shuffle));
-    json_object_set_new(o, "workers", json_integer(c->workers));
-    json_object_set_new(o, "optimizer", json_string(crn_optim_name(c->optim.kind)));
-    json_object_set_new(o, "lr", json_real(c->optim.lr));
-    json_object_set_new(o, "betas", json_pack("[ff]", c->optim.beta1, c->optim.beta2));
-    json_object_set_new(o, "eps", json_real(c->optim.eps));
-    json_object_set_new(o, "weight_decay", json_real(c->optim.weight_decay));
-    json_object_set_new(o, "momentum_decay", json_real(c->optim.momentum_decay));
-    json_object_set_new(o, "momentum", json_real(c->optim.momentum));
-    json_object_set_new(o, "plateau", json_pack("{s:f,s:i,s:f,s:i,s:f}", "factor", c->plateau.factor, "patience",
-                                                c->plateau.patience, "threshold", c->plateau.threshold, "cooldown",
-                                                c->plateau.cooldown, "min_lr", c->plateau.min_lr));
-    json_object_set_new(o, "early_stop", json_pack("{s:i,s:f}", "patience", c->early_stop_patience, "threshold",
-                                                   c->early_stop_threshold));
-    json_object_set_new(o, "init", c->init_path ? json_string(c->init_path) : json_null());
-    json_object_set_new(o, "device", json_string(c->device_desc ? c->device_desc : ""));
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return s;
-}
 
 static int loader_config(const crn_train_config *c, bool train, crn_loader_config *lc)
 {
@@ -181,6 +131,8 @@ typedef struct train_ctx {
     const crn_dist *d;
     bool lead;      /* rank 0: writes the run folder */
     float *host;    /* scratch for gradient all-reduces and broadcasts */
+    double epoch_wall_sum; /* wall time of the epochs completed in this invocation (training and validation) */
+    int epochs_timed;
 } train_ctx;
 
 static void ctx_free(train_ctx *t)
@@ -242,6 +194,20 @@ static int save_last(train_ctx *t, crn_train_result *res, crn_error *err)
         t->have_last = true;
     }
     return rc;
+}
+
+/* Seconds left in the whole run, from inside epoch `epoch` whose training
+ * phase has eta_s to go and takes train_s in all: the rest of this epoch
+ * (its validation included) and the epochs left up to --epochs, at the mean
+ * wall time of the epochs done so far (before the first: this one's
+ * training time plus a validation pass, a third of a training step per
+ * image). Early stopping can only make it shorter. */
+static double run_eta(const train_ctx *t, int epoch, double eta_s, double train_s)
+{
+    double n_train = (double)t->ds->count[CRN_SPLIT_TRAIN], n_val = (double)t->ds->count[CRN_SPLIT_VAL];
+    double val_s = train_s * n_val / (3.0 * (n_train > 0 ? n_train : 1));
+    double epoch_s = t->epochs_timed ? t->epoch_wall_sum / t->epochs_timed : train_s + val_s;
+    return eta_s + val_s + (double)(t->cfg->epochs - epoch) * epoch_s;
 }
 
 /* One epoch of training from position st.epoch_position of its order on.
@@ -311,7 +277,8 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
                               .batch = b->batch_index + 1, .batches = batches, .step = t->st.step,
                               .loss = t->st.epoch_loss_sum / t->st.epoch_seen,
                               .images_per_s = (t->st.epoch_seen - seen_at_start) / (el > 0 ? el : 1e-9)};
-            p.eta_s = (double)(batches - p.batch) * el / (double)(p.batch - (size_t)0);
+            p.eta_s = (double)(batches - p.batch) * el / (double)p.batch;
+            p.eta_run_s = run_eta(t, epoch, p.eta_s, el + p.eta_s);
             progress(pctx, &p);
         }
         if (c->max_steps > 0 && t->st.step >= c->max_steps) {
@@ -349,8 +316,10 @@ static int final_test(train_ctx *t, crn_train_result *res, crn_progress_fn progr
     if (!logits) return crn_fail(err, CRN_ENOMEM, "out of host memory");
     crn_loader_config el;
     loader_config(t->cfg, false, &el);
-    rc = crn_evaluate_dist(t->d, t->model, t->ds, CRN_SPLIT_TEST, &el, &res->test_loss, &res->test_acc, logits,
-                           progress, pctx, t->st.epoch, err);
+    crn_eval_result er;
+    rc = crn_evaluate_dist(t->d, t->model, t->ds, CRN_SPLIT_TEST, &el, &er, logits, progress, pctx, t->st.epoch, err);
+    res->test_loss = er.loss;
+    res->test_acc = er.accuracy;
     if (rc != CRN_OK || !t->lead) {
         free(logits);
         return rc;
@@ -394,8 +363,7 @@ static int create_model(train_ctx *t, crn_ops *ops, crn_error *err)
     t->losses = malloc((size_t)c->batch_size * sizeof *t->losses);
     t->logits = malloc((size_t)c->batch_size * (size_t)mc.classes * sizeof *t->logits);
     if (t->d->size > 1) t->host = malloc((np > nbuf ? np : nbuf) * sizeof *t->host + 1);
-    t->config_text = config_json(c, t->ds, crn_model_param_count(t->model));
-    if (!t->losses || !t->logits || (t->d->size > 1 && !t->host) || !t->config_text)
+    if (!t->losses || !t->logits || (t->d->size > 1 && !t->host))
         return crn_fail(err, CRN_ENOMEM, "out of host memory");
     snprintf(t->last_path, sizeof t->last_path, "%s/last.safetensors", c->out_dir);
     snprintf(t->best_path, sizeof t->best_path, "%s/best.safetensors", c->out_dir);
@@ -444,13 +412,32 @@ static int start_state(train_ctx *t, uint64_t checksum, crn_error *err)
     return rc;
 }
 
+/* The run's config.json text (rank 0 keeps the changes logged by earlier resumes). */
+static int make_config_text(train_ctx *t, crn_error *err)
+{
+    const crn_train_config *c = t->cfg;
+    char *previous = NULL;
+    if (t->lead && c->resume) {
+        char p[4200];
+        size_t n = 0;
+        snprintf(p, sizeof p, "%s/config.json", c->out_dir);
+        if (crn_read_file(p, &previous, &n, NULL) != CRN_OK) previous = NULL;
+    }
+    t->config_text = crn_run_config_json(c, t->ds, crn_model_param_count(t->model), previous, t->st.epoch, t->st.step);
+    free(previous);
+    return t->config_text ? CRN_OK : crn_fail(err, CRN_ENOMEM, "out of host memory");
+}
+
 /* Rank 0: the run folder with its logs, config.json and splits.json (now,
- * so that a report made mid-run shows the label distribution). */
+ * so that a report made mid-run shows the label distribution). A folder
+ * that holds another run is never written over unless asked to. */
 static int open_run_folder(train_ctx *t, crn_error *err)
 {
     const crn_train_config *c = t->cfg;
-    if (!t->lead) return CRN_OK;
-    int rc = crn_run_dir_open(&t->run, c->out_dir, c->resume, t->st.epoch, t->st.step, err);
+    int rc = make_config_text(t, err);
+    if (rc != CRN_OK || !t->lead) return rc;
+    if (!c->resume && (rc = crn_run_dir_claim(c->out_dir, c->overwrite, err)) != CRN_OK) return rc;
+    rc = crn_run_dir_open(&t->run, c->out_dir, c->resume, t->st.epoch, t->st.step, err);
     if (rc == CRN_OK) rc = crn_run_dir_write_text(&t->run, "config.json", t->config_text, err);
     if (rc != CRN_OK) return rc;
     crn_class_table ct;
@@ -459,6 +446,15 @@ static int open_run_folder(train_ctx *t, crn_error *err)
     rc = crn_class_table_write(&ct, c->out_dir, err);
     crn_class_table_free(&ct);
     return rc;
+}
+
+/* Whether the run has nothing left to train: its epochs, its --max-steps or
+ * early stopping ended it. */
+static bool training_done(const train_ctx *t)
+{
+    const crn_train_config *c = t->cfg;
+    return t->st.epoch >= c->epochs || t->st.early.bad_epochs >= t->st.early.patience ||
+           (c->max_steps > 0 && t->st.step >= c->max_steps);
 }
 
 /* After an epoch's training: validation, the scheduler and early stopping,
@@ -473,11 +469,14 @@ static int end_epoch(train_ctx *t, int epoch, crn_epoch_record *rec, bool *stop_
     rec->train_images_per_s = t->st.epoch_seen / (t->st.epoch_seconds > 0 ? t->st.epoch_seconds : 1e-9);
     crn_loader_config el;
     loader_config(c, false, &el);
+    crn_eval_result er;
     int rc = sync_buffers(t, err);
     if (rc == CRN_OK)
-        rc = crn_evaluate_dist(t->d, t->model, t->ds, CRN_SPLIT_VAL, &el, &rec->val_loss, &rec->val_acc, NULL,
-                               progress, pctx, epoch, err);
+        rc = crn_evaluate_dist(t->d, t->model, t->ds, CRN_SPLIT_VAL, &el, &er, NULL, progress, pctx, epoch, err);
     if (rc != CRN_OK) return rc;
+    rec->val_loss = er.loss;
+    rec->val_acc = er.accuracy;
+    rec->val_top5 = er.top5;
     double new_lr = crn_plateau_step(&t->st.plateau, rec->val_loss, t->st.lr);
     *stop_now = crn_early_stop_update(&t->st.early, rec->val_loss, &rec->best);
     t->st.epoch = epoch;
@@ -495,7 +494,9 @@ static int end_epoch(train_ctx *t, int epoch, crn_epoch_record *rec, bool *stop_
     res->epochs_run = epoch;
     if (progress) {
         crn_progress p = {.phase = CRN_PHASE_VAL, .epoch = epoch, .epochs = c->epochs, .step = t->st.step,
-                          .epoch_done = rec};
+                          .epoch_done = rec, .next_lr = new_lr, .early_stop = *stop_now,
+                          .early_stop_patience = t->st.early.patience, .plateau_patience = t->st.plateau.patience,
+                          .best_val_loss = t->st.early.best, .best_epoch = t->st.best_epoch};
         progress(pctx, &p);
     }
     return CRN_OK;
@@ -519,6 +520,17 @@ int crn_train(crn_ops *ops, const crn_train_config *c, const crn_dataset *ds, vo
     if (rc == CRN_OK) rc = check_data(&t, &checksum, err);
     if (rc == CRN_OK) rc = create_model(&t, ops, err);
     if (rc == CRN_OK) rc = start_state(&t, checksum, err);
+    if (rc == CRN_OK && c->resume && training_done(&t) && !c->test_if_done) {
+        res->nothing_to_do = true;
+        res->early_stopped = t.st.early.bad_epochs >= t.st.early.patience;
+        res->max_steps_reached = c->max_steps > 0 && t.st.step >= c->max_steps;
+        res->best_val_loss = t.st.early.best;
+        res->best_epoch = t.st.best_epoch;
+        res->steps = t.st.step;
+        res->epochs_run = t.st.epoch;
+        ctx_free(&t);
+        return CRN_OK;
+    }
     if (rc == CRN_OK) rc = open_run_folder(&t, err);
     crn_loader_config tl;
     loader_config(c, true, &tl);
@@ -533,12 +545,15 @@ int crn_train(crn_ops *ops, const crn_train_config *c, const crn_dataset *ds, vo
     if (c->max_steps > 0 && t.st.step >= c->max_steps) res->max_steps_reached = true;
     for (int epoch = t.st.epoch + 1; rc == CRN_OK && epoch <= c->epochs && !stop_now && !res->max_steps_reached;
          epoch++) {
+        double e0 = crn_now_s();
         rc = train_epoch(&t, epoch, stop, progress, pctx, res, err);
         crn_epoch_record rec;
         if (rc == CRN_OK) {
             train_seconds += t.st.epoch_seconds;
             train_images += t.st.epoch_seen;
             rc = end_epoch(&t, epoch, &rec, &stop_now, progress, pctx, res, err);
+            t.epoch_wall_sum += crn_now_s() - e0;
+            t.epochs_timed++;
         }
         double stop_flag = stop && *stop; /* every rank stops if one was asked to */
         if (rc == CRN_OK) rc = crn_dist_sum_f64(t.d, &stop_flag, 1, err);

@@ -11,6 +11,7 @@ typedef struct crn_epoch_record {
     int epoch;             /* 1-based */
     double train_loss, train_acc;
     double val_loss, val_acc;
+    double val_top5;       /* top-5 accuracy on the validation split; -1: not logged (older runs) */
     double lr;             /* the lr used during this epoch */
     double seconds;        /* training phase wall time */
     double train_images_per_s;

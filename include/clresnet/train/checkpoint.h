@@ -40,6 +40,11 @@ int crn_checkpoint_save(const char *path, crn_model *m, crn_optimizer *opt, cons
  * damaged file or a missing tensor is an error naming the file. */
 int crn_checkpoint_load(const char *path, crn_model *m, crn_optimizer *opt, crn_run_state *st, crn_error *err);
 
+/* The checkpoint a user names: a checkpoint file as it is, or a run folder,
+ * whose best.safetensors (the lowest validation loss) it takes. Anything
+ * else is an error that says what was expected. path receives the file. */
+int crn_checkpoint_resolve(const char *arg, char *path, size_t size, crn_error *err);
+
 /* The model configuration stored in a checkpoint, to rebuild the model
  * (evaluate, predict), and the run's config.json text when run_config is
  * not NULL (malloc'd; NULL when the checkpoint has none). */

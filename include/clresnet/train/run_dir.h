@@ -24,6 +24,15 @@ int crn_run_dir_open(crn_run_dir *r, const char *path, bool resume, int keep_epo
                      crn_error *err);
 void crn_run_dir_close(crn_run_dir *r);
 
+/* Whether path holds a run (its config.json, logs, checkpoints or metrics);
+ * which, when not NULL, receives the first such file found. */
+bool crn_run_dir_holds_run(const char *path, char *which, size_t size);
+
+/* A folder for a new run: an error when it holds a run already (saying how
+ * to resume it or choose another folder), unless overwrite, which deletes
+ * that run's files first. */
+int crn_run_dir_claim(const char *path, bool overwrite, crn_error *err);
+
 /* path/name into buf. */
 void crn_run_dir_file(const crn_run_dir *r, const char *name, char *buf, size_t size);
 

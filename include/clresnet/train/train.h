@@ -19,6 +19,12 @@
 #include "clresnet/train/run_dir.h"
 #include "clresnet/train/schedule.h"
 
+/* A setting changed when a run was resumed (config.json logs it). */
+typedef struct crn_setting_change {
+    char setting[32];
+    char from[64], to[64];
+} crn_setting_change;
+
 typedef struct crn_train_config {
     const char *data_root;
     crn_split_mode split_mode;
@@ -39,6 +45,10 @@ typedef struct crn_train_config {
     double early_stop_threshold;     /* 1e-4 */
     const char *init_path;           /* --init FILE.safetensors, or NULL */
     bool resume;                     /* continue the run in out_dir from its last checkpoint */
+    const crn_setting_change *changes; /* with resume: what differs from the run's config.json */
+    int nchanges;
+    bool test_if_done;               /* with resume: a run with nothing left to train is tested again */
+    bool overwrite;                  /* replace a run already in out_dir (else that is an error) */
     const char *device_desc;         /* recorded in config.json */
     /* Data-parallel ranks (NULL: one). Each rank calls crn_train with the
      * same configuration on its own device; batch_size is per rank, the
@@ -56,6 +66,7 @@ typedef struct crn_train_result {
     int epochs_run;              /* the last epoch completed */
     long long steps;
     bool early_stopped, interrupted, max_steps_reached;
+    bool nothing_to_do;          /* a resumed run that had already finished (not tested again) */
     double best_val_loss;
     int best_epoch;
     double test_loss, test_acc;  /* with the best weights */

@@ -1,0 +1,80 @@
+/* Command-line helpers that need no device: where a misplaced global option
+ * goes, and where the sample data is. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_misplaced_global(const char *command, const char *option)
+{
+    static const struct {
+        const char *name, *example;
+    } GLOBAL[] = {{"--device", "--device 0"}, {"--no-kernel-cache", "--no-kernel-cache"},
+                  {"--quiet", "--quiet"}, {"-q", "--quiet"}};
+    size_t n = strcspn(option, "=");
+    for (size_t i = 0; i < sizeof GLOBAL / sizeof GLOBAL[0]; i++)
+        if (strlen(GLOBAL[i].name) == n && !strncmp(option, GLOBAL[i].name, n)) {
+            fprintf(stderr, "clresnet %s: error: %s is a global option: clresnet %s %s ...\n", command,
+                    GLOBAL[i].name, GLOBAL[i].example, command);
+            return 2;
+        }
+    return 0;
+}
+
+#ifndef CLRESNET_INSTALL_DATA_DIR
+#define CLRESNET_INSTALL_DATA_DIR "/usr/local/share/clresnet/data"
+#endif
+
+/* A dataset folder: Flowers-102's label file or an image folder's train/. */
+static bool is_dataset(const char *dir)
+{
+    char p[4400];
+    struct stat sb;
+    if (snprintf(p, sizeof p, "%s/imagelabels.mat", dir) >= (int)sizeof p) return false;
+    if (stat(p, &sb) == 0) return true;
+    if (snprintf(p, sizeof p, "%s/train", dir) >= (int)sizeof p) return false;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int cli_sample_data(char *buf, size_t size, crn_error *err)
+{
+    const char *env = getenv("CLRESNET_DATA");
+    if (env && *env) {
+        if (!is_dataset(env)) {
+            crn_fail(err, CRN_EINVAL, "CLRESNET_DATA=%s holds no dataset (no imagelabels.mat, no train/)", env);
+            return 1;
+        }
+        snprintf(buf, size, "%s", env);
+        return 0;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    const char *rel[] = {"/data", "/../data", "/../share/clresnet/data"};
+    char tried[1024] = "";
+    for (size_t i = 0; n > 0 && i < sizeof rel / sizeof rel[0]; i++) {
+        char cand[4300];
+        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+        if (is_dataset(cand)) {
+            char *abs = realpath(cand, NULL);
+            snprintf(buf, size, "%s", abs ? abs : cand);
+            free(abs);
+            return 0;
+        }
+        size_t used = strlen(tried);
+        if (snprintf(tried + used, sizeof tried - used, "%s%.300s", i ? ", " : "", cand) < 0) break;
+    }
+    if (is_dataset(CLRESNET_INSTALL_DATA_DIR)) {
+        snprintf(buf, size, "%s", CLRESNET_INSTALL_DATA_DIR);
+        return 0;
+    }
+    crn_fail(err, CRN_EINVAL, "no --data given and no sample data found (looked in %s, %s); give --data DIR or "
+             "set CLRESNET_DATA", tried[0] ? tried : "the program's folder", CLRESNET_INSTALL_DATA_DIR);
+    return 1;
+}
