@@ -86,6 +86,7 @@ static void on_stop_signal(int sig)
 typedef struct progress_ctx {
     bool tty, quiet;
     double last_print;
+    double interval; /* seconds between lines without a terminal: 30, or $CLRESNET_PROGRESS_SECONDS */
 } progress_ctx;
 
 static void fmt_eta(double s, char *buf, size_t n)
@@ -106,8 +107,8 @@ static void print_epoch(const crn_progress *p)
             e->epoch, p->epochs, e->train_loss, e->train_acc, e->val_loss, e->val_acc, top5, e->lr, e->seconds,
             e->train_images_per_s, e->best ? "  *best" : "");
     if (p->next_lr < e->lr)
-        fprintf(stderr, "learning rate reduced: %.3g -> %.3g (no validation improvement for %d epochs)\n", e->lr,
-                p->next_lr, p->plateau_patience);
+        fprintf(stderr, "learning rate reduced: %.3g -> %.3g (no validation improvement for %d epoch%s)\n", e->lr,
+                p->next_lr, p->plateau_patience + 1, p->plateau_patience ? "s" : "");
     if (p->early_stop)
         fprintf(stderr, "early stop: no validation improvement for %d epochs (best loss %.4f at epoch %d)\n",
                 p->early_stop_patience, p->best_val_loss, p->best_epoch);
@@ -125,7 +126,7 @@ static void on_progress(void *vctx, const crn_progress *p)
         c->last_print = t;
         return;
     }
-    if (c->tty ? t - c->last_print < 0.2 && p->batch != p->batches : t - c->last_print < 30) return;
+    if (c->tty ? t - c->last_print < 0.2 && p->batch != p->batches : t - c->last_print < c->interval) return;
     c->last_print = t;
     static const char *names[] = {"train", "val", "test"};
     char eta[32], run[48] = "";
@@ -501,7 +502,8 @@ static int run_training(const cli_globals *g, const crn_dist *d, crn_train_confi
     c->device_desc = device_desc;
     if (!quiet) announce(d, c, out);
     install_stop_handlers();
-    progress_ctx pc = {.tty = isatty(2), .quiet = quiet, .last_print = crn_now_s()};
+    const char *iv = getenv("CLRESNET_PROGRESS_SECONDS");
+    progress_ctx pc = {.tty = isatty(2), .quiet = quiet, .last_print = crn_now_s(), .interval = iv ? atof(iv) : 30};
     crn_train_result res;
     crn_error err = {0};
     int rc = crn_train(dev->ops, c, ds, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);

@@ -1,0 +1,119 @@
+#!/bin/sh
+# What a user of `clresnet` would trip over: a run folder is never written
+# over; --resume keeps every setting (only a few may change, each logged) and
+# a finished run says so; SIGTERM and SIGHUP stop like Ctrl-C; evaluate and
+# predict take a run folder; errors come first and alone; the sample data is
+# found wherever the program is; progress without a terminal.
+set -u
+. "$(dirname "$0")/check_lib.sh"
+C=$CLRESNET
+DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
+T=$(mktemp -d /tmp/clresnet-user-cli-XXXXXX)
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
+SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2"
+md5() { md5sum "$1" | cut -d' ' -f1; }
+no() { # NAME PATTERN FILE: the file must not hold the pattern
+    if grep -q -- "$2" "$3"; then echo "FAIL $1: '$2' in $3"; cat "$3"; fail=1; else echo "ok   $1"; fi
+}
+
+# --- a run folder is never written over
+check first-run 0 "run $T/r1: 1 epochs" -- $C --quiet train $SMALL --epochs 1 --out "$T/r1"
+before=$(md5 "$T/r1/last.safetensors")
+check out-holds-run 1 "already holds a run (config.json): resume it with .clresnet train --resume $T/r1., choose another --out, or add --overwrite" -- \
+    $C train $SMALL --epochs 1 --out "$T/r1"
+if [ "$(md5 "$T/r1/last.safetensors")" = "$before" ]; then echo "ok   checkpoint-untouched"
+else echo "FAIL checkpoint-untouched: last.safetensors changed"; fail=1; fi
+cp -r "$T/r1" "$T/r1o"
+check overwrite 0 "run $T/r1o: 2 epochs" -- $C --quiet train $SMALL --epochs 2 --out "$T/r1o" --overwrite
+check overwrite-fresh-log 0 '^2,' -- tail -1 "$T/r1o/log.csv"
+
+# --- --resume keeps every setting; only some may change, and config.json logs them
+check resume-other-flag 2 "error: --lr cannot be given with --resume" -- $C train --resume "$T/r1" --lr 0.1
+check resume-other-flag-model 2 "error: --model cannot be given with --resume" -- $C train --resume "$T/r1" --model resnet50
+check resume-out 2 "error: --out cannot be given with --resume" -- $C train --resume "$T/r1" --out "$T/x"
+mfile=$(md5 "$T/r1/metrics.json")
+check finished 0 "run $T/r1 is finished (it trained all its epochs): 1 epochs, 3 steps; nothing to do" -- \
+    $C --quiet train --resume "$T/r1"
+if [ "$(md5 "$T/r1/metrics.json")" = "$mfile" ]; then echo "ok   finished-not-retested"
+else echo "FAIL finished-not-retested: metrics.json rewritten"; fail=1; fi
+check resume-more-epochs 0 "run $T/r1: 3 epochs, 9 steps" -- $C --quiet train --resume "$T/r1" --epochs 3 --workers 1
+check change-logged 0 '"after_epoch": 1' -- cat "$T/r1/config.json"
+check change-logged-epochs 0 '"setting": "epochs"' -- cat "$T/r1/config.json"
+check change-logged-workers 0 '"setting": "workers"' -- cat "$T/r1/config.json"
+check config-epochs 0 '"epochs": 3' -- cat "$T/r1/config.json"
+check fewer-epochs 0 "is finished (it trained more epochs than --epochs): 3 epochs" -- \
+    $C --quiet train --resume "$T/r1" --epochs 2
+$C train $SMALL --epochs 5 --plateau-threshold 0.5 --early-stop-threshold 0.5 --plateau-patience 0 \
+    --early-stop 2 --out "$T/es" > "$T/es.log" 2>&1
+check early-stopped 0 "early stop: no validation improvement for 2 epochs (best loss .* at epoch 1)" -- cat "$T/es.log"
+check lr-reduced 0 "learning rate reduced: 0.001 -> 0.0001 (no validation improvement for 1 epoch)" -- cat "$T/es.log"
+check finished-early 0 "is finished (early stopping ended it)" -- $C --quiet train --resume "$T/es" --epochs 9
+
+# --- SIGTERM and SIGHUP stop like Ctrl-C: checkpoint, resume command, 128 + signal; same losses after resume
+stop_run() { # SIGNAL DIR: start a long run, stop it with SIGNAL after 2 steps; prints the exit code
+    $C train $SMALL --epochs 3 --out "$2" > "$2.out" 2>&1 &
+    pid=$!
+    i=0
+    while [ "$i" -lt 600 ]; do
+        [ -f "$2/steps.csv" ] && [ "$(wc -l < "$2/steps.csv")" -ge 3 ] && break
+        sleep 0.05; i=$((i + 1))
+    done
+    kill -"$1" "$pid"
+    wait "$pid"
+    echo $?
+}
+rc=$(stop_run TERM "$T/term")
+if [ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM after step" "$T/term.out" &&
+    grep -q "resume with: clresnet train --resume $T/term" "$T/term.out"; then
+    echo "ok   sigterm"
+else echo "FAIL sigterm: exit $rc, want 143 and the resume command"; cat "$T/term.out"; fail=1; fi
+# the resumed run keeps --epochs 3 (no flag given)
+check sigterm-resume 0 "run $T/term: 3 epochs, 9 steps" -- $C --quiet train --resume "$T/term"
+check reference 0 "3 epochs" -- $C --quiet train $SMALL --epochs 3 --out "$T/ref"
+losses() { cat "$1/steps.csv"; cut -d, -f1-6,9 "$1/log.csv"; }
+if [ "$(losses "$T/term")" = "$(losses "$T/ref")" ]; then echo "ok   sigterm-same-losses"
+else echo "FAIL sigterm-same-losses"; losses "$T/term"; losses "$T/ref"; fail=1; fi
+rc=$(stop_run HUP "$T/hup")
+if [ "$rc" -eq 129 ] && grep -q "stopped by SIGHUP" "$T/hup.out"; then echo "ok   sighup"
+else echo "FAIL sighup: exit $rc, want 129"; cat "$T/hup.out"; fail=1; fi
+
+# --- evaluate and predict take a run folder; anything else is one clear line
+check evaluate-run-folder 0 "$T/r1/best.safetensors on the test split" -- $C --quiet evaluate "$T/r1"
+check evaluate-val 0 "on the val split" -- $C --quiet evaluate "$T/r1" --split val
+check eval-val-named 0 "<h1>clresnet run report: baseline/relu/width-0.25, val split</h1>" -- cat "$T/r1/eval-val/report.html"
+check predict-run-folder 0 "1. class" -- $C --quiet predict "$T/r1" "$DATA/test/alpha/alpha_00.jpg"
+mkdir -p "$T/notarun"
+check evaluate-not-a-run 1 "$T/notarun is a folder without best.safetensors" -- $C --quiet evaluate "$T/notarun"
+check predict-not-a-run 1 "$T/notarun is a folder without best.safetensors" -- $C --quiet predict "$T/notarun" x.jpg
+check evaluate-not-a-checkpoint 1 "not a safetensors file" -- $C --quiet evaluate "$T/r1/config.json"
+check predict-missing-image 1 "^clresnet: error: $T/nope.jpg" -- $C predict "$T/r1" "$T/nope.jpg"
+
+# --- errors come first (no device lines before them), alone under --quiet
+$C train --data "$T/nodata" --out "$T/nd" > "$T/nd.out" 2>&1
+check data-error-first 0 "^clresnet: error: $T/nodata" -- head -1 "$T/nd.out"
+$C --quiet train --data "$T/nodata" --out "$T/nd" > "$T/ndq.out" 2>&1
+if [ "$(wc -l < "$T/ndq.out")" -eq 1 ]; then echo "ok   data-error-alone"
+else echo "FAIL data-error-alone:"; cat "$T/ndq.out"; fail=1; fi
+check misplaced-device 2 "error: --device is a global option: clresnet --device 0 train ..." -- $C train --device 0
+check misplaced-quiet 2 "error: --quiet is a global option: clresnet --quiet evaluate ..." -- $C evaluate "$T/r1" --quiet
+check resume-not-a-run 1 "error: --resume: $T/notarun is not a run folder ($T/notarun/config.json: No such file" -- \
+    $C train --resume "$T/notarun"
+
+# --- the sample data is found at run time, wherever the program is
+mkdir -p "$T/moved"
+cp "$C" "$T/moved/clresnet"
+ln -s "$DATA" "$T/moved/data"
+check data-next-to-binary 0 "data $T/moved/data\|data $DATA" -- sh -c "cd / && '$T/moved/clresnet' train --model baseline \
+    --width 0.25 --image-size 32 --batch-size 8 --no-augment --max-steps 1 --epochs 1 --out '$T/moved-run'"
+mkdir -p "$T/lonely"
+cp "$C" "$T/lonely/clresnet"
+check no-sample-data 1 "no --data given and no sample data found" -- env -u CLRESNET_DATA "$T/lonely/clresnet" train --out "$T/lr"
+check clresnet-data-env 0 "data $DATA" -- env CLRESNET_DATA="$DATA" "$T/lonely/clresnet" train --model baseline \
+    --width 0.25 --image-size 32 --batch-size 8 --no-augment --max-steps 1 --epochs 1 --out "$T/env-run"
+
+# --- progress without a terminal: a line at least every CLRESNET_PROGRESS_SECONDS (30 by default)
+CLRESNET_PROGRESS_SECONDS=0 $C train $SMALL --epochs 2 --out "$T/prog" > "$T/prog.out" 2>&1
+check progress-lines 0 "^train epoch 2/2  batch 2/3 .* ETA .*, run " -- cat "$T/prog.out"
+check epoch-line-top5 0 "^epoch   1/2 .* top-5 " -- cat "$T/prog.out"
+check log-top5 0 "val_top5" -- head -1 "$T/prog/log.csv"
+exit $fail
