@@ -1,4 +1,4 @@
-/* Image folder dataset: ROOT/{train,val,test}/CLASS/NAME.jpg. */
+/* Image folder dataset: ROOT/{train,val,test}/CLASS/NAME.{jpg,jpeg,png}. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -49,13 +49,14 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int is_jpeg_name(const char *n)
+/* By name only: the decoder goes by the file's first bytes (image.h). */
+static int is_image_name(const char *n)
 {
     const char *dot = strrchr(n, '.');
-    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
 }
 
-/* Entries of dir (sorted): directories when want_dirs, else JPEG files. */
+/* Entries of dir (sorted): directories when want_dirs, else image files. */
 static int list_dir(const char *dir, int want_dirs, strlist *out, crn_error *err)
 {
     DIR *d = opendir(dir);
@@ -73,7 +74,7 @@ static int list_dir(const char *dir, int want_dirs, strlist *out, crn_error *err
             break;
         }
         snprintf(p, n, "%s/%s", dir, e->d_name);
-        int ok = want_dirs ? is_dir(p) : (is_jpeg_name(e->d_name) && !is_dir(p));
+        int ok = want_dirs ? is_dir(p) : (is_image_name(e->d_name) && !is_dir(p));
         free(p);
         if (ok && sl_push(out, e->d_name) != 0) {
             rc = crn_fail(err, CRN_ENOMEM, "out of memory");
@@ -169,7 +170,8 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
             sl_free(&files);
         }
         if (rc == CRN_OK && ds->count[s] == 0)
-            rc = crn_fail(err, CRN_EFORMAT, "%s/%s: split '%s' holds no .jpg images", root, splits[s], splits[s]);
+            rc = crn_fail(err, CRN_EFORMAT, "%s/%s: split '%s' holds no .jpg, .jpeg or .png images", root,
+                          splits[s], splits[s]);
     }
 out:
     sl_free(&classes);

@@ -1,40 +1,13 @@
 /* libjpeg decoding with a setjmp error manager; warnings count as errors
  * (a truncated file only warns in libjpeg and would otherwise come back grey). */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jpeglib.h>
 
 #include "clresnet/data/jpeg.h"
-
-void crn_image_free(crn_image *im)
-{
-    if (!im)
-        return;
-    free(im->data);
-    memset(im, 0, sizeof(*im));
-}
-
-int crn_image_reserve(crn_image *im, int w, int h, crn_error *err)
-{
-    if (w <= 0 || h <= 0 || (size_t)w > ((size_t)1 << 30) / (size_t)h / 3)
-        return crn_fail(err, CRN_EINVAL, "image size %dx%d is out of range", w, h);
-    size_t need = (size_t)w * (size_t)h * 3;
-    if (need > im->cap) {
-        uint8_t *p = realloc(im->data, need);
-        if (!p)
-            return crn_fail(err, CRN_ENOMEM, "out of memory for a %dx%d image", w, h);
-        im->data = p;
-        im->cap = need;
-    }
-    im->w = w;
-    im->h = h;
-    return CRN_OK;
-}
 
 typedef struct err_mgr {
     struct jpeg_error_mgr pub;
@@ -182,32 +155,9 @@ int crn_jpeg_decode_mem(const uint8_t *buf, size_t len, int min_short, const cha
 int crn_jpeg_decode_file(const char *path, int min_short, crn_image *out, uint8_t **file_buf, size_t *file_cap,
                          crn_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return crn_fail(err, CRN_EIO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return crn_fail(err, CRN_EIO, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)st.st_size;
-    if (len > ((size_t)1 << 30)) {
-        fclose(f);
-        return crn_fail(err, CRN_EFORMAT, "%s: file too large for an image (%zu bytes)", path, len);
-    }
-    if (len > *file_cap) {
-        uint8_t *p = realloc(*file_buf, len);
-        if (!p) {
-            fclose(f);
-            return crn_fail(err, CRN_ENOMEM, "%s: out of memory", path);
-        }
-        *file_buf = p;
-        *file_cap = len;
-    }
-    size_t got = len ? fread(*file_buf, 1, len, f) : 0;
-    int ioerr = ferror(f);
-    fclose(f);
-    if (got != len || ioerr)
-        return crn_fail(err, CRN_EIO, "%s: read error", path);
+    size_t len;
+    int rc = crn_image_read_file(path, file_buf, file_cap, &len, err);
+    if (rc != CRN_OK)
+        return rc;
     return crn_jpeg_decode_mem(*file_buf, len, min_short, path, out, err);
 }

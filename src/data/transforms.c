@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clresnet/data/image.h"
 #include "clresnet/data/transforms.h"
 
 #ifndef M_PI
@@ -471,7 +472,7 @@ int crn_transform_file(const crn_transform_config *c, const char *path, uint64_t
                        uint64_t index, crn_transform_scratch *s, float *out, crn_error *err)
 {
     int r = crn_transform_resize_target(c);
-    int rc = crn_jpeg_decode_file(path, c->dct_scaling ? r : 0, &s->decoded, &s->file_buf, &s->file_cap, err);
+    int rc = crn_image_decode_file(path, c->dct_scaling ? r : 0, &s->decoded, &s->file_buf, &s->file_cap, err);
     if (rc != CRN_OK)
         return rc;
     rc = crn_transform_image(c, &s->decoded, seed, epoch, index, s, out, err);

@@ -10,12 +10,13 @@ OUT=${1:-/tmp/clresnet-fuzz}
 mkdir -p "$OUT"
 CC=${CC:-clang}
 LIB=${LIB:-build-asan/libclresnet.a}
-FLAGS="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude $(pkg-config --cflags matio zlib)"
-LIBS="$(pkg-config --libs libjpeg jansson matio zlib) -lpthread -lm"
+FLAGS="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude $(pkg-config --cflags matio zlib libpng)"
+LIBS="$(pkg-config --libs libjpeg libpng jansson matio zlib) -lpthread -lm"
 CORE="src/core/error.c src/core/rng.c src/core/hash.c src/core/clock.c src/core/file_util.c"
-SRC="src/data/dataset.c src/data/imagefolder.c src/data/flowers102.c src/data/jpeg.c src/data/transforms.c $CORE"
+SRC="src/data/dataset.c src/data/imagefolder.c src/data/flowers102.c src/data/image.c src/data/jpeg.c src/data/png.c src/data/transforms.c $CORE"
 $CC $FLAGS tests/fuzz/fuzz_mat.c $SRC $LIBS -o "$OUT/fuzz_mat"
 $CC $FLAGS tests/fuzz/fuzz_jpeg.c $SRC $LIBS -o "$OUT/fuzz_jpeg"
+$CC $FLAGS tests/fuzz/fuzz_png.c $SRC $LIBS -o "$OUT/fuzz_png"
 $CC $FLAGS tests/fuzz/fuzz_classnames.c $SRC $LIBS -o "$OUT/fuzz_classnames"
 if [ -f "$LIB" ]; then
     # the engine library links MPI when its build found it
@@ -24,7 +25,7 @@ if [ -f "$LIB" ]; then
     $CC $FLAGS tests/fuzz/fuzz_checkpoint.c src/train/checkpoint.c src/io/safetensors.c $CORE $ENGINE \
         -o "$OUT/fuzz_checkpoint"
     $CC $FLAGS tests/fuzz/fuzz_cli.c src/cli/cli_train.c src/cli/cli_args.c $ENGINE -o "$OUT/fuzz_cli"
-    echo "built $OUT/fuzz_{mat,jpeg,classnames,safetensors,checkpoint,cli}"
+    echo "built $OUT/fuzz_{mat,jpeg,png,classnames,safetensors,checkpoint,cli}"
 else
-    echo "built $OUT/fuzz_{mat,jpeg,classnames}; $LIB missing: no fuzz_safetensors, fuzz_checkpoint, fuzz_cli"
+    echo "built $OUT/fuzz_{mat,jpeg,png,classnames}; $LIB missing: no fuzz_safetensors, fuzz_checkpoint, fuzz_cli"
 fi

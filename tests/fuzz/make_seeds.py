@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the small seed corpora of the safetensors, checkpoint, class-name
-and command-line harnesses and the hand-made .mat seeds (plain Python 3, no
-torch). Run from the repository root: python3 tests/fuzz/make_seeds.py"""
+"""Writes the small seed corpora of the safetensors, checkpoint, class-name,
+command-line and PNG harnesses and the hand-made .mat seeds (plain Python 3,
+no torch). Run from the repository root: python3 tests/fuzz/make_seeds.py"""
 import json
 import os
 import struct
@@ -137,3 +137,110 @@ write('mat', 'complex_int.mat', mat_file('<', mat_var('<', 'z', 'double', 'f64',
 write('mat', 'single_setid.mat', mat_file('<', mat_var('<', 'tstid', 'single', 'f32', ids[10:]),
                                           mat_var('<', 'trnid', 'int32', 'i32', ids[:5], compressed=False),
                                           mat_var('<', 'valid', 'uint8', 'u8', ids[5:10])))
+
+
+# PNG files (fuzz_png; first byte: the transform choice), written by hand so
+# that every colour type, bit depth, filter type, Adam7, split IDATs and
+# skipped ancillary chunks are in the corpus
+PNG_SIG = b'\x89PNG\r\n\x1a\n'
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def png_chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+
+def png_pack(px, depth):
+    """a row of samples -> bytes (big-endian 16-bit, MSB-first below 8 bits)"""
+    if depth == 16:
+        return b''.join(struct.pack('>H', v) for v in px)
+    if depth == 8:
+        return bytes(px)
+    bits = ''.join(format(v, '0%db' % depth) for v in px)
+    bits += '0' * (-len(bits) % 8)
+    return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+
+
+def png_filter(rows, bpp, first_filter):
+    """filters each row with type (first_filter + y) % 5 (None, Sub, Up, Average, Paeth)"""
+    out, prev = b'', bytes(len(rows[0])) if rows else b''
+    for y, r in enumerate(rows):
+        f = (first_filter + y) % 5
+        enc = bytearray()
+        for i, x in enumerate(r):
+            a = r[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 0:
+                pred = 0
+            elif f == 1:
+                pred = a
+            elif f == 2:
+                pred = b
+            elif f == 3:
+                pred = (a + b) // 2
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+            enc.append((x - pred) & 255)
+        out += bytes([f]) + bytes(enc)
+        prev = r
+    return out
+
+
+def png_seed(w, h, ctype, depth, interlace=False, plte=None, trns=None, extra=b'', idats=1, first_filter=0):
+    ch = CHANNELS[ctype]
+    bpp = max(1, ch * depth // 8)
+    top = (1 << depth) - 1 if ctype != 3 else min((1 << depth) - 1, len(plte) // 3 + 1)
+    img = [[[(x * 37 + y * 91 + c * 53) % (top + 1) for c in range(ch)] for x in range(w)] for y in range(h)]
+    passes = ADAM7 if interlace else [(0, 0, 1, 1)]
+    raw = b''
+    for x0, y0, dx, dy in passes:
+        rows = [png_pack([v for px in img[y][x0::dx] for v in px], depth) for y in range(y0, h, dy)]
+        if rows and rows[0]:
+            raw += png_filter(rows, bpp, first_filter)
+    z = zlib.compress(raw, 9)
+    out = PNG_SIG + png_chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, depth, ctype, 0, 0, int(interlace))) + extra
+    if plte is not None:
+        out += png_chunk(b'PLTE', plte)
+    if trns is not None:
+        out += png_chunk(b'tRNS', trns)
+    step = -(-len(z) // idats)
+    for i in range(0, len(z), step):
+        out += png_chunk(b'IDAT', z[i:i + step])
+    return out + png_chunk(b'IEND', b'')
+
+
+os.makedirs(os.path.join(D, 'png'), exist_ok=True)
+pal6 = bytes(range(7, 7 + 18))
+text = (png_chunk(b'gAMA', struct.pack('>I', 45455)) + png_chunk(b'tEXt', b'Comment\0seed') +
+        png_chunk(b'zTXt', b'Title\0\0' + zlib.compress(b'a seed')) + png_chunk(b'prVt', b'private') +
+        png_chunk(b'iCCP', b'icc\0\0' + zlib.compress(b'not a profile')))
+PNG_SEEDS = {
+    'rgb8': (7, 5, 2, 8, {'first_filter': 0}),
+    'rgb8_paeth': (7, 5, 2, 8, {'first_filter': 3}),
+    'rgba8': (6, 4, 6, 8, {'first_filter': 1}),
+    'gray8': (9, 4, 0, 8, {'first_filter': 2}),
+    'gray_alpha8': (5, 5, 4, 8, {}),
+    'gray1': (13, 3, 0, 1, {'trns': b'\0\1'}),
+    'gray2': (11, 3, 0, 2, {'first_filter': 4}),
+    'gray4': (7, 3, 0, 4, {}),
+    'gray16': (5, 4, 0, 16, {'first_filter': 2}),
+    'gray_alpha16': (4, 3, 4, 16, {}),
+    'rgb16': (4, 3, 2, 16, {'trns': b'\0\1\0\2\0\3'}),
+    'rgba16': (3, 3, 6, 16, {'first_filter': 4}),
+    'palette1': (17, 2, 3, 1, {'plte': pal6[:6]}),
+    'palette2': (9, 3, 3, 2, {'plte': pal6[:12], 'trns': b'\0\x80'}),
+    'palette4_short': (7, 4, 3, 4, {'plte': pal6}),
+    'palette8': (6, 4, 3, 8, {'plte': pal6, 'first_filter': 1}),
+    'interlaced_rgb8': (9, 9, 2, 8, {'interlace': True, 'first_filter': 4}),
+    'interlaced_gray16': (6, 7, 0, 16, {'interlace': True}),
+    'interlaced_palette4': (8, 6, 3, 4, {'interlace': True, 'plte': pal6}),
+    'interlaced_rgba8': (5, 5, 6, 8, {'interlace': True, 'first_filter': 3}),
+    'split_idat': (8, 6, 2, 8, {'idats': 3}),
+    'ancillary': (4, 4, 2, 8, {'extra': text}),
+}
+for i, (name, (w, h, ctype, depth, kw)) in enumerate(sorted(PNG_SEEDS.items())):
+    write('png', name + '.bin', bytes([i & 1]) + png_seed(w, h, ctype, depth, **kw))

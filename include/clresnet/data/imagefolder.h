@@ -1,4 +1,4 @@
-/* An image folder: ROOT/{train,val,test}/CLASS/NAME.jpg (also .jpeg, any case).
+/* An image folder: ROOT/{train,val,test}/CLASS/NAME.jpg (also .jpeg and .png, any case).
  * Classes are the sorted union of the class folder names of all splits
  * (byte order); files within a class are sorted by name. Every split must
  * exist and hold at least one image. */

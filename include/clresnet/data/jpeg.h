@@ -2,7 +2,8 @@
  * Grayscale is replicated; CMYK and YCCK (Adobe inverted, as libjpeg
  * delivers them) are converted as PIL converts CMYK to RGB. libjpeg errors
  * and warnings (a truncated file, corrupt data) are caught and returned as
- * errors naming the file; nothing exits or prints. */
+ * errors naming the file; nothing exits or prints. To take a JPEG or a
+ * PNG, whichever the file is, use crn_image_decode_* (image.h). */
 #ifndef CLRESNET_JPEG_H
 #define CLRESNET_JPEG_H
 
@@ -10,16 +11,7 @@
 #include <stdint.h>
 
 #include "clresnet/core/error.h"
-
-typedef struct crn_image {
-    uint8_t *data; /* h * w * 3 bytes, RGB */
-    int w, h;
-    size_t cap;    /* bytes allocated: the buffer is reused when big enough */
-} crn_image;
-
-void crn_image_free(crn_image *im);
-/* Makes room for w x h RGB (keeps the buffer when it is big enough). */
-int crn_image_reserve(crn_image *im, int w, int h, crn_error *err);
+#include "clresnet/data/image.h" /* crn_image, crn_image_free, crn_image_reserve */
 
 /* min_short: the smallest shorter side wanted after decoding. libjpeg's
  * DCT scaling (1/8 .. 8/8) picks the smallest scale whose shorter side is
