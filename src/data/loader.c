@@ -390,7 +390,7 @@ int crn_samples_from_dir(const char *dir, crn_sample **samples, size_t *n, crn_e
     int rc = CRN_OK;
     while ((e = readdir(d))) {
         const char *dot = strrchr(e->d_name, '.');
-        if (e->d_name[0] == '.' || !dot || (strcasecmp(dot, ".jpg") != 0 && strcasecmp(dot, ".jpeg") != 0))
+        if (e->d_name[0] == '.' || !dot || (strcasecmp(dot, ".jpg") != 0 && strcasecmp(dot, ".jpeg") != 0 && strcasecmp(dot, ".png") != 0))
             continue;
         if (cnt == cap) {
             cap = cap ? 2 * cap : 64;
@@ -415,7 +415,7 @@ int crn_samples_from_dir(const char *dir, crn_sample **samples, size_t *n, crn_e
     }
     closedir(d);
     if (rc == CRN_OK && cnt == 0)
-        rc = crn_fail(err, CRN_EINVAL, "%s: no .jpg files", dir);
+        rc = crn_fail(err, CRN_EINVAL, "%s: no .jpg, .jpeg or .png files", dir);
     if (rc != CRN_OK) {
         crn_samples_free(s, cnt);
         return rc;

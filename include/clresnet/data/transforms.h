@@ -14,7 +14,7 @@
 
 #include "clresnet/core/error.h"
 #include "clresnet/core/rng.h"
-#include "clresnet/data/jpeg.h"
+#include "clresnet/data/image.h"
 
 /* A permutation of 0..n-1 from (seed, epoch) (Fisher-Yates). */
 void crn_shuffle_indices(size_t *idx, size_t n, uint64_t seed, uint64_t epoch);
