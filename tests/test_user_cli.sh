@@ -86,6 +86,10 @@ mkdir -p "$T/notarun"
 check evaluate-not-a-run 1 "$T/notarun is a folder without best.safetensors" -- $C --quiet evaluate "$T/notarun"
 check predict-not-a-run 1 "$T/notarun is a folder without best.safetensors" -- $C --quiet predict "$T/notarun" x.jpg
 check evaluate-not-a-checkpoint 1 "not a safetensors file" -- $C --quiet evaluate "$T/r1/config.json"
+PNG=$(cd "$(dirname "$0")" && pwd)/fixtures/png
+check predict-png 0 "rgb.png" -- $C --quiet predict "$T/r1" "$PNG/rgb.png"
+check predict-bad-png 1 "truncated.png: corrupt PNG" -- $C --quiet predict "$T/r1" "$PNG/truncated.png"
+check predict-not-an-image 1 "not a JPEG or PNG image" -- $C --quiet predict "$T/r1" "$T/r1/log.csv"
 check predict-missing-image 1 "^clresnet: error: $T/nope.jpg" -- $C predict "$T/r1" "$T/nope.jpg"
 
 # --- errors come first (no device lines before them), alone under --quiet
