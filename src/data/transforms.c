@@ -403,6 +403,32 @@ static float jitter_factor(crn_rng *r, double amount)
     return (float)(lo + (hi - lo) * crn_rng_uniform(r));
 }
 
+void crn_augment_sample(const crn_transform_config *c, int w, int h, uint64_t seed, uint64_t epoch, uint64_t index,
+                        crn_augment_params *p)
+{
+    int S = c->image_size;
+    crn_rng g;
+    /* the draws in this order, so that a sample's stream never changes */
+    crn_rng_init(&g, seed, epoch, index, CRN_RNG_AUGMENT);
+    /* RandomCrop(S), no padding (a smaller image is padded with 0 instead of failing) */
+    p->top = crn_rng_int(&g, 0, h > S ? h - S : 0);
+    p->left = crn_rng_int(&g, 0, w > S ? w - S : 0);
+    p->hflip = crn_rng_uniform(&g) < c->hflip_p;
+    p->angle = c->rotation_deg > 0 ? -c->rotation_deg + 2.0 * c->rotation_deg * crn_rng_uniform(&g) : 0;
+    p->grayscale = crn_rng_uniform(&g) < c->grayscale_p;
+    /* ColorJitter: factors drawn, then applied in a random order */
+    p->brightness = c->brightness > 0 ? jitter_factor(&g, c->brightness) : 1.0f;
+    p->contrast = c->contrast > 0 ? jitter_factor(&g, c->contrast) : 1.0f;
+    p->saturation = c->saturation > 0 ? jitter_factor(&g, c->saturation) : 1.0f;
+    int *order = p->order;
+    order[0] = 0, order[1] = 1, order[2] = 2;
+    for (int i = 2; i > 0; i--) {
+        int j = crn_rng_int(&g, 0, i), tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}
+
 int crn_transform_image(const crn_transform_config *c, const crn_image *img, uint64_t seed, uint64_t epoch,
                         uint64_t index, crn_transform_scratch *s, float *out, crn_error *err)
 {
@@ -421,48 +447,31 @@ int crn_transform_image(const crn_transform_config *c, const crn_image *img, uin
         crn_to_tensor_normalize(other, c->mean, c->std, out);
         return CRN_OK;
     }
-    crn_rng g;
-    crn_rng_init(&g, seed, epoch, index, CRN_RNG_AUGMENT);
-    /* RandomCrop(S), no padding (a smaller image is padded with 0 instead of failing) */
-    int top = crn_rng_int(&g, 0, cur->h > S ? cur->h - S : 0);
-    int left = crn_rng_int(&g, 0, cur->w > S ? cur->w - S : 0);
-    if ((rc = crn_crop(cur, top, left, S, other, err)) != CRN_OK)
+    crn_augment_params p;
+    crn_augment_sample(c, cur->w, cur->h, seed, epoch, index, &p);
+    if ((rc = crn_crop(cur, p.top, p.left, S, other, err)) != CRN_OK)
         return rc;
     crn_image *t = cur;
     cur = other;
     other = t;
-    /* RandomHorizontalFlip */
-    if (crn_rng_uniform(&g) < c->hflip_p)
+    if (p.hflip)
         crn_hflip(cur);
-    /* RandomRotation(deg, nearest, fill 0) */
     if (c->rotation_deg > 0) {
-        double ang = -c->rotation_deg + 2.0 * c->rotation_deg * crn_rng_uniform(&g);
-        if ((rc = crn_rotate_nearest(cur, ang, other, err)) != CRN_OK)
+        if ((rc = crn_rotate_nearest(cur, p.angle, other, err)) != CRN_OK)
             return rc;
         t = cur;
         cur = other;
         other = t;
     }
-    /* RandomGrayscale */
-    if (crn_rng_uniform(&g) < c->grayscale_p)
+    if (p.grayscale)
         crn_grayscale(cur);
-    /* ColorJitter: factors drawn, then applied in a random order */
-    float fb = c->brightness > 0 ? jitter_factor(&g, c->brightness) : 1.0f;
-    float fc = c->contrast > 0 ? jitter_factor(&g, c->contrast) : 1.0f;
-    float fs = c->saturation > 0 ? jitter_factor(&g, c->saturation) : 1.0f;
-    int order[3] = {0, 1, 2};
-    for (int i = 2; i > 0; i--) {
-        int j = crn_rng_int(&g, 0, i), tmp = order[i];
-        order[i] = order[j];
-        order[j] = tmp;
-    }
     for (int i = 0; i < 3; i++) {
-        if (order[i] == 0 && c->brightness > 0)
-            crn_adjust_brightness(cur, fb);
-        else if (order[i] == 1 && c->contrast > 0)
-            crn_adjust_contrast(cur, fc);
-        else if (order[i] == 2 && c->saturation > 0)
-            crn_adjust_saturation(cur, fs);
+        if (p.order[i] == 0 && c->brightness > 0)
+            crn_adjust_brightness(cur, p.brightness);
+        else if (p.order[i] == 1 && c->contrast > 0)
+            crn_adjust_contrast(cur, p.contrast);
+        else if (p.order[i] == 2 && c->saturation > 0)
+            crn_adjust_saturation(cur, p.saturation);
     }
     crn_to_tensor_normalize(cur, c->mean, c->std, out);
     return CRN_OK;

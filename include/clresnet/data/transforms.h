@@ -81,4 +81,21 @@ int crn_transform_file(const crn_transform_config *c, const char *path, uint64_t
 int crn_transform_image(const crn_transform_config *c, const crn_image *img, uint64_t seed, uint64_t epoch,
                         uint64_t index, crn_transform_scratch *s, float *out, crn_error *err);
 
+/* A training sample's random augmentation, drawn apart from the pixel work
+ * (so that its distribution can be tested over many samples): the ranges of
+ * torchvision's RandomCrop, RandomHorizontalFlip, RandomRotation,
+ * RandomGrayscale and ColorJitter. */
+typedef struct crn_augment_params {
+    int top, left;      /* RandomCrop: uniform in 0..h-S and 0..w-S */
+    int hflip;          /* 1 with probability hflip_p */
+    double angle;       /* degrees, uniform in [-rotation_deg, rotation_deg]; 0 without rotation */
+    int grayscale;      /* 1 with probability grayscale_p */
+    float brightness, contrast, saturation; /* factors uniform in [max(0, 1-a), 1+a]; 1 when a is 0 */
+    int order[3];       /* ColorJitter's order: 0 brightness, 1 contrast, 2 saturation; a uniform permutation */
+} crn_augment_params;
+
+/* The parameters of sample `index` in `epoch` for a resized image of w x h. */
+void crn_augment_sample(const crn_transform_config *c, int w, int h, uint64_t seed, uint64_t epoch, uint64_t index,
+                        crn_augment_params *p);
+
 #endif
