@@ -18,8 +18,21 @@
 #      digit, truncated files; test_damaged_checkpoint_refused_on_resume),
 #      run by `meson test train`.
 # Usage: tests/fault_check.sh [CLRESNET]  (default build-asan/clresnet, else build/clresnet)
-# Environment: FAULT_KILLS, FAULT_EPOCHS (default 8), FAULT_SEED (random), KEEP_TMP=1.
+# Environment: FAULT_KILLS, FAULT_EPOCHS (default 8), FAULT_SEED (default 1), KEEP_TMP=1.
+# Every random choice (when to kill, which checkpoint write to break and how)
+# comes from FAULT_SEED, printed first: FAULT_SEED=N reruns the same choices
+# (where a kill lands still depends on timing).
 set -u
+SEED=${FAULT_SEED:-1}
+case "$SEED" in '' | *[!0-9]* | ???????????????????*) echo "fault_check: FAULT_SEED must be a non-negative integer of at most 18 digits (got '$SEED')"; exit 2 ;; esac
+echo "fault_check: seed $SEED (FAULT_SEED=$SEED reproduces this run's choices)"
+# A 64-bit LCG (Knuth's MMIX constants), not bash's $RANDOM, whose sequence
+# depends on the bash version and is reseeded in subshells.
+rng_state=$SEED
+rnd() { # rnd N: RND = a number in 0..N-1
+    rng_state=$((rng_state * 6364136223846793005 + 1442695040888963407))
+    RND=$((((rng_state >> 33) & 0x7fffffff) % $1))
+}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 C=${1:-${CLRESNET:-}}
 if [ -z "$C" ]; then
@@ -28,8 +41,6 @@ fi
 [ -x "${C:-}" ] || { echo "fault_check: no clresnet binary (give its path)"; exit 1; }
 KILLS=${FAULT_KILLS:-20}
 EPOCHS=${FAULT_EPOCHS:-8}
-SEED=${FAULT_SEED:-$RANDOM}
-RANDOM=$SEED
 export CLRESNET_CACHE_DIR=${CLRESNET_CACHE_DIR:-$ROOT/build-asan/tests/kernel-cache}
 # ASan builds: the runtimes' own leaks are not ours (tests/lsan.supp)
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
@@ -94,8 +105,10 @@ while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((KILLS * 4)) ] && [ "$fai
     [ -z "$SHIM" ] && [ "$mode" -eq 2 ] && mode=0
     if [ "$mode" -eq 2 ]; then
         # inside a checkpoint write: half the bytes written, or complete but not yet renamed
-        if [ $((RANDOM % 2)) -eq 0 ]; then fault=partial; else fault=rename; fi
-        skip=$((RANDOM % 4))
+        rnd 2
+        if [ "$RND" -eq 0 ]; then fault=partial; else fault=rename; fi
+        rnd 4
+        skip=$RND
         CRN_FAULT=$fault CRN_FAULT_SKIP=$skip LD_PRELOAD=$SHIM \
             ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 start_run
         wait "$pid" 2> /dev/null; rc=$?
@@ -106,10 +119,12 @@ while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((KILLS * 4)) ] && [ "$fai
             # just after an epoch ends: the epoch log line is written right before the checkpoints
             e0=$(epochs_logged)
             while kill -0 "$pid" 2>/dev/null && [ "$(epochs_logged)" -le "$e0" ]; do sleep 0.002; done
-            sleep "0.00$((RANDOM % 10))"
+            rnd 10
+            sleep "0.00$RND"
             what="after epoch $((e0 + 1)) ended"
         else
-            ms=$((RANDOM % (ref_ms * 6 / 10 + 1)))
+            rnd $((ref_ms * 6 / 10 + 1))
+            ms=$RND
             sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
             what="at ${ms} ms"
         fi
@@ -191,5 +206,6 @@ else
     fi
 fi
 echo "(c) flipped byte / damaged checkpoint: meson test train (test_train.c)"
-[ "$fail" -eq 0 ] && echo "fault_check: all passed in $(( ($(now_ms) - t0) / 1000 )) s"
+[ "$fail" -eq 0 ] && echo "fault_check: all passed in $(( ($(now_ms) - t0) / 1000 )) s (seed $SEED)"
+[ "$fail" -ne 0 ] && echo "fault_check: FAILED with seed $SEED: rerun with FAULT_SEED=$SEED"
 exit $fail
