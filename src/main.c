@@ -16,6 +16,7 @@ static const cli_command COMMANDS[] = {
     {"train", "train a model (the seed protocol; resumable)", cmd_train, help_train},
     {"evaluate", "metrics and report of a checkpoint on a split", cmd_evaluate, help_evaluate},
     {"predict", "top classes of JPEG or PNG images", cmd_predict, help_predict},
+    {"export", "write a checkpoint's model as ONNX (for onnxruntime)", cmd_export, help_export},
     {"report", "rebuild a run's report.html", cmd_report, help_report},
     {"compare", "compare runs: tables and overlaid curves", cmd_compare, help_compare},
     {"bench", "time training steps; per-layer profile", cmd_bench, help_bench},

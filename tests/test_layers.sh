@@ -32,4 +32,9 @@ copy
 mkdir -p "$tmp/t/src/extra" && printf '#include "clresnet/core/clock.h"\n' > "$tmp/t/src/extra/x.c"
 check "unknown folder" 1 "not in the layer order" -- "$py" "$src/tools/check_layers.py" "$tmp/t"
 
+copy
+printf '#include "onnx.pb-c.h"\n' >> "$tmp/t/src/eval/metrics.c"
+check "generated header outside its folder" 1 '"onnx.pb-c.h" is generated for nn; eval may not include it' -- \
+    "$py" "$src/tools/check_layers.py" "$tmp/t"
+
 exit $fail

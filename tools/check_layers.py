@@ -28,6 +28,12 @@ ALLOWED = {
     'cli': {'core', 'io', 'data', 'runtime', 'ops', 'nn', 'eval', 'train'},
 }
 
+# Headers generated at build time (not in the source tree): the folder whose
+# files may include them by their bare name.
+GENERATED = {
+    'onnx.pb-c.h': 'nn',  # protoc-c's C of onnx.proto (src/nn/proto/meson.build)
+}
+
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -74,6 +80,9 @@ def check(root):
                                         f'({me} may use: {", ".join(sorted(ALLOWED[me])) or "nothing"})')
             elif me == 'cli' and inc.startswith('cli/') and path.endswith(os.path.join('src', 'main.c')):
                 continue
+            elif inc in GENERATED and path.startswith(os.path.join(root, 'src')):
+                if GENERATED[inc] != me:
+                    problems.append(f'{where}: "{inc}" is generated for {GENERATED[inc]}; {me} may not include it')
             elif '/' in inc or not os.path.exists(os.path.join(os.path.dirname(path), inc)):
                 problems.append(f'{where}: "{inc}" is another folder\'s private header; include public headers '
                                 f'as "clresnet/<layer>/name.h"')

@@ -70,5 +70,7 @@ int cmd_compare(const cli_globals *g, int argc, char **argv);
 void help_compare(void);
 int cmd_tune(const cli_globals *g, int argc, char **argv);
 void help_tune(void);
+int cmd_export(const cli_globals *g, int argc, char **argv);
+void help_export(void);
 
 #endif

@@ -6,6 +6,7 @@
  *   init.c       PyTorch's default initialisation
  *   exec.c       forward, loss and backward: walks the graph and the plan
  *   model.c      memory for it all, and the public accessors
+ *   onnx_export.c  the inference graph as ONNX (protobuf-c)
  * Activations are channel-major [C, N, H, W] (docs/layout.md). */
 #ifndef CLRESNET_NN_GRAPH_H
 #define CLRESNET_NN_GRAPH_H
