@@ -87,7 +87,8 @@ start_run() {
         "$C" train --resume "$R" --epochs "$EPOCHS" > "$T/run.out" 2>&1 &
     else
         fresh_starts=$((fresh_starts + 1))
-        "$C" train $SMALL --epochs "$EPOCHS" --out "$R" > "$T/run.out" 2>&1 &
+        # killed before its first checkpoint: started again over what it left
+        "$C" train $SMALL --epochs "$EPOCHS" --out "$R" --overwrite > "$T/run.out" 2>&1 &
     fi
     pid=$!
 }

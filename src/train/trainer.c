@@ -377,8 +377,8 @@ static int resume_state(train_ctx *t, uint64_t checksum, crn_error *err)
     if (access(t->last_path, F_OK) != 0)
         return crn_fail(err, CRN_EINVAL,
                         "%s does not exist: the run in %s stopped before its first checkpoint; start it again "
-                        "without --resume",
-                        t->last_path, c->out_dir);
+                        "without --resume, with --out %s --overwrite",
+                        t->last_path, c->out_dir, c->out_dir);
     int rc = crn_checkpoint_load(t->last_path, t->model, t->opt, &t->st, err);
     if (rc != CRN_OK) return rc;
     t->have_last = true;
