@@ -249,16 +249,27 @@ START_TEST(test_softmax_xent)
         upload_fx(&logits, &f, "logits");
         alloc_t(&labels, CRN_I32, nl);
         CK_OK(crn_tensor_upload(rt, &labels, lab, &err));
-        alloc_t(&losses, CRN_F32, (size_t)n);
+        alloc_t(&losses, CRN_F32, 2 * (size_t)n); /* the losses, then the correct flags */
         alloc_t(&dl, CRN_F32, (size_t)k * n);
         CK_OK(crn_softmax_xent(ops, k, n, &logits, &labels, &losses, &dl, &err));
+        float *gl = test_download(&losses), *want_losses = fx(&f, "losses", NULL), *hl = fx(&f, "logits", NULL);
         snprintf(what, sizeof what, "xent %s losses", cases[ci]);
         /* losses near 0 (a confident right answer) compare with atol 1e-6 */
-        check_fx(what, &losses, &f, "losses", 1e-4, 1e-6);
+        report(what, test_check_close(what, gl, want_losses, (size_t)n, 1e-4, 1e-6));
+        /* correct: the first largest logit is the label (logits are [k, n]) */
+        int right = 0;
+        for (int j = 0; j < n; j++) {
+            int top = 0;
+            for (int c = 1; c < k; c++)
+                if (hl[(size_t)c * n + j] > hl[(size_t)top * n + j]) top = c;
+            ck_assert_msg(gl[n + j] == (float)(top == lab[j]), "xent %s: sample %d correct flag %g, argmax %d label %d",
+                          cases[ci], j, (double)gl[n + j], top, lab[j]);
+            right += top == lab[j];
+        }
+        printf("  xent %s: %d of %d right\n", cases[ci], right, n);
         /* probabilities below ~1e-7 are compared absolutely: atol 1e-7 / n */
         snprintf(what, sizeof what, "xent %s dlogits", cases[ci]);
         check_fx(what, &dl, &f, "dlogits", 1e-4, 1e-7 / n);
-        float *gl = test_download(&losses);
         double mean = crn_loss_mean(gl, n);
         snprintf(what, sizeof what, "xent %s mean", cases[ci]);
         ck_assert_msg(fabs(mean - want_mean[0]) <= 1e-4 * fabs(want_mean[0]) + 1e-6, "%s: %.9g want %.9g", what,
@@ -267,7 +278,8 @@ START_TEST(test_softmax_xent)
         /* Without the gradient: the same losses. */
         CK_OK(crn_softmax_xent(ops, k, n, &logits, &labels, &losses, NULL, &err));
         float *gl2 = test_download(&losses);
-        ck_assert_msg(memcmp(gl, gl2, (size_t)n * 4) == 0, "%s: losses differ without dlogits", cases[ci]);
+        ck_assert_msg(memcmp(gl, gl2, 2 * (size_t)n * 4) == 0, "%s: losses differ without dlogits", cases[ci]);
+        free(want_losses), free(hl);
         free(gl), free(gl2), free(flab), free(want_mean), free(lab);
         crn_tensor_free(&logits), crn_tensor_free(&labels), crn_tensor_free(&losses), crn_tensor_free(&dl);
         crn_st_free(&f);

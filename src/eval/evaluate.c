@@ -59,7 +59,8 @@ int crn_evaluate_dist(const crn_dist *d, crn_model *m, const crn_dataset *ds, cr
         }
         if (b->n == 0) continue;
         rc = crn_model_forward(m, b->images, b->n, false, err);
-        if (rc == CRN_OK) rc = crn_model_loss(m, b->labels, b->n, losses, err);
+        if (rc == CRN_OK) rc = crn_model_loss(m, b->labels, b->n, NULL, err);
+        if (rc == CRN_OK) rc = crn_model_read_loss(m, b->n, losses, NULL, err);
         if (rc == CRN_OK) rc = crn_model_read_logits(m, b->n, logits, err);
         if (rc != CRN_OK) break;
         for (int i = 0; i < b->n; i++) {

@@ -45,7 +45,7 @@ int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_
     int S = m->cfg.image_size;
     crn_tensor in = m->input_nchw;
     in.numel = in.shape[0] = (size_t)n * 3 * S * S;
-    int rc = crn_tensor_upload(m->rt, &in, x_nchw, err);
+    int rc = crn_tensor_upload_nowait(m->rt, &in, x_nchw, err);
     crn_tensor x0 = act_tensor(m, 0, n);
     if (rc == CRN_OK) rc = crn_nchw_to_cnhw(m->ops, n, 3, S * S, &in, &x0, err);
     for (int li = 0; li < m->nlayers && rc == CRN_OK; li++) {
@@ -96,17 +96,31 @@ int crn_model_loss(crn_model *m, const int32_t *labels, int n, float *losses, cr
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= k)
             return crn_fail(err, CRN_EINVAL, "model loss: label %d of sample %d is outside 0..%d", labels[i], i, k - 1);
-    crn_tensor lab = m->labels, los = m->losses;
+    crn_tensor lab = m->labels, stats = m->losses;
     lab.numel = lab.shape[0] = (size_t)n;
-    los.numel = los.shape[0] = (size_t)n;
+    stats.numel = stats.shape[0] = 2 * (size_t)n;
     /* the logits' gradient goes to slot 0, where the backward plan starts */
     crn_tensor dl = buf_tensor(m->slots[0], (size_t)k * n);
     dl.ndim = 2, dl.shape[0] = (size_t)k, dl.shape[1] = (size_t)n;
-    int rc = crn_tensor_upload(m->rt, &lab, labels, err);
-    if (rc == CRN_OK) rc = crn_softmax_xent(m->ops, k, n, &m->logits_view, &lab, &los, &dl, err);
-    if (rc == CRN_OK && losses) rc = crn_tensor_download(m->rt, &los, losses, err);
+    int rc = crn_tensor_upload_nowait(m->rt, &lab, labels, err);
+    if (rc == CRN_OK) rc = crn_softmax_xent(m->ops, k, n, &m->logits_view, &lab, &stats, &dl, err);
     if (rc == CRN_OK) m->have_loss = true;
+    if (rc == CRN_OK && losses) rc = crn_model_read_loss(m, n, losses, NULL, err);
     return rc;
+}
+
+int crn_model_read_loss(crn_model *m, int n, float *losses, int32_t *correct, crn_error *err)
+{
+    if (!m->have_loss || n != m->cur_n)
+        return crn_fail(err, CRN_EINVAL, "model: no loss of %d samples to read", n);
+    crn_tensor stats = m->losses;
+    stats.numel = stats.shape[0] = 2 * (size_t)n;
+    float *host = m->loss_host;
+    int rc = crn_tensor_download(m->rt, &stats, host, err);
+    if (rc != CRN_OK) return rc;
+    memcpy(losses, host, (size_t)n * sizeof *losses);
+    for (int i = 0; correct && i < n; i++) correct[i] = host[n + i] != 0.0f;
+    return CRN_OK;
 }
 
 static crn_tensor slot_tensor(const crn_model *m, int slot, int act, int n)

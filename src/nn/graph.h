@@ -77,7 +77,8 @@ struct crn_model {
     size_t np, nb;            /* floats in pbuf (= gbuf) and bbuf */
     size_t trainable;
 
-    crn_tensor input_nchw, labels, losses;
+    crn_tensor input_nchw, labels, losses; /* losses: the loss kernel's stats [2 * max_batch] */
+    float *loss_host;                      /* their host copy */
     crn_workspace ws;
 
     grad_step *steps;         /* the backward pass, in order */

@@ -32,6 +32,7 @@ void crn_model_destroy(crn_model *m)
     crn_tensor_free(&m->input_nchw);
     crn_tensor_free(&m->labels);
     crn_tensor_free(&m->losses);
+    free(m->loss_host);
     crn_workspace_free(&m->ws);
     free(m->slots);
     free(m->steps);
@@ -134,8 +135,13 @@ int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, c
     size_t in_n = (size_t)max_batch * 3 * cfg->image_size * cfg->image_size, bn = (size_t)max_batch;
     if ((rc = crn_tensor_alloc(rt, &m->input_nchw, CRN_F32, 1, &in_n, err))) goto fail;
     if ((rc = crn_tensor_alloc(rt, &m->labels, CRN_I32, 1, &bn, err))) goto fail;
-    if ((rc = crn_tensor_alloc(rt, &m->losses, CRN_F32, 1, &bn, err))) goto fail;
-    m->bytes += in_n * 4 + bn * 8;
+    size_t stats_n = 2 * bn;
+    if ((rc = crn_tensor_alloc(rt, &m->losses, CRN_F32, 1, &stats_n, err))) goto fail;
+    if (!(m->loss_host = malloc(stats_n * sizeof *m->loss_host))) {
+        rc = crn_fail(err, CRN_ENOMEM, "model: out of host memory");
+        goto fail;
+    }
+    m->bytes += in_n * 4 + bn * 12;
 
     /* Gradient slots, as many as the backward plan uses. */
     if ((rc = grad_plan_build(m, err))) goto fail;

@@ -88,12 +88,22 @@ void crn_tensor_free(crn_tensor *t)
     memset(t, 0, sizeof *t);
 }
 
-int crn_tensor_upload(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err)
+static int upload(crn_runtime *rt, crn_tensor *t, const void *host, cl_bool blocking, crn_error *err)
 {
     if (t->numel == 0) return CRN_OK;
-    cl_int s = clEnqueueWriteBuffer(rt->queue, t->buf, CL_TRUE, 0, crn_tensor_bytes(t), host, 0, NULL, NULL);
+    cl_int s = clEnqueueWriteBuffer(rt->queue, t->buf, blocking, 0, crn_tensor_bytes(t), host, 0, NULL, NULL);
     if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "uploading a tensor: %s", crn_cl_strerror(s));
     return CRN_OK;
+}
+
+int crn_tensor_upload(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err)
+{
+    return upload(rt, t, host, CL_TRUE, err);
+}
+
+int crn_tensor_upload_nowait(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err)
+{
+    return upload(rt, t, host, CL_FALSE, err);
 }
 
 int crn_tensor_download(crn_runtime *rt, const crn_tensor *t, void *host, crn_error *err)

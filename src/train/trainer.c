@@ -125,7 +125,8 @@ typedef struct train_ctx {
     crn_run_dir run;
     crn_run_state st;
     char *config_text;
-    float *losses, *logits;
+    float *losses;
+    int32_t *correct;
     char last_path[4200], best_path[4200];
     bool have_last; /* last_path holds this run's checkpoint (written or resumed from) */
     const crn_dist *d;
@@ -143,7 +144,7 @@ static void ctx_free(train_ctx *t)
     crn_run_dir_close(&t->run);
     free(t->config_text);
     free(t->losses);
-    free(t->logits);
+    free(t->correct);
     free(t->host);
 }
 
@@ -221,7 +222,6 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
 {
     const crn_train_config *c = t->cfg;
     const crn_dist *d = t->d;
-    int k = crn_model_get_config(t->model)->classes;
     if (t->st.epoch_position < 0) t->st.epoch_position = t->st.epoch_batches * c->batch_size;
     size_t n_train = t->ds->count[CRN_SPLIT_TRAIN];
     if ((size_t)t->st.epoch_position > n_train) t->st.epoch_position = (long long)n_train;
@@ -236,37 +236,42 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
         int got = crn_loader_next(t->loader, &b, err);
         if (got < 0) return got;
         if (got == 0) break;
-        double v[4] = {b->n, 0, 0, stop && *stop}; /* samples, loss sum, correct, stop */
-        if (b->n > 0) {
-            if ((rc = crn_model_forward(t->model, b->images, b->n, true, err)) != CRN_OK) return rc;
-            if ((rc = crn_model_loss(t->model, b->labels, b->n, t->losses, err)) != CRN_OK) return rc;
-            if ((rc = crn_model_read_logits(t->model, b->n, t->logits, err)) != CRN_OK) return rc;
-            for (int i = 0; i < b->n; i++) {
-                v[1] += t->losses[i];
-                v[2] += crn_argmax(t->logits + (size_t)i * k, k) == b->labels[i];
-            }
-        }
-        if ((rc = crn_dist_sum_f64(d, v, 4, err)) != CRN_OK) return rc;
+        /* The step goes into the queue with no wait; one read at its end
+         * brings back the losses and correct answers. With several ranks,
+         * the sample count and the stop request are summed first (the
+         * gradient all-reduce weighs by them), the losses at the end. */
+        double v[4] = {b->n, stop && *stop, 0, 0}; /* samples, stop; then loss sum, correct */
+        if ((rc = crn_dist_sum_f64(d, v, 2, err)) != CRN_OK) return rc;
         t->st.epoch_position += (long long)b->global_n;
         if (v[0] == 0) continue; /* every sample of the step was bad and skipped */
-        double bl = v[1] / v[0];
-        if (!isfinite(bl))
-            return crn_fail(err, CRN_EINVAL,
-                            "the loss became %s at step %lld (epoch %d, batch %zu); stopping. %s%s",
-                            isnan(bl) ? "NaN" : "infinite", t->st.step + 1, epoch, b->batch_index + 1,
-                            t->have_last ? "The last good checkpoint is " : "No checkpoint was written yet",
-                            t->have_last ? t->last_path : "");
-        if (b->n > 0 && (rc = crn_model_backward(t->model, err)) != CRN_OK) return rc;
+        if (b->n > 0) {
+            if ((rc = crn_model_forward(t->model, b->images, b->n, true, err)) != CRN_OK) return rc;
+            if ((rc = crn_model_loss(t->model, b->labels, b->n, NULL, err)) != CRN_OK) return rc;
+            if ((rc = crn_model_backward(t->model, err)) != CRN_OK) return rc;
+        }
         /* the mean over the global batch: each rank's mean times its share */
         if (d->size > 1 &&
             (rc = crn_dist_allreduce_buffer(d, t->rt, grads, np, t->host, (float)b->n, (float)(1.0 / v[0]), err)) !=
                 CRN_OK)
             return rc;
         if ((rc = crn_optim_step(t->opt, params, grads, err)) != CRN_OK) return rc;
+        if (b->n > 0 && (rc = crn_model_read_loss(t->model, b->n, t->losses, t->correct, err)) != CRN_OK) return rc;
+        for (int i = 0; i < b->n; i++) {
+            v[2] += t->losses[i];
+            v[3] += t->correct[i];
+        }
+        if ((rc = crn_dist_sum_f64(d, v + 2, 2, err)) != CRN_OK) return rc;
+        double bl = v[2] / v[0];
+        if (!isfinite(bl))
+            return crn_fail(err, CRN_EINVAL,
+                            "the loss became %s at step %lld (epoch %d, batch %zu); stopping. %s%s",
+                            isnan(bl) ? "NaN" : "infinite", t->st.step + 1, epoch, b->batch_index + 1,
+                            t->have_last ? "The last good checkpoint is " : "No checkpoint was written yet",
+                            t->have_last ? t->last_path : "");
         t->st.step++;
         t->st.epoch_batches++;
-        t->st.epoch_loss_sum += v[1];
-        t->st.epoch_correct += v[2];
+        t->st.epoch_loss_sum += v[2];
+        t->st.epoch_correct += v[3];
         t->st.epoch_seen += v[0];
         t->st.epoch_seconds = crn_now_s() - t0;
         if (t->lead && (rc = crn_run_dir_log_step(&t->run, t->st.step, epoch, bl, t->st.lr, err)) != CRN_OK)
@@ -285,7 +290,7 @@ static int train_epoch(train_ctx *t, int epoch, volatile sig_atomic_t *stop, crn
             res->max_steps_reached = true;
             break;
         }
-        if (v[3] > 0 || (d->size == 1 && stop && *stop)) {
+        if (v[1] > 0 || (d->size == 1 && stop && *stop)) {
             /* Finish here: the checkpoint records the position in the epoch. */
             if ((rc = save_last(t, res, err)) != CRN_OK) return rc;
             res->interrupted = true;
@@ -361,9 +366,9 @@ static int create_model(train_ctx *t, crn_ops *ops, crn_error *err)
     crn_model_buffers_buffer(t->model, &nbuf);
     if ((rc = crn_optim_create(t->rt, &c->optim, np, &t->opt, err)) != CRN_OK) return rc;
     t->losses = malloc((size_t)c->batch_size * sizeof *t->losses);
-    t->logits = malloc((size_t)c->batch_size * (size_t)mc.classes * sizeof *t->logits);
+    t->correct = malloc((size_t)c->batch_size * sizeof *t->correct);
     if (t->d->size > 1) t->host = malloc((np > nbuf ? np : nbuf) * sizeof *t->host + 1);
-    if (!t->losses || !t->logits || (t->d->size > 1 && !t->host))
+    if (!t->losses || !t->correct || (t->d->size > 1 && !t->host))
         return crn_fail(err, CRN_ENOMEM, "out of host memory");
     snprintf(t->last_path, sizeof t->last_path, "%s/last.safetensors", c->out_dir);
     snprintf(t->best_path, sizeof t->best_path, "%s/best.safetensors", c->out_dir);

@@ -74,15 +74,27 @@ cl_mem crn_model_grads_buffer(crn_model *m, size_t *n);
  * nn.BatchNorm2d, from a seeded generator. */
 int crn_model_init(crn_model *m, uint64_t seed, crn_error *err);
 
+/* A step is enqueued without waiting for the device: forward, loss,
+ * backward (and the optimiser) go into the queue, and one read at the end,
+ * crn_model_read_loss, brings back what the host needs. The host arrays
+ * handed to forward and loss must stay unchanged until that read (or
+ * crn_model_read_logits, or crn_finish). */
+
 /* x: host batch, NCHW float [n, 3, size, size], already normalised. train
  * selects BatchNorm's mode. The logits [classes, n] stay on the device. */
 int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_error *err);
 const crn_tensor *crn_model_logits(const crn_model *m);
 
-/* Loss and gradients of the last forward: labels 0-based [n]. Writes the
- * per-sample losses to losses[n] (host) and, with backward, every parameter
- * gradient (overwritten). */
+/* The loss of the last forward and the logits' gradient, for labels
+ * (0-based) [n]; with backward, every parameter gradient (overwritten).
+ * losses: NULL to enqueue only (read them later with crn_model_read_loss),
+ * or an array [n] that receives them at once (a wait). */
 int crn_model_loss(crn_model *m, const int32_t *labels, int n, float *losses, crn_error *err);
+
+/* Waits for the queue and reads, for each of the n samples of the last
+ * loss, its cross-entropy (losses[n]) and whether its first largest logit
+ * is its label (correct[n], 0 or 1; may be NULL): one read of 2n floats. */
+int crn_model_read_loss(crn_model *m, int n, float *losses, int32_t *correct, crn_error *err);
 int crn_model_backward(crn_model *m, crn_error *err);
 
 /* Bytes of device memory the model holds (parameters, gradients, buffers,

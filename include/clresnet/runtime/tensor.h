@@ -39,6 +39,10 @@ int crn_tensor_view(crn_runtime *rt, crn_tensor *view, cl_mem parent, size_t byt
                     int ndim, const size_t *shape, crn_error *err);
 size_t crn_view_align(const crn_runtime *rt);
 
+/* The copy to the device enqueued without waiting: host must stay unchanged
+ * until the queue has done it (a later blocking read, or crn_finish). */
+int crn_tensor_upload_nowait(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err);
+
 /* Blocking copies of the whole tensor. */
 int crn_tensor_upload(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err);
 int crn_tensor_download(crn_runtime *rt, const crn_tensor *t, void *host, crn_error *err);
