@@ -24,7 +24,7 @@ if [ -f "$LIB" ]; then
     $CC $FLAGS tests/fuzz/fuzz_safetensors.c src/io/safetensors.c $CORE $ENGINE -o "$OUT/fuzz_safetensors"
     $CC $FLAGS tests/fuzz/fuzz_checkpoint.c src/train/checkpoint.c src/io/safetensors.c $CORE $ENGINE \
         -o "$OUT/fuzz_checkpoint"
-    $CC $FLAGS tests/fuzz/fuzz_cli.c src/cli/cli_train.c src/cli/cli_args.c $ENGINE -o "$OUT/fuzz_cli"
+    $CC $FLAGS tests/fuzz/fuzz_cli.c src/cli/cli_train.c src/cli/cli_train_args.c src/cli/cli_args.c $ENGINE -o "$OUT/fuzz_cli"
     echo "built $OUT/fuzz_{mat,jpeg,png,classnames,safetensors,checkpoint,cli}"
 else
     echo "built $OUT/fuzz_{mat,jpeg,png,classnames}; $LIB missing: no fuzz_safetensors, fuzz_checkpoint, fuzz_cli"

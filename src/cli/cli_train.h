@@ -1,0 +1,27 @@
+/* The training command's pieces shared with `clresnet experiment`: its
+ * flags and one run on an open dataset and device. */
+#ifndef CLRESNET_CLI_TRAIN_H
+#define CLRESNET_CLI_TRAIN_H
+
+#include "cli.h"
+#include "clresnet/train/train.h"
+
+typedef struct train_args {
+    crn_train_config c;
+    const char *resume, *out, *data;
+    bool overwrite;
+    const char *given[128]; /* the flags given, in order, for --resume's check */
+    int ngiven;
+} train_args;
+
+/* Parses train's flags into t (t->c starts from crn_train_config_default):
+ * 0, or 2 after printing what is wrong. */
+int cli_train_parse(int argc, char **argv, train_args *t);
+
+/* Trains c into out on ds with dev (fresh or c->resume), then writes the
+ * test metrics and report. Prints progress and the summary (unless quiet).
+ * 0, 1 after printing an error, or 128 + the signal that stopped it. */
+int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, const char *out, crn_dataset *ds,
+                  cli_device *dev);
+
+#endif
