@@ -14,6 +14,8 @@ static const cli_command COMMANDS[] = {
     {"list-devices", "list OpenCL platforms and devices (--check tests each one)", cmd_list_devices,
      help_list_devices},
     {"train", "train a model (the seed protocol; resumable)", cmd_train, help_train},
+    {"experiment", "the seed report's experiment: its runs, then compared (resumable)", cmd_experiment,
+     help_experiment},
     {"evaluate", "metrics and report of a checkpoint on a split", cmd_evaluate, help_evaluate},
     {"predict", "top classes of JPEG or PNG images", cmd_predict, help_predict},
     {"export", "write a checkpoint's model as ONNX (for onnxruntime)", cmd_export, help_export},

@@ -69,6 +69,8 @@ void help_report(void);
 int cmd_compare(const cli_globals *g, int argc, char **argv);
 void help_compare(void);
 int cmd_tune(const cli_globals *g, int argc, char **argv);
+int cmd_experiment(const cli_globals *g, int argc, char **argv);
+void help_experiment(void);
 void help_tune(void);
 int cmd_export(const cli_globals *g, int argc, char **argv);
 void help_export(void);

@@ -30,7 +30,9 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
     char *abs = realpath(ds->root, NULL);
     json_object_set_new(o, "data", json_string(abs ? abs : ds->root));
     free(abs);
-    json_object_set_new(o, "split_mode", json_string(crn_split_mode_name(c->split_mode)));
+    /* an image folder has its own splits: no split mode */
+    json_object_set_new(o, "split_mode", ds->kind == CRN_DATASET_FLOWERS102 ? json_string(crn_split_mode_name(c->split_mode))
+                                                                             : json_null());
     json_object_set_new(o, "train_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TRAIN]));
     json_object_set_new(o, "val_images", json_integer((json_int_t)ds->count[CRN_SPLIT_VAL]));
     json_object_set_new(o, "test_images", json_integer((json_int_t)ds->count[CRN_SPLIT_TEST]));
