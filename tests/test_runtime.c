@@ -51,7 +51,7 @@ START_TEST(test_every_kernel_file_builds)
     for (int i = 0; i < crn_cl_source_count; i++) {
         cl_program p = NULL;
         int cached = 1;
-        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, &p, false, &cached, &err);
+        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, NULL, &p, false, &cached, &err);
         ck_assert_msg(rc == CRN_OK, "cl/%s: %s", crn_cl_sources[i].name, err.msg);
         ck_assert_int_eq(cached, 0);
         clReleaseProgram(p);
@@ -65,8 +65,8 @@ START_TEST(test_build_failure_shows_log)
     crn_error err = {0};
     cl_program p = NULL;
     int cached = 0;
-    int rc = crn_build_program(rt, "broken.cl", "__kernel void k(__global float *x) { x[0] = undeclared; }", &p,
-                               false, &cached, &err);
+    int rc = crn_build_program(rt, "broken.cl", "__kernel void k(__global float *x) { x[0] = undeclared; }", NULL,
+                               &p, false, &cached, &err);
     ck_assert_int_eq(rc, CRN_ECL);
     ck_assert_ptr_nonnull(strstr(err.msg, "cl/broken.cl"));
     ck_assert_ptr_nonnull(strstr(err.msg, "build log"));

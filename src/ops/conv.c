@@ -184,6 +184,14 @@ static int col2im(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_m
     return crn_launch(ops->rt, k, 3, gs, l, err);
 }
 
+/* Whether the packed GEMM runs this convolution's forward (or weight
+ * gradient) with its implicit im2col: the backend of that GEMM shape. */
+static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_grad, size_t ncols, size_t krows)
+{
+    return weight_grad ? crn_gemm_backend_for(ops, false, true, d->cout, krows, ncols) == CRN_GEMM_PACKED
+                       : crn_gemm_backend_for(ops, false, false, d->cout, ncols, krows) == CRN_GEMM_PACKED;
+}
+
 /* What forward and backward both need: the output size, the chunking, the
  * checked shapes of x, the weight and y (or dy), and the workspace. */
 typedef struct conv_plan {
@@ -222,6 +230,11 @@ int crn_conv2d_forward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int w
     if (is_pointwise(d)) {
         rc = crn_sgemm(ops, false, false, d->cout, ncols, d->cin, 1.0f, weight->buf, 0, d->cin, x->buf, 0, ncols, 0.0f,
                        y->buf, 0, ncols, err);
+    } else if (implicit(ops, d, false, ncols, krows)) {
+        /* the packed GEMM gathers its columns straight from x: no im2col */
+        crn_log_gemm(ops, false, false, d->cout, ncols, krows);
+        rc = crn_pgemm_conv_forward(ops, &(crn_pgemm_conv){x->buf, d->cin, n, h, w, d->kh, d->kw, d->stride, d->pad, ho,
+                                                           wo, 0, n}, d->cout, weight->buf, 0.0f, y->buf, err);
     } else {
         for (int i0 = 0; i0 < n && rc == CRN_OK; i0 += nc) {
             int c = n - i0 < nc ? n - i0 : nc;
@@ -257,15 +270,24 @@ int crn_conv2d_backward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int 
             rc = crn_sgemm(ops, true, false, d->cin, ncols, d->cout, 1.0f, weight->buf, 0, d->cin, dy->buf, 0, ncols,
                            0.0f, dx->buf, 0, ncols, err);
     } else {
+        /* dW = dy * cols^T: the packed GEMM gathers cols^T straight from x,
+         * the whole batch at once; else chunk by chunk from the columns. */
+        bool direct = implicit(ops, d, true, ncols, krows);
+        if (direct) {
+            crn_log_gemm(ops, false, true, d->cout, krows, ncols);
+            rc = crn_pgemm_conv_weight_grad(ops, &(crn_pgemm_conv){x->buf, d->cin, n, h, w, d->kh, d->kw, d->stride,
+                                                                   d->pad, ho, wo, 0, n}, d->cout, dy->buf, 0.0f,
+                                            dweight->buf, err);
+        }
         /* One buffer serves as cols, then as dcols of the same chunk: the
          * queue is in order, so the dW GEMM has read cols before the dcols
          * GEMM overwrites them. */
-        for (int i0 = 0; i0 < n && rc == CRN_OK; i0 += nc) {
+        for (int i0 = 0; i0 < n && rc == CRN_OK && (!direct || dx); i0 += nc) {
             int c = n - i0 < nc ? n - i0 : nc;
             size_t pc = (size_t)c * hw;
-            rc = im2col(ops, d, &(conv_geom){n, h, w, ho, wo, i0, c}, x->buf, ws->buf, err);
+            if (!direct) rc = im2col(ops, d, &(conv_geom){n, h, w, ho, wo, i0, c}, x->buf, ws->buf, err);
             /* dW (+)= dy[:, chunk] * cols^T; chunks in a fixed order */
-            if (rc == CRN_OK)
+            if (rc == CRN_OK && !direct)
                 rc = crn_sgemm_nt_long_k(ops, d->cout, krows, pc, dy->buf, (size_t)i0 * hw, ncols, ws->buf, 0, pc,
                                          i0 == 0 ? 0.0f : 1.0f, dweight->buf, 0, krows, err);
             if (rc == CRN_OK && dx) {

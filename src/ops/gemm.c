@@ -1,7 +1,9 @@
 #include "clresnet/ops/gemm.h"
 
 #include <clblast_c.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clresnet/runtime/tensor.h"
 #include "ops_impl.h"
@@ -62,12 +64,50 @@ static void log_shape(crn_gemm_state *g, bool ta, bool tb, size_t m, size_t n, s
     g->log[g->log_count++] = (crn_gemm_shape){ta, tb, m, n, k};
 }
 
+void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k)
+{
+    if (ops->gemm.log_on) log_shape(&ops->gemm, ta, tb, m, n, k);
+}
+
+int crn_gemm_choose_backend(crn_ops *ops, crn_error *err)
+{
+    /* A CPU whose fma is in hardware runs the packed GEMM far faster than
+     * CLBlast's GPU-shaped kernels; where fma is emulated (Mesa's llvmpipe)
+     * it would crawl, and GPUs keep CLBlast. CLRESNET_GEMM overrides. */
+    const crn_device_info *d = ops->dev;
+    ops->gemm.backend = (d->type & CL_DEVICE_TYPE_CPU) && d->fma ? CRN_GEMM_PACKED : CRN_GEMM_CLBLAST;
+    const char *force = getenv("CLRESNET_GEMM");
+    if (force && !strcmp(force, "packed")) ops->gemm.backend = CRN_GEMM_PACKED;
+    else if (force && !strcmp(force, "clblast")) ops->gemm.backend = CRN_GEMM_CLBLAST;
+    else if (force && *force)
+        return crn_fail(err, CRN_EINVAL, "CLRESNET_GEMM=%s: want packed or clblast", force);
+    return ops->gemm.backend == CRN_GEMM_PACKED ? crn_pgemm_init(ops, err) : CRN_OK;
+}
+
+crn_gemm_backend crn_gemm_backend_for(const crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k)
+{
+    const crn_gemm_state *g = &ops->gemm;
+    for (int i = 0; i < g->nchoices; i++) {
+        const crn_gemm_choice *c = &g->choices[i];
+        if (c->shape.trans_a == ta && c->shape.trans_b == tb && c->shape.m == m && c->shape.n == n && c->shape.k == k)
+            return c->backend;
+    }
+    /* the packed kernels index with int */
+    if (m > INT_MAX / 8 || n > INT_MAX / 8 || k > INT_MAX / 8) return CRN_GEMM_CLBLAST;
+    return g->backend;
+}
+
 int crn_sgemm(crn_ops *ops, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,
               size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
               size_t ldc, crn_error *err)
 {
     if (m == 0 || n == 0) return CRN_OK;
     if (ops->gemm.log_on) log_shape(&ops->gemm, trans_a, trans_b, m, n, k);
+    if (crn_gemm_backend_for(ops, trans_a, trans_b, m, n, k) == CRN_GEMM_PACKED && a_off <= INT_MAX &&
+        b_off <= INT_MAX && c_off <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX) {
+        return crn_pgemm_matrix(ops, trans_a, trans_b, (int)m, (int)n, (int)k, alpha, a, (int)a_off, (int)lda, b,
+                                (int)b_off, (int)ldb, beta, c, (int)c_off, (int)ldc, err);
+    }
     cl_command_queue q = crn_runtime_queue(ops->rt);
     CLBlastStatusCode s =
         CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
@@ -99,6 +139,8 @@ int crn_sgemm_nt_long_k(crn_ops *ops, size_t m, size_t n, size_t k, cl_mem a, si
                         size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc, crn_error *err)
 {
     size_t s = crn_gemm_k_splits(ops, m, n, k);
+    /* the packed GEMM spreads over N and M blocks: no split needed */
+    if (crn_gemm_backend_for(ops, false, true, m, n, k) == CRN_GEMM_PACKED) s = 1;
     if (s <= 1 || c_off != 0 || ldc != n)
         return crn_sgemm(ops, false, true, m, n, k, 1.0f, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc, err);
     size_t kc = k / s, mn = m * n, bytes = s * mn * sizeof(float);

@@ -2,6 +2,7 @@
 
 #include <clblast_c.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "ops_impl.h"
@@ -45,6 +46,13 @@ int crn_ops_create(crn_runtime *rt, crn_ops **out, crn_error *err)
     for (size_t i = 0; rc == CRN_OK && i < sizeof KERNELS / sizeof KERNELS[0]; i++)
         rc = crn_kernel_find(rt, KERNELS[i].name, (const crn_kernel **)((char *)ops + KERNELS[i].offset), err);
     if (rc == CRN_OK) rc = crn_gemm_tune_apply_cached(ops, err);
+    if (rc == CRN_OK) rc = crn_gemm_choose_backend(ops, err);
+    crn_gemm_state *g = &ops->gemm;
+    if (g->backend == CRN_GEMM_PACKED)
+        snprintf(g->desc, sizeof g->desc, "%s (this CPU's default)%s%s", g->pg.desc, g->tuning[0] ? "; CLBlast: " : "",
+                 g->tuning);
+    else
+        snprintf(g->desc, sizeof g->desc, "%s", g->tuning);
     if (rc != CRN_OK) {
         crn_ops_destroy(ops);
         return rc;
@@ -57,6 +65,8 @@ void crn_ops_destroy(crn_ops *ops)
 {
     if (!ops) return;
     free(ops->gemm.log);
+    free(ops->gemm.choices);
+    crn_pgemm_release(&ops->gemm.pg);
     if (ops->gemm.splitk_buf) clReleaseMemObject(ops->gemm.splitk_buf);
     /* CLBlast keeps the programs it built (for this context) in a process-wide
      * cache that otherwise lets them go in a C++ destructor at exit, after the
@@ -68,4 +78,4 @@ void crn_ops_destroy(crn_ops *ops)
 }
 
 crn_runtime *crn_ops_runtime(const crn_ops *ops) { return ops->rt; }
-const char *crn_ops_gemm_desc(const crn_ops *ops) { return ops->gemm.tuning; }
+const char *crn_ops_gemm_desc(const crn_ops *ops) { return ops->gemm.desc; }

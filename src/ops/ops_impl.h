@@ -5,12 +5,39 @@
 #define CLRESNET_OPS_IMPL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "clresnet/ops/gemm_tune.h"
 #include "clresnet/ops/ops.h"
 
+/* The packed GEMM (gemm_packed.c): its program, built for the device with
+ * tile sizes chosen from its vector width, and its packing buffers. */
+typedef struct crn_pgemm {
+    int mr, nr, vw, pk, pj;   /* build options */
+    int kc, jb, a_kb;         /* fused kernels: K block, N block (panels), L2 budget of an A block (KiB) */
+    cl_program prog;          /* NULL until first used */
+    crn_kernel pack_a, pack_b, pack_b_im2col, pack_bt_im2col, gemm, fused, fused_im2col, fused_im2col_t;
+    cl_mem ap, bp;            /* packed A, packed B (the non-fused path) */
+    size_t ap_bytes, bp_bytes;
+    char desc[64];
+} crn_pgemm;
+
+/* Which GEMM runs a call. */
+typedef enum crn_gemm_backend { CRN_GEMM_CLBLAST, CRN_GEMM_PACKED } crn_gemm_backend;
+
+/* A shape whose backend `tune` measured. */
+typedef struct crn_gemm_choice {
+    crn_gemm_shape shape;
+    crn_gemm_backend backend;
+} crn_gemm_choice;
+
 typedef struct crn_gemm_state {
-    char tuning[200];       /* the tuned configuration applied at creation, or "" */
+    crn_gemm_backend backend; /* the default for this device: packed on CPUs with hardware fma */
+    crn_gemm_choice *choices; /* per shape, from the tuning cache */
+    int nchoices;
+    crn_pgemm pg;
+    char tuning[200];       /* the tuned CLBlast configuration applied at creation, or "" */
+    char desc[320];         /* what runs GEMMs, for the start-up line */
     cl_mem splitk_buf;      /* partial products of crn_sgemm_nt_long_k, grown on demand */
     size_t splitk_bytes;
     bool log_on;            /* record the shapes of every call (gemm_tune.h) */
@@ -33,5 +60,32 @@ struct crn_ops {
 
 /* Applies the cached tuning for the device (gemm_tune.c), at creation. */
 int crn_gemm_tune_apply_cached(crn_ops *ops, crn_error *err);
+
+/* The device's default backend (gemm.c, at creation). */
+int crn_gemm_choose_backend(crn_ops *ops, crn_error *err);
+
+/* Records a GEMM shape run outside crn_sgemm (the implicit im2col) for `tune`. */
+void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k);
+
+/* The backend for a GEMM shape (gemm.c). */
+crn_gemm_backend crn_gemm_backend_for(const crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k);
+
+/* The packed GEMM (gemm_packed.c). */
+int crn_pgemm_init(crn_ops *ops, crn_error *err);
+void crn_pgemm_release(crn_pgemm *pg);
+int crn_pgemm_matrix(crn_ops *ops, bool ta, bool tb, int m, int n, int k, float alpha, cl_mem a, int a_off, int lda,
+                     cl_mem b, int b_off, int ldb, float beta, cl_mem c, int c_off, int ldc, crn_error *err);
+
+/* A convolution's images i0 .. i0+nc-1 of x [cin, n, h, w], for the implicit im2col. */
+typedef struct crn_pgemm_conv {
+    cl_mem x;
+    int cin, n, h, w, kh, kw, stride, pad, ho, wo, i0, nc;
+} crn_pgemm_conv;
+
+/* y[:, images] = W [cout, Kc] * cols + beta y; dweight = dy[:, images] * cols^T + beta dweight. */
+int crn_pgemm_conv_forward(crn_ops *ops, const crn_pgemm_conv *v, int cout, cl_mem weight, float beta, cl_mem y,
+                           crn_error *err);
+int crn_pgemm_conv_weight_grad(crn_ops *ops, const crn_pgemm_conv *v, int cout, cl_mem dy, float beta, cl_mem dweight,
+                               crn_error *err);
 
 #endif

@@ -76,6 +76,10 @@ static void fill_device(crn_device_info *di, cl_device_id d)
     di->compiler_available = b;
     di->fp16 = has_extension(d, "cl_khr_fp16");
     di->fp64 = has_extension(d, "cl_khr_fp64");
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    di->fma = (fp & CL_FP_FMA) != 0;
+    clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof di->vector_width, &di->vector_width, NULL);
 }
 
 int crn_devices_list(crn_device_list *out, crn_error *err)

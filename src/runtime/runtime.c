@@ -26,18 +26,19 @@ static void choose_build_options(crn_runtime *rt)
              d->max_work_group, d->fp64 ? " -DCRN_HAS_FP64=1" : "");
 }
 
-static uint64_t cache_key(const crn_runtime *rt, const char *name, const char *source)
+static uint64_t cache_key(const crn_runtime *rt, const char *name, const char *source, const char *options)
 {
     const crn_device_info *d = &rt->dev;
     const char *parts[] = {"clresnet-kernels-1", d->platform_name, d->platform_version, d->name,
-                           d->vendor, d->version, d->driver_version, rt->build_options, name, source};
+                           d->vendor, d->version, d->driver_version, options, name, source};
     uint64_t h = CRN_FNV1A64_INIT;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         h = crn_fnv1a64(h, parts[i], strlen(parts[i]) + 1);
     return h;
 }
 
-static int build_log_error(crn_runtime *rt, cl_program p, const char *name, cl_int s, crn_error *err)
+static int build_log_error(crn_runtime *rt, cl_program p, const char *name, const char *opts, cl_int s,
+                           crn_error *err)
 {
     size_t n = 0;
     clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
@@ -48,12 +49,12 @@ static int build_log_error(crn_runtime *rt, cl_program p, const char *name, cl_i
         log[n] = '\0';
     }
     crn_fail(err, CRN_ECL, "building kernel file cl/%s for %s failed (%s), options '%s'; build log:\n%s",
-             name, rt->dev.name, crn_cl_strerror(s), rt->build_options, log ? log : "(no log)");
+             name, rt->dev.name, crn_cl_strerror(s), opts, log ? log : "(no log)");
     free(log);
     return CRN_ECL;
 }
 
-static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, cl_program *out)
+static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, const char *opts, cl_program *out)
 {
     cl_int s, bs;
     cl_program p = clCreateProgramWithBinary(rt->ctx, 1, &rt->dev.device, &len, &bin, &bs, &s);
@@ -61,7 +62,7 @@ static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, cl_
         if (p) clReleaseProgram(p);
         return 0;
     }
-    if (clBuildProgram(p, 1, &rt->dev.device, rt->build_options, NULL, NULL) != CL_SUCCESS) {
+    if (clBuildProgram(p, 1, &rt->dev.device, opts, NULL, NULL) != CL_SUCCESS) {
         clReleaseProgram(p);
         return 0;
     }
@@ -69,18 +70,19 @@ static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, cl_
     return 1;
 }
 
-int crn_build_program(crn_runtime *rt, const char *name, const char *source, cl_program *out,
+int crn_build_program(crn_runtime *rt, const char *name, const char *source, const char *extra, cl_program *out,
                       bool use_cache, int *from_cache, crn_error *err)
 {
-    char dir[4096] = "";
-    uint64_t key = cache_key(rt, name, source);
+    char dir[4096] = "", opts[1024];
+    snprintf(opts, sizeof opts, "%s%s%s", rt->build_options, extra && *extra ? " " : "", extra ? extra : "");
+    uint64_t key = cache_key(rt, name, source, opts);
     *from_cache = 0;
     if (use_cache && crn_cache_dir(dir, sizeof dir, NULL) == CRN_OK) {
         unsigned char *bin = NULL;
         size_t len = 0;
         if (crn_cache_load(dir, key, &bin, &len, NULL, 0)) {
             /* A binary the driver refuses is stale: fall through and rebuild. */
-            int ok = try_binary(rt, bin, len, out);
+            int ok = try_binary(rt, bin, len, opts, out);
             free(bin);
             if (ok) {
                 *from_cache = 1;
@@ -93,9 +95,9 @@ int crn_build_program(crn_runtime *rt, const char *name, const char *source, cl_
     cl_program p = clCreateProgramWithSource(rt->ctx, 1, &source, &slen, &s);
     if (s != CL_SUCCESS)
         return crn_fail(err, CRN_ECL, "clCreateProgramWithSource(cl/%s): %s", name, crn_cl_strerror(s));
-    s = clBuildProgram(p, 1, &rt->dev.device, rt->build_options, NULL, NULL);
+    s = clBuildProgram(p, 1, &rt->dev.device, opts, NULL, NULL);
     if (s != CL_SUCCESS) {
-        build_log_error(rt, p, name, s, err);
+        build_log_error(rt, p, name, opts, s, err);
         clReleaseProgram(p);
         return CRN_ECL;
     }
@@ -109,6 +111,30 @@ int crn_build_program(crn_runtime *rt, const char *name, const char *source, cl_
         }
     }
     *out = p;
+    return CRN_OK;
+}
+
+/* A kernel handle with what launches need to know about it. */
+static void kernel_info(const crn_runtime *rt, cl_kernel k, crn_kernel *e)
+{
+    memset(e, 0, sizeof *e);
+    e->handle = k;
+    clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof e->name, e->name, NULL);
+    e->name[sizeof e->name - 1] = '\0';
+    clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof e->nargs, &e->nargs, NULL);
+    e->max_wg = rt->dev.max_work_group;
+    size_t wg = 0;
+    if (clGetKernelWorkGroupInfo(k, rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) == CL_SUCCESS &&
+        wg > 0)
+        e->max_wg = wg;
+}
+
+int crn_program_kernel(crn_runtime *rt, cl_program p, const char *name, crn_kernel *k, crn_error *err)
+{
+    cl_int s;
+    cl_kernel h = clCreateKernel(p, name, &s);
+    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "kernel %s: %s", name, crn_cl_strerror(s));
+    kernel_info(rt, h, k);
     return CRN_OK;
 }
 
@@ -128,17 +154,7 @@ static int add_kernels(crn_runtime *rt, cl_program p, const char *file, crn_erro
     rt->kernels = grown;
     clCreateKernelsInProgram(p, n, ks, NULL);
     for (cl_uint i = 0; i < n; i++) {
-        crn_kernel *e = &rt->kernels[rt->kernel_count++];
-        memset(e, 0, sizeof *e);
-        e->handle = ks[i];
-        clGetKernelInfo(ks[i], CL_KERNEL_FUNCTION_NAME, sizeof e->name, e->name, NULL);
-        e->name[sizeof e->name - 1] = '\0';
-        clGetKernelInfo(ks[i], CL_KERNEL_NUM_ARGS, sizeof e->nargs, &e->nargs, NULL);
-        e->max_wg = rt->dev.max_work_group;
-        size_t wg = 0;
-        if (clGetKernelWorkGroupInfo(ks[i], rt->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) ==
-                CL_SUCCESS && wg > 0)
-            e->max_wg = wg;
+        kernel_info(rt, ks[i], &rt->kernels[rt->kernel_count++]);
     }
     free(ks);
     return CRN_OK;
@@ -153,6 +169,7 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
     if (!rt) return crn_fail(err, CRN_ENOMEM, "out of host memory");
     rt->dev = *dev;
     rt->reported_max_alloc = dev->max_alloc;
+    rt->use_cache = !opt->no_kernel_cache;
     rt->profiling = opt->profiling;
     cl_int s;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
@@ -179,7 +196,7 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
     double t0 = crn_now_s();
     for (int i = 0; i < crn_cl_source_count; i++) {
         int cached = 0;
-        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, &rt->programs[i],
+        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, NULL, &rt->programs[i],
                                    !opt->no_kernel_cache, &cached, err);
         if (rc == CRN_OK) {
             rt->program_count++;
@@ -365,6 +382,14 @@ const crn_device_info *crn_runtime_device(const crn_runtime *rt) { return &rt->d
 cl_context crn_runtime_context(const crn_runtime *rt) { return rt->ctx; }
 cl_command_queue crn_runtime_queue(const crn_runtime *rt) { return rt->queue; }
 const char *crn_runtime_build_options(const crn_runtime *rt) { return rt->build_options; }
+bool crn_runtime_uses_cache(const crn_runtime *rt) { return rt->use_cache; }
+
+const crn_cl_source *crn_cl_op_source(const char *name)
+{
+    for (int i = 0; i < crn_cl_op_source_count; i++)
+        if (!strcmp(crn_cl_op_sources[i].name, name)) return &crn_cl_op_sources[i];
+    return NULL;
+}
 
 crn_build_stats crn_runtime_build_stats(const crn_runtime *rt)
 {

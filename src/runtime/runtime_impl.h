@@ -11,6 +11,7 @@ struct crn_runtime {
     cl_context ctx;
     cl_command_queue queue;
     bool profiling;
+    bool use_cache;            /* programs through the binary cache */
     char build_options[512];
     cl_program *programs;
     int program_count;

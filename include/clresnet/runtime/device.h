@@ -35,6 +35,8 @@ typedef struct crn_device_info {
     size_t max_work_item[3];
     cl_uint mem_base_align_bytes; /* sub-buffer offsets must be multiples */
     bool fp16, fp64;
+    bool fma;                  /* single precision fma() in hardware (CL_FP_FMA), not emulated */
+    cl_uint vector_width;      /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
     bool available, compiler_available;
 } crn_device_info;
 

@@ -98,10 +98,18 @@ int crn_launch_1d(crn_runtime *rt, const crn_kernel *k, size_t n, crn_error *err
 int crn_finish(crn_runtime *rt, crn_error *err);
 
 /* Builds one OpenCL C source for this device, through the cache; used for
- * the cl/ kernel files at start-up and by tests. The error carries the
- * build log on failure. */
-int crn_build_program(crn_runtime *rt, const char *name, const char *source, cl_program *out, bool use_cache,
-                      int *from_cache, crn_error *err);
+ * the cl/ kernel files at start-up, by ops for the files they build with
+ * their own options (extra, appended to the device's; may be NULL), and by
+ * tests. The error carries the build log on failure. */
+int crn_build_program(crn_runtime *rt, const char *name, const char *source, const char *extra, cl_program *out,
+                      bool use_cache, int *from_cache, crn_error *err);
+
+/* Whether programs go through the binary cache (not --no-kernel-cache). */
+bool crn_runtime_uses_cache(const crn_runtime *rt);
+
+/* A kernel of a program an op built (crn_build_program): k receives its
+ * handle, which the caller releases (clReleaseKernel(k->handle)). */
+int crn_program_kernel(crn_runtime *rt, cl_program p, const char *name, crn_kernel *k, crn_error *err);
 
 /* ------------------------------------------------------------ profiling */
 
