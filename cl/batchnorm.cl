@@ -1,72 +1,121 @@
-/* BatchNorm2d on channel-major x [c, m]: one work-group per channel (row).
- * Reductions are deterministic: each work item sums its elements in a fixed
- * stride order (lid, lid + L, ...), then a fixed local-memory tree combines
- * the L partial sums. The work-group size L is a power of two chosen by the
- * host from the device's limits. Statistics are two-pass: the mean first,
- * then the sums of deviations from it (see bn_forward_train). */
+/* BatchNorm2d on channel-major x [c, m]. Reductions run in two stages so
+ * that every core (or compute unit) has work even with few channels: a 2-D
+ * range (part, channel) sums float8 vectors of one part of a row into
+ * partials, then one item per channel adds its partials in order. Each
+ * vector lane keeps its own running sum, so the result depends only on the
+ * part count and layout the host chose, never on scheduling: the same
+ * inputs give bit-identical outputs on one device.
+ *
+ * A part's vectors are a contiguous block on CPUs (blocked = 1: streaming
+ * reads, one core per block) or every parts-th vector on GPUs (blocked = 0:
+ * neighbouring items read neighbouring memory). The m % 8 trailing values
+ * go to part 0. The host bounds a part's length so that no lane adds more
+ * than a few thousand values in sequence. */
 
-/* Tree reduction of two values at once over the work-group (scratch holds
- * 2 * L floats); every item must call it. Returns both totals to every item. */
-static float2 bn_reduce2(__local float *scratch, float a, float b)
+/* The vectors [*first, *first + *count * *step) of part p, by layout. */
+static void bn_part_range(int p, int parts, ulong nvec, int blocked, ulong *first, ulong *count, ulong *step)
 {
-    const int lid = get_local_id(0), L = get_local_size(0);
-    scratch[lid] = a;
-    scratch[L + lid] = b;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = L / 2; s > 0; s >>= 1) {
-        if (lid < s) {
-            scratch[lid] += scratch[lid + s];
-            scratch[L + lid] += scratch[L + lid + s];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+    if (blocked) {
+        const ulong per = (nvec + parts - 1) / parts;
+        const ulong lo = (ulong)p * per;
+        *first = lo;
+        *step = 1;
+        *count = lo >= nvec ? 0 : min(per, nvec - lo);
+    } else {
+        *first = p;
+        *step = parts;
+        *count = (ulong)p >= nvec ? 0 : (nvec - p + parts - 1) / parts;
     }
-    float2 total = (float2)(scratch[0], scratch[L]);
-    barrier(CLK_LOCAL_MEM_FENCE); /* scratch is reused by the next call */
-    return total;
 }
 
-/* Training forward: batch statistics, normalisation, running-stat update.
- * save_mean/save_invstd [c] keep the statistics for backward. */
-__kernel void bn_forward_train(__global const float *x, __global const float *gamma, __global const float *beta,
-                               __global float *running_mean, __global float *running_var, __global float *y,
-                               __global float *save_mean, __global float *save_invstd, const ulong m,
-                               const float eps, const float momentum, __local float *scratch)
+static float bn_hsum(float8 v)
 {
-    const int ch = get_group_id(0);
-    const int lid = get_local_id(0), L = get_local_size(0);
+    const float4 h = v.lo + v.hi;
+    return (h.x + h.z) + (h.y + h.w);
+}
+
+/* Partial sums of d = x - shift[ch] and d*d (shift 0 unless centered);
+ * part [c, parts, 2]. */
+__kernel void bn_partial_moments(__global const float *x, __global const float *shift, const int centered,
+                                 __global float *part, const ulong m, const int parts, const int blocked)
+{
+    const int p = get_global_id(0), ch = get_global_id(1);
+    if (p >= parts) return;
     __global const float *xr = x + (ulong)ch * m;
-    __global float *yr = y + (ulong)ch * m;
+    const float s = centered ? shift[ch] : 0.0f;
+    const ulong nvec = m / 8;
+    ulong first, count, step;
+    bn_part_range(p, parts, nvec, blocked, &first, &count, &step);
 
-    /* Pass 1: a first mean. Pass 2: deviations d = x - mean0; their sum
-     * corrects the mean's rounding and the variance is the corrected
-     * two-pass sum(d^2)/m - (sum(d)/m)^2 (Chan, Golub, LeVeque), with no
-     * cancellation between large E[x^2] and E[x]^2. */
-    float acc = 0.0f;
-    for (ulong i = lid; i < m; i += L) acc += xr[i];
-    const float mean0 = bn_reduce2(scratch, acc, 0.0f).x / (float)m;
-
-    float sd = 0.0f, sdd = 0.0f;
-    for (ulong i = lid; i < m; i += L) {
-        float d = xr[i] - mean0;
+    float8 sd = 0.0f, sdd = 0.0f;
+    for (ulong j = 0, v = first; j < count; j++, v += step) {
+        const float8 d = vload8(v, xr) - s;
         sd += d;
-        sdd += d * d;
+        sdd = fma(d, d, sdd);
     }
-    const float2 t = bn_reduce2(scratch, sd, sdd);
-    const float corr = t.x / (float)m;
-    const float mean = mean0 + corr;
-    const float var = fmax(t.y / (float)m - corr * corr, 0.0f); /* biased */
-    const float invstd = 1.0f / sqrt(var + eps);
+    float a = bn_hsum(sd), b = bn_hsum(sdd);
+    if (p == 0)
+        for (ulong i = nvec * 8; i < m; i++) {
+            const float d = xr[i] - s;
+            a += d;
+            b = fma(d, d, b);
+        }
+    __global float *out = part + ((ulong)ch * parts + p) * 2;
+    out[0] = a;
+    out[1] = b;
+}
 
-    const float g = gamma[ch] * invstd, b = beta[ch];
-    for (ulong i = lid; i < m; i += L) yr[i] = (xr[i] - mean) * g + b;
+/* The first mean of each channel, into mean0 [c]. */
+__kernel void bn_mean0(__global const float *part, const int parts, const ulong m, const int c,
+                       __global float *mean0)
+{
+    const int ch = get_global_id(0);
+    if (ch >= c) return;
+    __global const float *pr = part + (ulong)ch * parts * 2;
+    float s = 0.0f;
+    for (int p = 0; p < parts; p++) s += pr[2 * p];
+    mean0[ch] = s / (float)m;
+}
 
-    if (lid == 0) {
-        save_mean[ch] = mean;
-        save_invstd[ch] = invstd;
-        const float unbiased = var * ((float)m / (float)(m - 1));
-        running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * mean;
-        running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * unbiased;
+/* From the sums of deviations d = x - mean0: the corrected two-pass
+ * variance sum(d^2)/m - (sum(d)/m)^2 (Chan, Golub, LeVeque), with no
+ * cancellation between large E[x^2] and E[x]^2, and the mean's rounding
+ * corrected. mean_io holds mean0 on entry and the batch mean on return;
+ * invstd [c] is kept for backward; running stats updated with the unbiased
+ * variance. */
+__kernel void bn_finalize(__global const float *part, const int parts, const ulong m, const int c,
+                          __global float *mean_io, __global float *invstd, __global float *running_mean,
+                          __global float *running_var, const float eps, const float momentum)
+{
+    const int ch = get_global_id(0);
+    if (ch >= c) return;
+    __global const float *pr = part + (ulong)ch * parts * 2;
+    float sd = 0.0f, sdd = 0.0f;
+    for (int p = 0; p < parts; p++) {
+        sd += pr[2 * p];
+        sdd += pr[2 * p + 1];
     }
+    const float corr = sd / (float)m;
+    const float mean = mean_io[ch] + corr;
+    const float var = fmax(sdd / (float)m - corr * corr, 0.0f); /* biased */
+    mean_io[ch] = mean;
+    invstd[ch] = 1.0f / sqrt(var + eps);
+    const float unbiased = var * ((float)m / (float)(m - 1));
+    running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * mean;
+    running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * unbiased;
+}
+
+/* y = (x - mean) * gamma * invstd + beta; 2-D range (element within row,
+ * channel). */
+__kernel void bn_normalize(__global const float *x, __global const float *gamma, __global const float *beta,
+                           __global const float *mean, __global const float *invstd, __global float *y,
+                           const ulong m)
+{
+    const ulong i = get_global_id(0);
+    const int ch = get_global_id(1);
+    if (i >= m) return;
+    const ulong at = (ulong)ch * m + i;
+    y[at] = (x[at] - mean[ch]) * (gamma[ch] * invstd[ch]) + beta[ch];
 }
 
 /* Evaluation: running statistics; 2-D range (element within row, channel). */
@@ -82,36 +131,68 @@ __kernel void bn_forward_eval(__global const float *x, __global const float *gam
     y[at] = (x[at] - running_mean[ch]) * (gamma[ch] * invstd) + beta[ch];
 }
 
-/* Backward: dbeta = sum(dy), dgamma = sum(dy * xhat),
- * dx = gamma * invstd * (dy - sum(dy)/m - xhat * sum(dy * xhat)/m).
- * dx may alias dy: every element is read and written by the same item, and
- * all reads of the first pass finish (barrier) before any write. */
-__kernel void bn_backward(__global const float *x, __global const float *dy, __global const float *gamma,
-                          __global const float *save_mean, __global const float *save_invstd, __global float *dx,
-                          __global float *dgamma, __global float *dbeta, const ulong m, __local float *scratch)
+/* Backward, partial sums of dy and dy * xhat; part [c, parts, 2]. */
+__kernel void bn_partial_grad(__global const float *x, __global const float *dy, __global const float *mean,
+                              __global const float *invstd, __global float *part, const ulong m, const int parts,
+                              const int blocked)
 {
-    const int ch = get_group_id(0);
-    const int lid = get_local_id(0), L = get_local_size(0);
+    const int p = get_global_id(0), ch = get_global_id(1);
+    if (p >= parts) return;
     __global const float *xr = x + (ulong)ch * m;
     __global const float *dyr = dy + (ulong)ch * m;
-    __global float *dxr = dx + (ulong)ch * m;
-    const float mean = save_mean[ch], invstd = save_invstd[ch];
+    const float mu = mean[ch], is = invstd[ch];
+    const ulong nvec = m / 8;
+    ulong first, count, step;
+    bn_part_range(p, parts, nvec, blocked, &first, &count, &step);
 
-    float sdy = 0.0f, sdyx = 0.0f;
-    for (ulong i = lid; i < m; i += L) {
-        float g = dyr[i];
+    float8 sdy = 0.0f, sdyx = 0.0f;
+    for (ulong j = 0, v = first; j < count; j++, v += step) {
+        const float8 g = vload8(v, dyr);
         sdy += g;
-        sdyx += g * ((xr[i] - mean) * invstd);
+        sdyx = fma(g, (vload8(v, xr) - mu) * is, sdyx);
     }
-    const float2 t = bn_reduce2(scratch, sdy, sdyx);
-    const float sum_dy = t.x, sum_dyx = t.y;
-    if (lid == 0) {
-        dbeta[ch] = sum_dy;
-        dgamma[ch] = sum_dyx;
+    float a = bn_hsum(sdy), b = bn_hsum(sdyx);
+    if (p == 0)
+        for (ulong i = nvec * 8; i < m; i++) {
+            const float g = dyr[i];
+            a += g;
+            b = fma(g, (xr[i] - mu) * is, b);
+        }
+    __global float *out = part + ((ulong)ch * parts + p) * 2;
+    out[0] = a;
+    out[1] = b;
+}
+
+/* dbeta = sum(dy), dgamma = sum(dy * xhat), from the partials. */
+__kernel void bn_finalize_grad(__global const float *part, const int parts, const int c, __global float *dgamma,
+                               __global float *dbeta)
+{
+    const int ch = get_global_id(0);
+    if (ch >= c) return;
+    __global const float *pr = part + (ulong)ch * parts * 2;
+    float a = 0.0f, b = 0.0f;
+    for (int p = 0; p < parts; p++) {
+        a += pr[2 * p];
+        b += pr[2 * p + 1];
     }
-    const float a = sum_dy / (float)m, b = sum_dyx / (float)m, k = gamma[ch] * invstd;
-    for (ulong i = lid; i < m; i += L) {
-        float xhat = (xr[i] - mean) * invstd;
-        dxr[i] = k * (dyr[i] - a - xhat * b);
-    }
+    dbeta[ch] = a;
+    dgamma[ch] = b;
+}
+
+/* dx = gamma * invstd * (dy - dbeta/m - xhat * dgamma/m); 2-D range
+ * (element within row, channel). dx may alias dy: each element is read and
+ * written by the same item. */
+__kernel void bn_backward_dx(__global const float *x, __global const float *dy, __global const float *gamma,
+                             __global const float *mean, __global const float *invstd,
+                             __global const float *dgamma, __global const float *dbeta, __global float *dx,
+                             const ulong m)
+{
+    const ulong i = get_global_id(0);
+    const int ch = get_global_id(1);
+    if (i >= m) return;
+    const float is = invstd[ch];
+    const float a = dbeta[ch] / (float)m, b = dgamma[ch] / (float)m, k = gamma[ch] * is;
+    const ulong at = (ulong)ch * m + i;
+    const float xhat = (x[at] - mean[ch]) * is;
+    dx[at] = k * (dy[at] - a - xhat * b);
 }

@@ -119,6 +119,7 @@ pool_case("ninf_k3s2p1", 2, 2, 7, 7, 3, 2, 1, 28, "ninf")
 pool_case("8x8_k2s2", 3, 2, 8, 8, 2, 2, 0, 25, "ties")
 pool_case("9x9_k2s2", 2, 2, 9, 9, 2, 2, 0, 26, "rand")
 pool_case("5x6_k2s2", 2, 3, 5, 6, 2, 2, 0, 27, "const")
+pool_case("ninf_k2s2", 2, 2, 7, 7, 2, 2, 0, 29, "ninf")
 
 # Global average pooling: x [c, n, h, w] -> y [c, n].
 g = torch.Generator().manual_seed(30)

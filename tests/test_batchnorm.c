@@ -1,7 +1,8 @@
 /* BatchNorm2d (training forward, running statistics, eval, backward) against
  * PyTorch fixtures (tests/make_fixtures_ops.py), a large-m case against a
  * double-precision C reference, finite differences for dx, determinism
- * (bit-identical reruns) and dx aliasing dy. */
+ * (bit-identical reruns) and dx aliasing dy, each with both ways of cutting
+ * rows into parts for the reductions (CPUs' blocks, GPUs' interleaving). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,19 @@
 #include "test_support.h"
 
 static const crn_bn_params BN = {1e-5f, 0.1f};
+
+/* An ops context whose batchnorm cuts rows the loop index's way. */
+static crn_ops *layout_ops(int layout)
+{
+    static const char *names[] = {"blocked", "interleaved"};
+    crn_ops *ops = NULL;
+    crn_error err = {0};
+    setenv("CLRESNET_BN_LAYOUT", names[layout], 1);
+    CK_OK(crn_ops_create(test_runtime(), &ops, &err));
+    unsetenv("CLRESNET_BN_LAYOUT");
+    printf("  layout: %s\n", names[layout]);
+    return ops;
+}
 
 static int meta_int(const crn_st_file *f, const char *key)
 {
@@ -67,7 +81,7 @@ static void check_fx(const char *tag, const char *what, const crn_tensor *t, con
 
 START_TEST(test_bn_fixtures)
 {
-    crn_ops *ops = test_ops();
+    crn_ops *ops = layout_ops(_i);
     crn_error err = {0};
     const char *cases[] = {"odd", "shift", "tiny", "wide"};
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
@@ -114,6 +128,7 @@ START_TEST(test_bn_fixtures)
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) crn_tensor_free(all[i]);
         crn_st_free(&f);
     }
+    crn_ops_destroy(ops);
 }
 END_TEST
 
@@ -134,7 +149,7 @@ static double nrand(void)
 START_TEST(test_bn_large_m)
 {
     crn_runtime *rt = test_runtime();
-    crn_ops *ops = test_ops();
+    crn_ops *ops = layout_ops(_i);
     crn_error err = {0};
     const int c = 2;
     const size_t m = 32 * 112 * 112;
@@ -223,6 +238,7 @@ START_TEST(test_bn_large_m)
     crn_tensor *all[] = {&tx, &tdy, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &tdx, &tdg, &tdb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) crn_tensor_free(all[i]);
     free(x), free(dy), free(yref), free(dxref);
+    crn_ops_destroy(ops);
 }
 END_TEST
 
@@ -231,7 +247,7 @@ END_TEST
 START_TEST(test_bn_finite_differences)
 {
     crn_runtime *rt = test_runtime();
-    crn_ops *ops = test_ops();
+    crn_ops *ops = layout_ops(_i);
     crn_error err = {0};
     const int c = 2;
     const size_t m = 10, cm = c * m, cc = c;
@@ -288,6 +304,7 @@ START_TEST(test_bn_finite_differences)
     free(dx), free(dg);
     crn_tensor *all[] = {&tx, &tr, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &tdx, &tdg, &tdb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) crn_tensor_free(all[i]);
+    crn_ops_destroy(ops);
 }
 END_TEST
 
@@ -308,9 +325,9 @@ int main(void)
     Suite *s = suite_create("batchnorm");
     TCase *tc = tcase_create("batchnorm");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_bn_fixtures);
-    tcase_add_test(tc, test_bn_large_m);
-    tcase_add_test(tc, test_bn_finite_differences);
+    tcase_add_loop_test(tc, test_bn_fixtures, 0, 2);
+    tcase_add_loop_test(tc, test_bn_large_m, 0, 2);
+    tcase_add_loop_test(tc, test_bn_finite_differences, 0, 2);
     tcase_add_test(tc, test_bn_rejects_single_value);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

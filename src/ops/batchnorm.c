@@ -1,64 +1,162 @@
-/* BatchNorm2d (cl/batchnorm.cl): one work-group per channel, fixed-order
- * reductions, so results are bit-identical from run to run on one device. */
+/* BatchNorm2d (cl/batchnorm.cl): reductions over (part, channel) into
+ * partial sums, then per channel in order; normalisation and dx are
+ * elementwise. The part count depends only on the shape and the device, so
+ * results are bit-identical from run to run on one device. */
 #include "clresnet/ops/batchnorm.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "ops_impl.h"
 
-/* The buffers both forward kernels take first, in this order. */
-typedef struct bn_bufs {
-    cl_mem x, gamma, beta, running_mean, running_var, y;
-} bn_bufs;
+/* How a channel's row is cut into parts for the reductions. */
+typedef struct bn_split {
+    int parts;
+    int blocked; /* contiguous blocks (CPU) or interleaved vectors (GPU) */
+} bn_split;
 
-static void arg_bn_bufs(crn_args *a, const bn_bufs *b)
+/* Enough parts to keep every compute unit busy, none longer than 4096
+ * float8 vectors (so no lane adds more than 4096 values in sequence), none
+ * shorter than a few hundred bytes' worth of reads. */
+static bn_split bn_split_for(const crn_ops *ops, int c, size_t m)
 {
-    crn_arg_mems(a, 6, (const cl_mem[]){b->x, b->gamma, b->beta, b->running_mean, b->running_var, b->y});
+    const crn_device_info *dev = ops->dev;
+    bn_split s = {1, ops->bn.blocked};
+    size_t nvec = m / 8, cu = dev->compute_units ? dev->compute_units : 1;
+    size_t target = s.blocked ? 8 * cu : 1024 * cu;  /* items in flight */
+    size_t min_vec = s.blocked ? 256 : 16, max_vec = 4096, cap = 1024;
+    size_t parts = (nvec + max_vec - 1) / max_vec;
+    size_t want = (target + (size_t)c - 1) / (size_t)c;
+    size_t most = nvec / min_vec;
+    if (want > parts) parts = want < most ? want : (most > parts ? most : parts);
+    if (parts > cap) parts = cap;
+    if (parts < 1) parts = 1;
+    s.parts = (int)parts;
+    return s;
 }
 
-static int set_bn_forward_train(const crn_kernel *k, crn_error *err, const bn_bufs *b, cl_mem save_mean,
-                                cl_mem save_invstd, cl_ulong m, float eps, float momentum, size_t scratch_bytes)
+int crn_batchnorm_choose_layout(crn_ops *ops, crn_error *err)
+{
+    ops->bn.blocked = (ops->dev->type & CL_DEVICE_TYPE_CPU) != 0;
+    /* for testing the other device kind's layout */
+    const char *force = getenv("CLRESNET_BN_LAYOUT");
+    if (!force || !*force) return CRN_OK;
+    if (strcmp(force, "blocked") && strcmp(force, "interleaved"))
+        return crn_fail(err, CRN_EINVAL, "CLRESNET_BN_LAYOUT=%s: want blocked or interleaved", force);
+    ops->bn.blocked = strcmp(force, "blocked") == 0;
+    return CRN_OK;
+}
+
+static int launch_parts(crn_ops *ops, const crn_kernel *k, bn_split s, int c, crn_error *err)
+{
+    /* GPUs: 64 neighbouring parts per work-group; CPUs: one per group, each
+     * reading its own block */
+    size_t l0 = s.blocked ? 1 : (k->max_wg < 64 ? k->max_wg : 64);
+    size_t global[2] = {(size_t)s.parts, (size_t)c}, local[2] = {l0, 1};
+    return crn_launch(ops->rt, k, 2, global, local, err);
+}
+
+static int launch_rows(crn_ops *ops, const crn_kernel *k, int c, size_t m, crn_error *err)
+{
+    size_t local[2] = {k->max_wg < 256 ? k->max_wg : 256, 1};
+    size_t global[2] = {m, (size_t)c};
+    return crn_launch(ops->rt, k, 2, global, local, err);
+}
+
+static int part_buffer(crn_ops *ops, bn_split s, int c, crn_error *err)
+{
+    return crn_ops_buffer(ops, &ops->bn.part, &ops->bn.part_bytes, (size_t)c * s.parts * 2 * sizeof(float), err);
+}
+
+/* ---------------------------------------------------------------- arguments */
+
+static int set_partial_moments(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem shift, int centered,
+                               cl_mem part, cl_ulong m, bn_split s)
 {
     crn_args a = crn_args_begin(k);
-    arg_bn_bufs(&a, b);
-    crn_arg_mems(&a, 2, (const cl_mem[]){save_mean, save_invstd});
+    crn_arg_mems(&a, 2, (const cl_mem[]){x, shift});
+    crn_arg_int(&a, centered);
+    crn_arg_mem(&a, part);
     crn_arg_ulong(&a, m);
-    crn_arg_floats(&a, 2, (const float[]){eps, momentum});
-    crn_arg_local(&a, scratch_bytes);
+    crn_arg_ints(&a, 2, (const int[]){s.parts, s.blocked});
     return crn_args_end(&a, err);
 }
 
-static int set_bn_forward_eval(const crn_kernel *k, crn_error *err, const bn_bufs *b, cl_ulong m, float eps)
+static int set_mean0(const crn_kernel *k, crn_error *err, cl_mem part, int parts, cl_ulong m, int c, cl_mem mean0)
 {
     crn_args a = crn_args_begin(k);
-    arg_bn_bufs(&a, b);
+    crn_arg_mem(&a, part);
+    crn_arg_int(&a, parts);
+    crn_arg_ulong(&a, m);
+    crn_arg_int(&a, c);
+    crn_arg_mem(&a, mean0);
+    return crn_args_end(&a, err);
+}
+
+/* The statistics bn_finalize writes or updates. */
+typedef struct bn_stats {
+    cl_mem mean, invstd, running_mean, running_var;
+} bn_stats;
+
+static int set_finalize(const crn_kernel *k, crn_error *err, cl_mem part, int parts, cl_ulong m, int c,
+                        const bn_stats *st, float eps, float momentum)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, part);
+    crn_arg_int(&a, parts);
+    crn_arg_ulong(&a, m);
+    crn_arg_int(&a, c);
+    crn_arg_mems(&a, 4, (const cl_mem[]){st->mean, st->invstd, st->running_mean, st->running_var});
+    crn_arg_floats(&a, 2, (const float[]){eps, momentum});
+    return crn_args_end(&a, err);
+}
+
+static int set_normalize(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem mean,
+                         cl_mem invstd, cl_mem y, cl_ulong m)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mems(&a, 6, (const cl_mem[]){x, gamma, beta, mean, invstd, y});
+    crn_arg_ulong(&a, m);
+    return crn_args_end(&a, err);
+}
+
+static int set_forward_eval(const crn_kernel *k, crn_error *err, const cl_mem bufs[6], cl_ulong m, float eps)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mems(&a, 6, bufs);
     crn_arg_ulong(&a, m);
     crn_arg_float(&a, eps);
     return crn_args_end(&a, err);
 }
 
-static int set_bn_backward(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem dy, cl_mem gamma, cl_mem save_mean,
-                           cl_mem save_invstd, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_ulong m, size_t scratch_bytes)
+static int set_partial_grad(const crn_kernel *k, crn_error *err, const cl_mem bufs[5], cl_ulong m, bn_split s)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mems(&a, 8, (const cl_mem[]){x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta});
+    crn_arg_mems(&a, 5, bufs);
     crn_arg_ulong(&a, m);
-    crn_arg_local(&a, scratch_bytes);
+    crn_arg_ints(&a, 2, (const int[]){s.parts, s.blocked});
     return crn_args_end(&a, err);
 }
 
-/* The reduction work-group size: a power of two that the kernel, the device
- * and its local memory (two floats per item) allow, at most 256, and no
- * larger than the row needs. */
-static size_t bn_group_size(const crn_device_info *dev, const crn_kernel *k, size_t m)
+static int set_finalize_grad(const crn_kernel *k, crn_error *err, cl_mem part, int parts, int c, cl_mem dgamma,
+                             cl_mem dbeta)
 {
-    size_t cap = k->max_wg;
-    if (dev->max_work_group > 0 && dev->max_work_group < cap) cap = dev->max_work_group;
-    if (dev->local_mem > 0 && dev->local_mem / 2 / sizeof(float) < cap)
-        cap = (size_t)(dev->local_mem / 2 / sizeof(float));
-    if (cap > 256) cap = 256;
-    size_t l = 1;
-    while (l * 2 <= cap && l < m) l *= 2;
-    return l;
+    crn_args a = crn_args_begin(k);
+    crn_arg_mem(&a, part);
+    crn_arg_ints(&a, 2, (const int[]){parts, c});
+    crn_arg_mems(&a, 2, (const cl_mem[]){dgamma, dbeta});
+    return crn_args_end(&a, err);
 }
+
+static int set_backward_dx(const crn_kernel *k, crn_error *err, const cl_mem bufs[8], cl_ulong m)
+{
+    crn_args a = crn_args_begin(k);
+    crn_arg_mems(&a, 8, bufs);
+    crn_arg_ulong(&a, m);
+    return crn_args_end(&a, err);
+}
+
+/* ---------------------------------------------------------------- the ops */
 
 static int check_rows(crn_error *err, const char *what, int c, size_t m, const crn_tensor *x)
 {
@@ -79,14 +177,24 @@ int crn_batchnorm_forward_train(crn_ops *ops, const crn_bn_params *p, int c, siz
     if (m < 2)
         return crn_fail(err, CRN_EINVAL,
                         "batchnorm training needs more than 1 value per channel (m=%zu), as PyTorch", m);
-    const crn_kernel *k = ops->bn.forward_train;
-    size_t l = bn_group_size(ops->dev, k, m);
     float eps = p ? p->eps : 1e-5f, mom = p ? p->momentum : 0.1f;
-    bn_bufs b = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
-    rc = set_bn_forward_train(k, err, &b, save_mean->buf, save_invstd->buf, m, eps, mom, 2 * l * sizeof(float));
-    if (rc) return rc;
-    size_t global = (size_t)c * l;
-    return crn_launch(ops->rt, k, 1, &global, &l, err);
+    bn_split s = bn_split_for(ops, c, m);
+    if ((rc = part_buffer(ops, s, c, err))) return rc;
+    cl_mem part = ops->bn.part;
+    const bn_stats st = {save_mean->buf, save_invstd->buf, running_mean->buf, running_var->buf};
+    /* pass 1: a first mean; pass 2: deviations from it */
+    if ((rc = set_partial_moments(ops->bn.partial_moments, err, x->buf, save_mean->buf, 0, part, m, s)) ||
+        (rc = launch_parts(ops, ops->bn.partial_moments, s, c, err)) ||
+        (rc = set_mean0(ops->bn.mean0, err, part, s.parts, m, c, save_mean->buf)) ||
+        (rc = crn_launch_1d(ops->rt, ops->bn.mean0, (size_t)c, err)) ||
+        (rc = set_partial_moments(ops->bn.partial_moments, err, x->buf, save_mean->buf, 1, part, m, s)) ||
+        (rc = launch_parts(ops, ops->bn.partial_moments, s, c, err)) ||
+        (rc = set_finalize(ops->bn.finalize, err, part, s.parts, m, c, &st, eps, mom)) ||
+        (rc = crn_launch_1d(ops->rt, ops->bn.finalize, (size_t)c, err)) ||
+        (rc = set_normalize(ops->bn.normalize, err, x->buf, gamma->buf, beta->buf, save_mean->buf, save_invstd->buf,
+                            y->buf, m)))
+        return rc;
+    return launch_rows(ops, ops->bn.normalize, c, m, err);
 }
 
 int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size_t m, const crn_tensor *x,
@@ -95,14 +203,10 @@ int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size
 {
     int rc = check_rows(err, "batchnorm eval", c, m, x);
     if (rc) return rc;
-    const crn_kernel *k = ops->bn.forward_eval;
     float eps = p ? p->eps : 1e-5f;
-    bn_bufs b = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
-    rc = set_bn_forward_eval(k, err, &b, m, eps);
-    if (rc) return rc;
-    size_t local[2] = {k->max_wg < 256 ? k->max_wg : 256, 1};
-    size_t global[2] = {m, (size_t)c};
-    return crn_launch(ops->rt, k, 2, global, local, err);
+    const cl_mem bufs[6] = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
+    if ((rc = set_forward_eval(ops->bn.forward_eval, err, bufs, m, eps))) return rc;
+    return launch_rows(ops, ops->bn.forward_eval, c, m, err);
 }
 
 int crn_batchnorm_backward(crn_ops *ops, int c, size_t m, const crn_tensor *x, const crn_tensor *dy,
@@ -111,11 +215,17 @@ int crn_batchnorm_backward(crn_ops *ops, int c, size_t m, const crn_tensor *x, c
 {
     int rc = check_rows(err, "batchnorm backward", c, m, x);
     if (rc) return rc;
-    const crn_kernel *k = ops->bn.backward;
-    size_t l = bn_group_size(ops->dev, k, m);
-    rc = set_bn_backward(k, err, x->buf, dy->buf, gamma->buf, save_mean->buf, save_invstd->buf, dx->buf, dgamma->buf,
-                         dbeta->buf, m, 2 * l * sizeof(float));
-    if (rc) return rc;
-    size_t global = (size_t)c * l;
-    return crn_launch(ops->rt, k, 1, &global, &l, err);
+    bn_split s = bn_split_for(ops, c, m);
+    if ((rc = part_buffer(ops, s, c, err))) return rc;
+    cl_mem part = ops->bn.part;
+    const cl_mem pg[5] = {x->buf, dy->buf, save_mean->buf, save_invstd->buf, part};
+    const cl_mem dxb[8] = {x->buf,   dy->buf,     gamma->buf, save_mean->buf, save_invstd->buf,
+                           dgamma->buf, dbeta->buf, dx->buf};
+    if ((rc = set_partial_grad(ops->bn.partial_grad, err, pg, m, s)) ||
+        (rc = launch_parts(ops, ops->bn.partial_grad, s, c, err)) ||
+        (rc = set_finalize_grad(ops->bn.finalize_grad, err, part, s.parts, c, dgamma->buf, dbeta->buf)) ||
+        (rc = crn_launch_1d(ops->rt, ops->bn.finalize_grad, (size_t)c, err)) ||
+        (rc = set_backward_dx(ops->bn.backward_dx, err, dxb, m)))
+        return rc;
+    return launch_rows(ops, ops->bn.backward_dx, c, m, err);
 }

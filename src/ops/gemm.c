@@ -145,14 +145,8 @@ int crn_sgemm_nt_long_k(crn_ops *ops, size_t m, size_t n, size_t k, cl_mem a, si
         return crn_sgemm(ops, false, true, m, n, k, 1.0f, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc, err);
     size_t kc = k / s, mn = m * n, bytes = s * mn * sizeof(float);
     crn_gemm_state *g = &ops->gemm;
-    if (bytes > g->splitk_bytes) {
-        if (g->splitk_buf) clReleaseMemObject(g->splitk_buf);
-        g->splitk_buf = NULL;
-        g->splitk_bytes = 0;
-        int rc = crn_buffer_alloc(ops->rt, &g->splitk_buf, bytes, err);
-        if (rc != CRN_OK) return rc;
-        g->splitk_bytes = bytes;
-    }
+    int rc = crn_ops_buffer(ops, &g->splitk_buf, &g->splitk_bytes, bytes, err);
+    if (rc != CRN_OK) return rc;
     if (g->log_on) log_shape(g, false, true, m, n, kc);
     cl_command_queue q = crn_runtime_queue(ops->rt);
     CLBlastStatusCode st = CLBlastSgemmStridedBatched(
@@ -162,7 +156,7 @@ int crn_sgemm_nt_long_k(crn_ops *ops, size_t m, size_t n, size_t k, cl_mem a, si
         return crn_fail(err, CRN_EBLAS, "CLBlast strided-batched SGEMM %zux%zux%zu x%zu on %s: %s (%d)", m, n, kc, s,
                         ops->dev->name, crn_clblast_strerror(st), (int)st);
     const crn_kernel *kr = ops->gemm_k.splitk_reduce;
-    int rc = set_splitk_reduce(kr, err, g->splitk_buf, c, (int)s, (int)mn, beta);
+    rc = set_splitk_reduce(kr, err, g->splitk_buf, c, (int)s, (int)mn, beta);
     if (rc == CRN_OK) rc = crn_launch_1d(ops->rt, kr, mn, err);
     return rc;
 }

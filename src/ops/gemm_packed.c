@@ -81,17 +81,6 @@ void crn_pgemm_release(crn_pgemm *pg)
     pg->ap_bytes = pg->bp_bytes = 0;
 }
 
-static int ensure(crn_ops *ops, cl_mem *m, size_t *have, size_t bytes, crn_error *err)
-{
-    if (*have >= bytes && *m) return CRN_OK;
-    if (*m) clReleaseMemObject(*m);
-    *m = NULL;
-    *have = 0;
-    int rc = crn_buffer_alloc(ops->rt, m, bytes, err);
-    if (rc == CRN_OK) *have = bytes;
-    return rc;
-}
-
 static int launch2(crn_ops *ops, const crn_kernel *k, size_t g0, size_t g1, crn_error *err)
 {
     size_t g[2] = {g0, g1}, l[2] = {1, 1};
@@ -103,7 +92,7 @@ static int launch2(crn_ops *ops, const crn_kernel *k, size_t g0, size_t g1, crn_
 static int pack_a(crn_ops *ops, bool ta, int m, int k, cl_mem a, int a_off, int lda, crn_error *err)
 {
     crn_pgemm *pg = &ops->gemm.pg;
-    int rc = ensure(ops, &pg->ap, &pg->ap_bytes, (size_t)cdiv(m, pg->mr) * pg->mr * k * sizeof(float), err);
+    int rc = crn_ops_buffer(ops, &pg->ap, &pg->ap_bytes, (size_t)cdiv(m, pg->mr) * pg->mr * k * sizeof(float), err);
     if (rc) return rc;
     crn_args s = crn_args_begin(&pg->pack_a);
     crn_arg_ints(&s, 2, (const int[]){m, k});
@@ -119,7 +108,7 @@ static int pack_b(crn_ops *ops, bool tb, int n, int k, cl_mem b, int b_off, int 
 {
     crn_pgemm *pg = &ops->gemm.pg;
     size_t bytes = (size_t)cdiv(n, pg->nr) * pg->nr * k * sizeof(float);
-    int rc = ensure(ops, &pg->bp, &pg->bp_bytes, bytes, err);
+    int rc = crn_ops_buffer(ops, &pg->bp, &pg->bp_bytes, bytes, err);
     if (rc) return rc;
     /* streaming stores when the packed B outgrows the last-level cache */
     int nt = bytes > ((size_t)8 << 20);
@@ -142,7 +131,7 @@ static int pack_im2col(crn_ops *ops, const crn_pgemm_conv *v, bool transposed, c
     int kc = v->cin * v->kh * v->kw, p = v->nc * v->ho * v->wo;
     size_t bytes = (transposed ? (size_t)cdiv(kc, pg->nr) * pg->nr * p : (size_t)cdiv(p, pg->nr) * pg->nr * kc) *
                    sizeof(float);
-    int rc = ensure(ops, &pg->bp, &pg->bp_bytes, bytes, err);
+    int rc = crn_ops_buffer(ops, &pg->bp, &pg->bp_bytes, bytes, err);
     if (rc) return rc;
     const crn_kernel *k = transposed ? &pg->pack_bt_im2col : &pg->pack_b_im2col;
     crn_args s = crn_args_begin(k);

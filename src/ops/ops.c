@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clresnet/runtime/tensor.h"
 #include "ops_impl.h"
 
 /* Every kernel the ops launch: its name in cl/ and where its handle lives. */
@@ -21,13 +22,20 @@ static const struct {
     K(conv.col2im, "conv_col2im"),
     K(conv.bias_add, "conv_bias_add"),
     K(conv.row_sum, "conv_row_sum"),
-    K(bn.forward_train, "bn_forward_train"),
+    K(bn.partial_moments, "bn_partial_moments"),
+    K(bn.mean0, "bn_mean0"),
+    K(bn.finalize, "bn_finalize"),
+    K(bn.normalize, "bn_normalize"),
     K(bn.forward_eval, "bn_forward_eval"),
-    K(bn.backward, "bn_backward"),
+    K(bn.partial_grad, "bn_partial_grad"),
+    K(bn.finalize_grad, "bn_finalize_grad"),
+    K(bn.backward_dx, "bn_backward_dx"),
     K(act.forward, "act_forward"),
     K(act.backward, "act_backward"),
     K(pool.max_forward, "maxpool_forward"),
+    K(pool.max2x2_forward, "maxpool2x2_forward"),
     K(pool.max_backward, "maxpool_backward"),
+    K(pool.max2x2_backward, "maxpool2x2_backward"),
     K(pool.gap_forward, "avgpool_global_forward"),
     K(pool.gap_backward, "avgpool_global_backward"),
     K(loss.softmax_xent, "softmax_xent"),
@@ -45,6 +53,7 @@ int crn_ops_create(crn_runtime *rt, crn_ops **out, crn_error *err)
     int rc = CRN_OK;
     for (size_t i = 0; rc == CRN_OK && i < sizeof KERNELS / sizeof KERNELS[0]; i++)
         rc = crn_kernel_find(rt, KERNELS[i].name, (const crn_kernel **)((char *)ops + KERNELS[i].offset), err);
+    if (rc == CRN_OK) rc = crn_batchnorm_choose_layout(ops, err);
     if (rc == CRN_OK) rc = crn_gemm_tune_apply_cached(ops, err);
     if (rc == CRN_OK) rc = crn_gemm_choose_backend(ops, err);
     crn_gemm_state *g = &ops->gemm;
@@ -68,6 +77,7 @@ void crn_ops_destroy(crn_ops *ops)
     free(ops->gemm.choices);
     crn_pgemm_release(&ops->gemm.pg);
     if (ops->gemm.splitk_buf) clReleaseMemObject(ops->gemm.splitk_buf);
+    if (ops->bn.part) clReleaseMemObject(ops->bn.part);
     /* CLBlast keeps the programs it built (for this context) in a process-wide
      * cache that otherwise lets them go in a C++ destructor at exit, after the
      * OpenCL implementation may have torn itself down (oclgrind aborted there).
@@ -75,6 +85,18 @@ void crn_ops_destroy(crn_ops *ops)
     crn_finish(ops->rt, NULL);
     CLBlastClearCache();
     free(ops);
+}
+
+int crn_ops_buffer(crn_ops *ops, cl_mem *buf, size_t *have, size_t bytes, crn_error *err)
+{
+    if (*buf && *have >= bytes) return CRN_OK;
+    /* released buffers live on until the kernels queued on them finish */
+    if (*buf) clReleaseMemObject(*buf);
+    *buf = NULL;
+    *have = 0;
+    int rc = crn_buffer_alloc(ops->rt, buf, bytes, err);
+    if (rc == CRN_OK) *have = bytes;
+    return rc;
 }
 
 crn_runtime *crn_ops_runtime(const crn_ops *ops) { return ops->rt; }

@@ -50,13 +50,28 @@ struct crn_ops {
     const crn_device_info *dev;
     struct { const crn_kernel *fill, *axpby, *add, *nchw_to_cnhw; } ew;
     struct { const crn_kernel *im2col, *col2im, *bias_add, *row_sum; } conv;
-    struct { const crn_kernel *forward_train, *forward_eval, *backward; } bn;
+    struct {
+        const crn_kernel *partial_moments, *mean0, *finalize, *normalize, *forward_eval;
+        const crn_kernel *partial_grad, *finalize_grad, *backward_dx;
+        int blocked; /* parts are contiguous blocks (CPUs) or interleaved vectors (GPUs) */
+        cl_mem part; /* per-part partial sums, grown on demand */
+        size_t part_bytes;
+    } bn;
     struct { const crn_kernel *forward, *backward; } act;
-    struct { const crn_kernel *max_forward, *max_backward, *gap_forward, *gap_backward; } pool;
+    struct {
+        const crn_kernel *max_forward, *max2x2_forward, *max_backward, *max2x2_backward;
+        const crn_kernel *gap_forward, *gap_backward;
+    } pool;
     struct { const crn_kernel *softmax_xent; } loss;
     struct { const crn_kernel *splitk_reduce; } gemm_k;
     crn_gemm_state gemm;
 };
+
+/* A scratch buffer of at least `bytes`, grown on demand (contents lost). */
+int crn_ops_buffer(crn_ops *ops, cl_mem *buf, size_t *have, size_t bytes, crn_error *err);
+
+/* How batchnorm's reductions cut rows (batchnorm.c, at creation). */
+int crn_batchnorm_choose_layout(crn_ops *ops, crn_error *err);
 
 /* Applies the cached tuning for the device (gemm_tune.c), at creation. */
 int crn_gemm_tune_apply_cached(crn_ops *ops, crn_error *err);

@@ -4,10 +4,11 @@
 #include "clresnet/ops/pool.h"
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "ops_impl.h"
 
-/* maxpool_forward and maxpool_backward take the same arguments: (in, out,
+/* The maxpool kernels all take the same arguments: (in, out,
  * argmax or its gradient partner, then the geometry). */
 static int set_maxpool(const crn_kernel *k, crn_error *err, cl_mem a0, cl_mem a1, cl_mem a2, int planes, int h, int w,
                        int ho, int wo, int ksize, int stride, int pad)
@@ -48,18 +49,23 @@ static size_t pick_local0(const crn_kernel *k, size_t extent)
     return l;
 }
 
+/* The baseline's pools, which have kernels of their own. */
+static bool is_2x2(int k, int stride, int pad) { return k == 2 && stride == 2 && pad == 0; }
+
 int crn_maxpool_forward(crn_ops *ops, int c, int n, int h, int w, int k, int stride, int pad,
                         const crn_tensor *x, crn_tensor *y, crn_tensor *argmax, crn_error *err)
 {
     int ho = 0, wo = 0, rc = pool_shape(err, c, n, h, w, k, stride, pad, &ho, &wo);
     if (rc) return rc;
     if (argmax->dtype != CRN_I32) return crn_fail(err, CRN_EINVAL, "maxpool: argmax must be CRN_I32");
-    const crn_kernel *e = ops->pool.max_forward;
+    bool two = is_2x2(k, stride, pad);
+    const crn_kernel *e = two ? ops->pool.max2x2_forward : ops->pool.max_forward;
     int planes = c * n;
     rc = set_maxpool(e, err, x->buf, y->buf, argmax->buf, planes, h, w, ho, wo, k, stride, pad);
     if (rc) return rc;
-    size_t global[3] = {(size_t)wo, (size_t)ho, (size_t)planes};
-    size_t local[3] = {pick_local0(e, (size_t)wo), 1, 1};
+    size_t cols = two ? (size_t)(wo + 7) / 8 : (size_t)wo; /* 2x2: eight outputs an item */
+    size_t global[3] = {cols, (size_t)ho, (size_t)planes};
+    size_t local[3] = {pick_local0(e, cols), 1, 1};
     return crn_launch(ops->rt, e, 3, global, local, err);
 }
 
@@ -68,12 +74,15 @@ int crn_maxpool_backward(crn_ops *ops, int c, int n, int h, int w, int k, int st
 {
     int ho = 0, wo = 0, rc = pool_shape(err, c, n, h, w, k, stride, pad, &ho, &wo);
     if (rc) return rc;
-    const crn_kernel *e = ops->pool.max_backward;
+    bool two = is_2x2(k, stride, pad);
+    const crn_kernel *e = two ? ops->pool.max2x2_backward : ops->pool.max_backward;
     int planes = c * n;
     rc = set_maxpool(e, err, dy->buf, argmax->buf, dx->buf, planes, h, w, ho, wo, k, stride, pad);
     if (rc) return rc;
-    size_t global[3] = {(size_t)w, (size_t)h, (size_t)planes};
-    size_t local[3] = {pick_local0(e, (size_t)w), 1, 1};
+    /* 2x2: an item writes a 2 x 16 block */
+    size_t cols = two ? (size_t)(w + 15) / 16 : (size_t)w, rows = two ? (size_t)(h + 1) / 2 : (size_t)h;
+    size_t global[3] = {cols, rows, (size_t)planes};
+    size_t local[3] = {pick_local0(e, cols), 1, 1};
     return crn_launch(ops->rt, e, 3, global, local, err);
 }
 
