@@ -10,7 +10,13 @@
  * reads, one core per block) or every parts-th vector on GPUs (blocked = 0:
  * neighbouring items read neighbouring memory). The m % 8 trailing values
  * go to part 0. The host bounds a part's length so that no lane adds more
- * than a few thousand values in sequence. */
+ * than a few thousand values in sequence.
+ *
+ * act (act_math.h; -1 none) folds the activation that follows the batch
+ * norm into it: forward writes act(z) for z = the normalised value, and
+ * backward takes the activation's output gradient and recomputes z from x,
+ * so z is never stored. */
+#include "act_math.h"
 
 /* The vectors [*first, *first + *count * *step) of part p, by layout. */
 static void bn_part_range(int p, int parts, ulong nvec, int blocked, ulong *first, ulong *count, ulong *step)
@@ -105,62 +111,65 @@ __kernel void bn_finalize(__global const float *part, const int parts, const ulo
     running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * unbiased;
 }
 
-/* y = (x - mean) * gamma * invstd + beta; 2-D range (element within row,
- * channel). */
+/* y = act((x - mean) * gamma * invstd + beta); 2-D range (element within
+ * row, channel). */
 __kernel void bn_normalize(__global const float *x, __global const float *gamma, __global const float *beta,
                            __global const float *mean, __global const float *invstd, __global float *y,
-                           const ulong m)
+                           const ulong m, const int act)
 {
     const ulong i = get_global_id(0);
     const int ch = get_global_id(1);
     if (i >= m) return;
     const ulong at = (ulong)ch * m + i;
-    y[at] = (x[at] - mean[ch]) * (gamma[ch] * invstd[ch]) + beta[ch];
+    y[at] = act_apply(act, (x[at] - mean[ch]) * (gamma[ch] * invstd[ch]) + beta[ch]);
 }
 
 /* Evaluation: running statistics; 2-D range (element within row, channel). */
 __kernel void bn_forward_eval(__global const float *x, __global const float *gamma, __global const float *beta,
                               __global const float *running_mean, __global const float *running_var,
-                              __global float *y, const ulong m, const float eps)
+                              __global float *y, const ulong m, const float eps, const int act)
 {
     const ulong i = get_global_id(0);
     const int ch = get_global_id(1);
     if (i >= m) return;
     const float invstd = 1.0f / sqrt(running_var[ch] + eps);
     const ulong at = (ulong)ch * m + i;
-    y[at] = (x[at] - running_mean[ch]) * (gamma[ch] * invstd) + beta[ch];
+    y[at] = act_apply(act, (x[at] - running_mean[ch]) * (gamma[ch] * invstd) + beta[ch]);
 }
 
-/* Backward, partial sums of dy and dy * xhat; part [c, parts, 2]. */
-__kernel void bn_partial_grad(__global const float *x, __global const float *dy, __global const float *mean,
-                              __global const float *invstd, __global float *part, const ulong m, const int parts,
-                              const int blocked)
+/* Backward, partial sums of dz and dz * xhat, where dz = dy (act -1) or
+ * dy through the activation at the recomputed z; part [c, parts, 2]. */
+__kernel void bn_partial_grad(__global const float *x, __global const float *dy, __global const float *gamma,
+                              __global const float *beta, __global const float *mean, __global const float *invstd,
+                              __global float *part, const ulong m, const int parts, const int blocked, const int act)
 {
     const int p = get_global_id(0), ch = get_global_id(1);
     if (p >= parts) return;
     __global const float *xr = x + (ulong)ch * m;
     __global const float *dyr = dy + (ulong)ch * m;
-    const float mu = mean[ch], is = invstd[ch];
+    const float mu = mean[ch], is = invstd[ch], k = gamma[ch] * is, b = beta[ch];
     const ulong nvec = m / 8;
     ulong first, count, step;
     bn_part_range(p, parts, nvec, blocked, &first, &count, &step);
 
-    float8 sdy = 0.0f, sdyx = 0.0f;
+    float8 sdz = 0.0f, sdzx = 0.0f;
     for (ulong j = 0, v = first; j < count; j++, v += step) {
-        const float8 g = vload8(v, dyr);
-        sdy += g;
-        sdyx = fma(g, (vload8(v, xr) - mu) * is, sdyx);
+        const float8 d = vload8(v, xr) - mu;
+        const float8 g = act_grad8(act, d * k + b, vload8(v, dyr));
+        sdz += g;
+        sdzx = fma(g, d * is, sdzx);
     }
-    float a = bn_hsum(sdy), b = bn_hsum(sdyx);
+    float a = bn_hsum(sdz), c = bn_hsum(sdzx);
     if (p == 0)
         for (ulong i = nvec * 8; i < m; i++) {
-            const float g = dyr[i];
+            const float d = xr[i] - mu;
+            const float g = act_grad(act, d * k + b, dyr[i]);
             a += g;
-            b = fma(g, (xr[i] - mu) * is, b);
+            c = fma(g, d * is, c);
         }
     __global float *out = part + ((ulong)ch * parts + p) * 2;
     out[0] = a;
-    out[1] = b;
+    out[1] = c;
 }
 
 /* dbeta = sum(dy), dgamma = sum(dy * xhat), from the partials. */
@@ -179,13 +188,13 @@ __kernel void bn_finalize_grad(__global const float *part, const int parts, cons
     dgamma[ch] = b;
 }
 
-/* dx = gamma * invstd * (dy - dbeta/m - xhat * dgamma/m); 2-D range
- * (element within row, channel). dx may alias dy: each element is read and
- * written by the same item. */
+/* dx = gamma * invstd * (dz - dbeta/m - xhat * dgamma/m), dz as in
+ * bn_partial_grad; 2-D range (element within row, channel). dx may alias
+ * dy: each element is read and written by the same item. */
 __kernel void bn_backward_dx(__global const float *x, __global const float *dy, __global const float *gamma,
-                             __global const float *mean, __global const float *invstd,
+                             __global const float *beta, __global const float *mean, __global const float *invstd,
                              __global const float *dgamma, __global const float *dbeta, __global float *dx,
-                             const ulong m)
+                             const ulong m, const int act)
 {
     const ulong i = get_global_id(0);
     const int ch = get_global_id(1);
@@ -193,6 +202,7 @@ __kernel void bn_backward_dx(__global const float *x, __global const float *dy, 
     const float is = invstd[ch];
     const float a = dbeta[ch] / (float)m, b = dgamma[ch] / (float)m, k = gamma[ch] * is;
     const ulong at = (ulong)ch * m + i;
-    const float xhat = (x[at] - mean[ch]) * is;
-    dx[at] = k * (dy[at] - a - xhat * b);
+    const float d = x[at] - mean[ch];
+    const float g = act_grad(act, d * k + beta[ch], dy[at]);
+    dx[at] = k * (g - a - d * is * b);
 }

@@ -67,6 +67,34 @@ __kernel void conv_col2im(__global const float *dcols, __global float *dx, const
     dx[((ci * n + i0 + img) * h + iy) * w + ix] = acc;
 }
 
+/* col2im of an unpadded 1x1 convolution with stride s: each column entry
+ * lands on one input element (oy*s, ox*s); the rest of dx is zero (filled
+ * before). Same arguments and range as conv_im2col (krows = cin). */
+__kernel void conv_scatter_1x1(__global const float *dcols, __global float *dx, const int n, const int h,
+                               const int w, const int kh, const int kw, const int stride, const int pad,
+                               const int ho, const int wo, const int i0, const int nc, const int cin)
+{
+    const int ox = get_global_id(0);
+    const int r = get_global_id(1); /* img*ho + oy */
+    const int ci = get_global_id(2);
+    if (ox >= wo || r >= nc * ho || ci >= cin) return;
+    const int img = r / ho;
+    const int oy = r - img * ho;
+    dx[((ci * n + i0 + img) * h + oy * stride) * w + ox * stride] = dcols[ci * (nc * ho * wo) + r * wo + ox];
+}
+
+/* A stride-1 convolution's input gradient is the convolution of dy with the
+ * weights turned around: wf [cin, cout, kk] holds w [cout, cin, kk] with
+ * channels swapped and the window (kk = kh * kw positions) reversed.
+ * Global: (kk, cout, cin). */
+__kernel void conv_weight_flip(__global const float *w, __global float *wf, const int cout, const int cin,
+                               const int kk)
+{
+    const int t = get_global_id(0), co = get_global_id(1), ci = get_global_id(2);
+    if (t >= kk || co >= cout || ci >= cin) return;
+    wf[(ci * cout + co) * kk + t] = w[(co * cin + ci) * kk + (kk - 1 - t)];
+}
+
 /* y[c, p] += b[c] for y [rows, cols]. Global: (cols, rows). */
 __kernel void conv_bias_add(__global float *y, __global const float *b, const int rows, const int cols)
 {

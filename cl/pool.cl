@@ -126,10 +126,18 @@ __kernel void maxpool_backward(__global const float *dy, __global const int *arg
 {
     const int iw = get_global_id(0), ih = get_global_id(1), p = get_global_id(2);
     if (iw >= w || ih >= h || p >= planes) return;
-    /* windows oh with oh*stride - pad <= ih < oh*stride - pad + k */
+    /* windows oh with oh*stride - pad <= ih < oh*stride - pad + k, i.e.
+     * ceil((ph - k + 1) / stride) <= oh <= ph / stride; stride 2 (ResNet's
+     * stem) by shifts, as integer division is slow on CPUs */
     const int ph = ih + pad, pw = iw + pad;
-    const int oh0 = ph < k ? 0 : (ph - k) / stride + 1, oh1 = min(ph / stride + 1, ho);
-    const int ow0 = pw < k ? 0 : (pw - k) / stride + 1, ow1 = min(pw / stride + 1, wo);
+    int oh0, oh1, ow0, ow1;
+    if (stride == 2) {
+        oh0 = max((ph - k + 2) >> 1, 0), oh1 = min((ph >> 1) + 1, ho);
+        ow0 = max((pw - k + 2) >> 1, 0), ow1 = min((pw >> 1) + 1, wo);
+    } else {
+        oh0 = ph < k ? 0 : (ph - k) / stride + 1, oh1 = min(ph / stride + 1, ho);
+        ow0 = pw < k ? 0 : (pw - k) / stride + 1, ow1 = min(pw / stride + 1, wo);
+    }
     const int self = ih * w + iw;
     const ulong base = (ulong)p * ho * wo;
     float acc = 0.0f;

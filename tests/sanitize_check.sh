@@ -10,6 +10,8 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$ROOT/build-asan}
 cd "$ROOT"
+# absolute: LD_PRELOAD below is read in each test's own working folder
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 if [ ! -f "$B/build.ninja" ]; then
     # clang (Debian: clang libclang-rt-14-dev): gcc's -O3 with the sanitizers
     # gives false -Wformat-truncation warnings, errors with werror=true, so

@@ -1,7 +1,8 @@
 /* BatchNorm2d (training forward, running statistics, eval, backward) against
  * PyTorch fixtures (tests/make_fixtures_ops.py), a large-m case against a
  * double-precision C reference, finite differences for dx, determinism
- * (bit-identical reruns) and dx aliasing dy, each with both ways of cutting
+ * (bit-identical reruns), dx aliasing dy and the activation folded in
+ * against the separate ops, each with both ways of cutting
  * rows into parts for the reductions (CPUs' blocks, GPUs' interleaving). */
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include "clresnet/ops/batchnorm.h"
 #include "test_support.h"
 
-static const crn_bn_params BN = {1e-5f, 0.1f};
+static const crn_bn_params BN = {1e-5f, 0.1f, false, CRN_ACT_RELU};
 
 /* An ops context whose batchnorm cuts rows the loop index's way. */
 static crn_ops *layout_ops(int layout)
@@ -106,7 +107,7 @@ START_TEST(test_bn_fixtures)
         alloc_f32(&dg, (size_t)c);
         alloc_f32(&db, (size_t)c);
         CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &x, &gamma, &beta, &rm, &rv, &y, &sm, &si, &err));
-        CK_OK(crn_batchnorm_backward(ops, c, m, &x, &dy, &gamma, &sm, &si, &dx, &dg, &db, &err));
+        CK_OK(crn_batchnorm_backward(ops, &BN, c, m, &x, &dy, &gamma, &beta, &sm, &si, &dx, &dg, &db, &err));
         CK_OK(crn_batchnorm_forward_eval(ops, &BN, c, m, &x, &gamma, &beta, &rm, &rv, &ye, &err));
         check_fx(cases[ci], "y (train)", &y, &f, "y");
         check_fx(cases[ci], "save_mean", &sm, &f, "save_mean");
@@ -120,7 +121,7 @@ START_TEST(test_bn_fixtures)
 
         /* dx aliasing dy gives the same bits. */
         float *dx1 = test_download(&dx);
-        CK_OK(crn_batchnorm_backward(ops, c, m, &x, &dy, &gamma, &sm, &si, &dy, &dg, &db, &err));
+        CK_OK(crn_batchnorm_backward(ops, &BN, c, m, &x, &dy, &gamma, &beta, &sm, &si, &dy, &dg, &db, &err));
         float *dx2 = test_download(&dy);
         ck_assert_msg(memcmp(dx1, dx2, c * m * sizeof(float)) == 0, "bn %s: dx aliasing dy differs", cases[ci]);
         free(dx1), free(dx2);
@@ -200,7 +201,7 @@ START_TEST(test_bn_large_m)
     alloc_f32(&tdg, cc);
     alloc_f32(&tdb, cc);
     CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
-    CK_OK(crn_batchnorm_backward(ops, c, m, &tx, &tdy, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
+    CK_OK(crn_batchnorm_backward(ops, &BN, c, m, &tx, &tdy, &tg, &tb, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
     float *g;
     check_scaled("bn large-m y", g = test_download(&ty), yref, cm), free(g);
     check_scaled("bn large-m save_mean", g = test_download(&tsm), smr, cc), free(g);
@@ -230,7 +231,7 @@ START_TEST(test_bn_large_m)
     CK_OK(crn_tensor_upload(rt, &trm, rm0, &err));
     CK_OK(crn_tensor_upload(rt, &trv, rv0, &err));
     CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
-    CK_OK(crn_batchnorm_backward(ops, c, m, &tx, &tdy, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
+    CK_OK(crn_batchnorm_backward(ops, &BN, c, m, &tx, &tdy, &tg, &tb, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
     float *y2 = test_download(&ty), *dx2 = test_download(&tdx);
     ck_assert_msg(memcmp(y1, y2, cm * 4) == 0, "bn forward is not bit-identical on a rerun");
     ck_assert_msg(memcmp(dx1, dx2, cm * 4) == 0, "bn backward is not bit-identical on a rerun");
@@ -267,7 +268,7 @@ START_TEST(test_bn_finite_differences)
     alloc_f32(&tdg, cc);
     alloc_f32(&tdb, cc);
     CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &err));
-    CK_OK(crn_batchnorm_backward(ops, c, m, &tx, &tr, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
+    CK_OK(crn_batchnorm_backward(ops, &BN, c, m, &tx, &tr, &tg, &tb, &tsm, &tsi, &tdx, &tdg, &tdb, &err));
     float *dx = test_download(&tdx), *dg = test_download(&tdg);
     float fd[20], fdg[2];
     const float h = 1e-2f;
@@ -308,6 +309,78 @@ START_TEST(test_bn_finite_differences)
 }
 END_TEST
 
+/* BN with the activation folded in (what the model runs) against BN then the
+ * activation as separate ops, for each activation: the fused kernels
+ * recompute bn(x) in backward instead of reading it, so outputs and
+ * gradients must agree to rounding (rtol 1e-5 plus 1e-6 of the tensor's
+ * scale; a wrong activation or slope differs by > 1e-2 of it). Loop index:
+ * layout * 3 + activation. */
+START_TEST(test_bn_fused_act)
+{
+    crn_ops *ops = layout_ops(_i / 3);
+    crn_act_kind act = (crn_act_kind)(_i % 3);
+    crn_error err = {0};
+    const int c = 5;
+    const size_t m = 4 * 13 * 17; /* not a multiple of the vector width */
+    const size_t cm = c * m, cc = c;
+    float *x = malloc(cm * sizeof(float)), *dz = malloc(cm * sizeof(float));
+    float gam[5] = {1.5f, -0.75f, 0.3f, 2.0f, 1.0f}, bet[5] = {0.25f, -0.5f, 0.0f, 1.0f, -2.0f};
+    float rm0[5] = {0}, rv0[5] = {1, 1, 1, 1, 1};
+    for (size_t i = 0; i < cm; i++) x[i] = (float)(3.0 * nrand() + 1.0), dz[i] = (float)nrand();
+    crn_tensor tx, tdz, tg, tb, trm[2], trv[2], ty, tz[2], tsm[2], tsi[2], tdy, tdx[2], tdg[2], tdb[2];
+    test_upload(&tx, x, 1, &cm);
+    test_upload(&tdz, dz, 1, &cm);
+    test_upload(&tg, gam, 1, &cc);
+    test_upload(&tb, bet, 1, &cc);
+    alloc_f32(&ty, cm);
+    alloc_f32(&tdy, cm);
+    for (int k = 0; k < 2; k++) {
+        test_upload(&trm[k], rm0, 1, &cc);
+        test_upload(&trv[k], rv0, 1, &cc);
+        alloc_f32(&tz[k], cm);
+        alloc_f32(&tdx[k], cm);
+        alloc_f32(&tsm[k], cc);
+        alloc_f32(&tsi[k], cc);
+        alloc_f32(&tdg[k], cc);
+        alloc_f32(&tdb[k], cc);
+    }
+    /* separate: z = act(bn(x)); dy = act'(y) dz; dx = bn'(dy) */
+    CK_OK(crn_batchnorm_forward_train(ops, &BN, c, m, &tx, &tg, &tb, &trm[0], &trv[0], &ty, &tsm[0], &tsi[0], &err));
+    CK_OK(crn_act_forward(ops, act, cm, &ty, &tz[0], &err));
+    CK_OK(crn_act_backward(ops, act, cm, &ty, &tdz, &tdy, &err));
+    CK_OK(crn_batchnorm_backward(ops, &BN, c, m, &tx, &tdy, &tg, &tb, &tsm[0], &tsi[0], &tdx[0], &tdg[0], &tdb[0],
+                                 &err));
+    /* fused */
+    crn_bn_params fused = BN;
+    fused.fuse_act = true;
+    fused.act = act;
+    CK_OK(crn_batchnorm_forward_train(ops, &fused, c, m, &tx, &tg, &tb, &trm[1], &trv[1], &tz[1], &tsm[1], &tsi[1],
+                                      &err));
+    CK_OK(crn_batchnorm_backward(ops, &fused, c, m, &tx, &tdz, &tg, &tb, &tsm[1], &tsi[1], &tdx[1], &tdg[1], &tdb[1],
+                                 &err));
+    struct { const char *what; crn_tensor *t; size_t n; } outs[] = {
+        {"z", tz, cm}, {"save_mean", tsm, cc}, {"save_invstd", tsi, cc}, {"running_mean", trm, cc},
+        {"running_var", trv, cc}, {"dx", tdx, cm}, {"dgamma", tdg, cc}, {"dbeta", tdb, cc},
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        float *want = test_download(&outs[i].t[0]), *got = test_download(&outs[i].t[1]);
+        char buf[96];
+        snprintf(buf, sizeof buf, "bn+%s fused %s", crn_act_name(act), outs[i].what);
+        double r = test_check_close(buf, got, want, outs[i].n, 1e-5, 1e-6 * max_abs(want, outs[i].n) + 1e-30);
+        printf("  %-36s worst ratio %.3g\n", buf, r);
+        free(want), free(got);
+    }
+    crn_tensor *all[] = {&tx, &tdz, &tg, &tb, &ty, &tdy};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) crn_tensor_free(all[i]);
+    for (int k = 0; k < 2; k++) {
+        crn_tensor *two[] = {&trm[k], &trv[k], &tz[k], &tdx[k], &tsm[k], &tsi[k], &tdg[k], &tdb[k]};
+        for (size_t i = 0; i < sizeof two / sizeof two[0]; i++) crn_tensor_free(two[i]);
+    }
+    free(x), free(dz);
+    crn_ops_destroy(ops);
+}
+END_TEST
+
 START_TEST(test_bn_rejects_single_value)
 {
     crn_ops *ops = test_ops();
@@ -328,6 +401,7 @@ int main(void)
     tcase_add_loop_test(tc, test_bn_fixtures, 0, 2);
     tcase_add_loop_test(tc, test_bn_large_m, 0, 2);
     tcase_add_loop_test(tc, test_bn_finite_differences, 0, 2);
+    tcase_add_loop_test(tc, test_bn_fused_act, 0, 6);
     tcase_add_test(tc, test_bn_rejects_single_value);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -19,7 +19,8 @@ void help_bench(void)
            "                                  [--no-final-act] [--no-batchnorm]\n\n"
            "Times training steps (forward, loss, backward, NAdam) on random data: the median\n"
            "step time and images/s, then a per-layer table from OpenCL profiling events\n"
-           "(one extra profiled step), the GEMM share and the model's device memory.\n"
+           "(one extra profiled step), the GEMM share and the model's device memory, and\n"
+           "the kernels that took the most time.\n"
            "Defaults: resnet50, relu, batch 32, 224x224, 10 steps after 3 warm-up steps.\n"
            "--json prints one JSON object (images/s under \"images_per_s\").\n");
 }
@@ -94,8 +95,9 @@ static int parse_args(int argc, char **argv, bench_args *b)
     return 0;
 }
 
-/* The profiled step's events grouped by layer tag, largest first. */
-static int collect_rows(crn_runtime *rt, row *rows, int max_rows, double *total, double *gemm)
+/* The profiled step's events grouped by layer tag (or by kernel), largest
+ * first. */
+static int collect_rows(crn_runtime *rt, bool by_kernel, row *rows, int max_rows, double *total, double *gemm)
 {
     int nrows = 0, nev = 0;
     *total = *gemm = 0;
@@ -104,10 +106,11 @@ static int collect_rows(crn_runtime *rt, row *rows, int max_rows, double *total,
         const crn_prof_event *e = &ev[i];
         double s = crn_prof_seconds(e);
         int r = 0;
-        while (r < nrows && strcmp(rows[r].tag, e->tag) != 0) r++;
+        const char *key = by_kernel ? e->kernel : e->tag;
+        while (r < nrows && strcmp(rows[r].tag, key) != 0) r++;
         if (r == nrows) {
             if (nrows == max_rows) continue;
-            rows[nrows++] = (row){e->tag, 0, 0, 0};
+            rows[nrows++] = (row){key, 0, 0, 0};
         }
         rows[r].seconds += s;
         rows[r].launches++;
@@ -126,6 +129,15 @@ static int collect_rows(crn_runtime *rt, row *rows, int max_rows, double *total,
                 rows[j] = tmp;
             }
     return nrows;
+}
+
+/* The kernels that took the most time, for whoever speeds them up. */
+static void print_kernels(const row *rows, int nrows, double total)
+{
+    printf("\n%-28s %10s %7s %8s\n", "kernel", "ms", "share", "launches");
+    for (int i = 0; i < nrows && i < 15; i++)
+        printf("%-28s %10.2f %6.1f%% %8d\n", rows[i].tag, rows[i].seconds * 1e3,
+               total > 0 ? 100 * rows[i].seconds / total : 0, rows[i].launches);
 }
 
 static void print_results(const bench_args *b, crn_model *m, const char *device, const double *t, const row *rows,
@@ -212,8 +224,9 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         qsort(t, (size_t)steps, sizeof *t, cmp_double);
         row rows[256];
         double total = 0, gemm = 0;
-        int nrows = collect_rows(rt, rows, 256, &total, &gemm);
+        int nrows = collect_rows(rt, false, rows, 256, &total, &gemm);
         print_results(&b, m, crn_runtime_device(rt)->name, t, rows, nrows, total, gemm);
+        if (!b.json) print_kernels(rows, collect_rows(rt, true, rows, 256, &total, &gemm), total);
     }
     crn_optim_destroy(opt);
     crn_model_destroy(m);

@@ -50,6 +50,7 @@ int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_
     if (rc == CRN_OK) rc = crn_nchw_to_cnhw(m->ops, n, 3, S * S, &in, &x0, err);
     for (int li = 0; li < m->nlayers && rc == CRN_OK; li++) {
         layer *l = &m->layers[li];
+        if (l->folded) continue; /* its batch norm applied it */
         crn_prof_tag(m->rt, l->tag_fwd);
         layer_io io = {.n = n, .train = train, .x = act_tensor(m, l->in, n), .y = act_tensor(m, l->out, n)};
         if (l->in2 >= 0) io.x2 = act_tensor(m, l->in2, n);

@@ -4,8 +4,8 @@
  * allocated.
  *
  * Slots are reference-counted: a layer whose gradient passes through
- * unchanged (the residual add) hands its output's slot to both inputs
- * without a copy. Where an activation is read by several layers, the
+ * unchanged (the residual add, an activation folded into its batch norm)
+ * hands its output's slot to its inputs without a copy. Where an activation is read by several layers, the
  * gradients of its readers are summed: the first writes the activation's
  * slot directly, the others write a fresh slot that is then added on (in
  * place when nothing else still reads the slot, else into the fresh one). */
@@ -100,7 +100,7 @@ static int plan(planner *p)
         p->cur_layer = li;
         int gy = p->grad_slot[l->out];
         if (gy < 0) return crn_fail(p->err, CRN_EINVAL, "model: layer %d has no output gradient", li);
-        if (LAYER_OPS[l->kind].grad_passes_through) {
+        if (LAYER_OPS[l->kind].grad_passes_through || l->folded) {
             int ins[2] = {l->in, l->in2};
             for (int j = 0; j < 2 && rc == CRN_OK; j++)
                 if (ins[j] >= 0) rc = add_gradient(p, ins[j], gy, false);

@@ -192,3 +192,23 @@ int graph_add(builder *b, int a, int r)
     b->m->acts[l->out].alias = x.alias >= 0 ? x.alias : a;
     return l->out;
 }
+
+void graph_fuse(crn_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        layer *act = &m->layers[i];
+        if (act->kind != L_ACT) continue;
+        int producer = -1, readers = 0;
+        for (int j = 0; j < m->nlayers; j++) {
+            const layer *l = &m->layers[j];
+            if (l->out == act->in) producer = j;
+            readers += (l->in == act->in) + (l->in2 == act->in);
+        }
+        if (producer < 0 || m->layers[producer].kind != L_BN || readers != 1) continue;
+        layer *bn = &m->layers[producer];
+        bn->act_fused = true;
+        act->folded = true;
+        const act_info *z = &m->acts[bn->out];
+        m->acts[act->out].alias = z->alias >= 0 ? z->alias : bn->out;
+    }
+}

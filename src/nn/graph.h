@@ -37,6 +37,10 @@ typedef struct layer {
     crn_conv_desc conv;          /* convolutions */
     int k, stride, pad;          /* max pooling */
     crn_tensor state[LAYER_MAX_STATE]; /* kept from forward for backward (BN statistics, pooling argmax) */
+    /* A batch norm and the activation right after it run as one (graph_fuse):
+     * the BN applies the act (act_fused), the act layer runs nothing and
+     * hands its gradient through (folded), and the two share one buffer. */
+    bool act_fused, folded;
     char tag_fwd[32], tag_bwd[32];     /* profiling labels, e.g. "conv3x3/2 fwd" */
 } layer;
 
@@ -148,6 +152,10 @@ int graph_add(builder *b, int a, int r); /* a + r, in place into a's buffer */
 
 /* The graph of m->cfg (models.c). */
 int models_build(builder *b);
+
+/* Folds every activation whose input is a batch norm's output read by
+ * nothing else into that batch norm (graph.c), before memory is planned. */
+void graph_fuse(crn_model *m);
 
 /* The backward plan and the slot count (grad_plan.c). */
 int grad_plan_build(crn_model *m, crn_error *err);

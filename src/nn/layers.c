@@ -52,19 +52,25 @@ static void conv_family(const crn_model *m, const layer *l, char *buf, size_t si
 
 /* ------------------------------------------------------------ batch norm */
 
-/* PyTorch's BatchNorm2d defaults. */
-static const crn_bn_params BN = {1e-5f, 0.1f};
 enum { BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR, BN_COUNT };
+
+/* PyTorch's BatchNorm2d defaults, and the model's activation when the
+ * layer after this one was folded into it. */
+static crn_bn_params bn_params(const crn_model *m, const layer *l)
+{
+    return (crn_bn_params){1e-5f, 0.1f, l->act_fused, m->cfg.act};
+}
 
 static int bn_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
 {
     const act_info *a = in_shape(m, l);
     size_t rows = (size_t)io->n * a->h * a->w;
+    const crn_bn_params bp = bn_params(m, l);
     const crn_tensor *g = &param(m, l, BN_WEIGHT)->value, *b = &param(m, l, BN_BIAS)->value;
     crn_tensor *rm = &m->params[l->p[BN_MEAN]].value, *rv = &m->params[l->p[BN_VAR]].value;
     if (!io->train)
-        return crn_batchnorm_forward_eval(m->ops, &BN, a->c, rows, &io->x, g, b, rm, rv, &io->y, err);
-    int rc = crn_batchnorm_forward_train(m->ops, &BN, a->c, rows, &io->x, g, b, rm, rv, &io->y,
+        return crn_batchnorm_forward_eval(m->ops, &bp, a->c, rows, &io->x, g, b, rm, rv, &io->y, err);
+    int rc = crn_batchnorm_forward_train(m->ops, &bp, a->c, rows, &io->x, g, b, rm, rv, &io->y,
                                          &l->state[0], &l->state[1], err);
     if (rc == CRN_OK) m->params[l->p[BN_COUNT]].counter++;
     return rc;
@@ -73,9 +79,16 @@ static int bn_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
 static int bn_backward(crn_model *m, layer *l, layer_io *io, crn_error *err)
 {
     const act_info *a = in_shape(m, l);
+    const crn_bn_params bp = bn_params(m, l);
     crn_param *g = &m->params[l->p[BN_WEIGHT]], *b = &m->params[l->p[BN_BIAS]];
-    return crn_batchnorm_backward(m->ops, a->c, (size_t)io->n * a->h * a->w, &io->x, &io->gy, &g->value,
-                                  &l->state[0], &l->state[1], &io->dx, &g->grad, &b->grad, err);
+    return crn_batchnorm_backward(m->ops, &bp, a->c, (size_t)io->n * a->h * a->w, &io->x, &io->gy, &g->value,
+                                  &b->value, &l->state[0], &l->state[1], &io->dx, &g->grad, &b->grad, err);
+}
+
+static void bn_family(const crn_model *m, const layer *l, char *buf, size_t size)
+{
+    if (l->act_fused) snprintf(buf, size, "batchnorm+%s", crn_act_name(m->cfg.act));
+    else snprintf(buf, size, "batchnorm");
 }
 
 /* the batch mean and inverse standard deviation per channel */
@@ -185,7 +198,7 @@ static const char *const BN_PARAMS[] = {"weight", "bias", "running_mean", "runni
 
 const layer_ops LAYER_OPS[L_KIND_COUNT] = {
     [L_CONV] = {"conv", WEIGHT, false, conv_forward, conv_backward, NULL, conv_workspace, conv_flops, conv_family},
-    [L_BN] = {"batchnorm", BN_PARAMS, false, bn_forward, bn_backward, bn_state, NULL, NULL, NULL},
+    [L_BN] = {"batchnorm", BN_PARAMS, false, bn_forward, bn_backward, bn_state, NULL, NULL, bn_family},
     [L_ACT] = {"act", NO_PARAMS, false, act_forward, act_backward, NULL, NULL, NULL, act_family},
     [L_MAXPOOL] = {"maxpool", NO_PARAMS, false, maxpool_forward, maxpool_backward, maxpool_state, NULL, NULL,
                    maxpool_family},

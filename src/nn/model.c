@@ -75,6 +75,7 @@ int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, c
     builder b = {m, err, CRN_OK};
     int rc = models_build(&b);
     if (rc != CRN_OK) goto fail;
+    graph_fuse(m);
 
     /* Parameter and buffer layout: aligned offsets, zero gaps. */
     size_t align = crn_view_align(rt) / sizeof(float);

@@ -111,30 +111,33 @@ static int set_finalize(const crn_kernel *k, crn_error *err, cl_mem part, int pa
     return crn_args_end(&a, err);
 }
 
-static int set_normalize(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem mean,
-                         cl_mem invstd, cl_mem y, cl_ulong m)
+static int set_normalize(const crn_kernel *k, crn_error *err, const cl_mem bufs[6], cl_ulong m, int act)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mems(&a, 6, (const cl_mem[]){x, gamma, beta, mean, invstd, y});
+    crn_arg_mems(&a, 6, bufs);
     crn_arg_ulong(&a, m);
+    crn_arg_int(&a, act);
     return crn_args_end(&a, err);
 }
 
-static int set_forward_eval(const crn_kernel *k, crn_error *err, const cl_mem bufs[6], cl_ulong m, float eps)
+static int set_forward_eval(const crn_kernel *k, crn_error *err, const cl_mem bufs[6], cl_ulong m, float eps,
+                            int act)
 {
     crn_args a = crn_args_begin(k);
     crn_arg_mems(&a, 6, bufs);
     crn_arg_ulong(&a, m);
     crn_arg_float(&a, eps);
+    crn_arg_int(&a, act);
     return crn_args_end(&a, err);
 }
 
-static int set_partial_grad(const crn_kernel *k, crn_error *err, const cl_mem bufs[5], cl_ulong m, bn_split s)
+static int set_partial_grad(const crn_kernel *k, crn_error *err, const cl_mem bufs[7], cl_ulong m, bn_split s,
+                            int act)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mems(&a, 5, bufs);
+    crn_arg_mems(&a, 7, bufs);
     crn_arg_ulong(&a, m);
-    crn_arg_ints(&a, 2, (const int[]){s.parts, s.blocked});
+    crn_arg_ints(&a, 3, (const int[]){s.parts, s.blocked, act});
     return crn_args_end(&a, err);
 }
 
@@ -148,13 +151,17 @@ static int set_finalize_grad(const crn_kernel *k, crn_error *err, cl_mem part, i
     return crn_args_end(&a, err);
 }
 
-static int set_backward_dx(const crn_kernel *k, crn_error *err, const cl_mem bufs[8], cl_ulong m)
+static int set_backward_dx(const crn_kernel *k, crn_error *err, const cl_mem bufs[9], cl_ulong m, int act)
 {
     crn_args a = crn_args_begin(k);
-    crn_arg_mems(&a, 8, bufs);
+    crn_arg_mems(&a, 9, bufs);
     crn_arg_ulong(&a, m);
+    crn_arg_int(&a, act);
     return crn_args_end(&a, err);
 }
+
+/* The kernels' act argument: -1 for none. */
+static int act_arg(const crn_bn_params *p) { return p && p->fuse_act ? (int)p->act : -1; }
 
 /* ---------------------------------------------------------------- the ops */
 
@@ -191,8 +198,9 @@ int crn_batchnorm_forward_train(crn_ops *ops, const crn_bn_params *p, int c, siz
         (rc = launch_parts(ops, ops->bn.partial_moments, s, c, err)) ||
         (rc = set_finalize(ops->bn.finalize, err, part, s.parts, m, c, &st, eps, mom)) ||
         (rc = crn_launch_1d(ops->rt, ops->bn.finalize, (size_t)c, err)) ||
-        (rc = set_normalize(ops->bn.normalize, err, x->buf, gamma->buf, beta->buf, save_mean->buf, save_invstd->buf,
-                            y->buf, m)))
+        (rc = set_normalize(ops->bn.normalize, err,
+                            (const cl_mem[]){x->buf, gamma->buf, beta->buf, save_mean->buf, save_invstd->buf, y->buf},
+                            m, act_arg(p))))
         return rc;
     return launch_rows(ops, ops->bn.normalize, c, m, err);
 }
@@ -205,27 +213,29 @@ int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size
     if (rc) return rc;
     float eps = p ? p->eps : 1e-5f;
     const cl_mem bufs[6] = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
-    if ((rc = set_forward_eval(ops->bn.forward_eval, err, bufs, m, eps))) return rc;
+    if ((rc = set_forward_eval(ops->bn.forward_eval, err, bufs, m, eps, act_arg(p)))) return rc;
     return launch_rows(ops, ops->bn.forward_eval, c, m, err);
 }
 
-int crn_batchnorm_backward(crn_ops *ops, int c, size_t m, const crn_tensor *x, const crn_tensor *dy,
-                           const crn_tensor *gamma, const crn_tensor *save_mean, const crn_tensor *save_invstd,
-                           crn_tensor *dx, crn_tensor *dgamma, crn_tensor *dbeta, crn_error *err)
+int crn_batchnorm_backward(crn_ops *ops, const crn_bn_params *p, int c, size_t m, const crn_tensor *x,
+                           const crn_tensor *dy, const crn_tensor *gamma, const crn_tensor *beta,
+                           const crn_tensor *save_mean, const crn_tensor *save_invstd, crn_tensor *dx,
+                           crn_tensor *dgamma, crn_tensor *dbeta, crn_error *err)
 {
     int rc = check_rows(err, "batchnorm backward", c, m, x);
     if (rc) return rc;
     bn_split s = bn_split_for(ops, c, m);
     if ((rc = part_buffer(ops, s, c, err))) return rc;
     cl_mem part = ops->bn.part;
-    const cl_mem pg[5] = {x->buf, dy->buf, save_mean->buf, save_invstd->buf, part};
-    const cl_mem dxb[8] = {x->buf,   dy->buf,     gamma->buf, save_mean->buf, save_invstd->buf,
-                           dgamma->buf, dbeta->buf, dx->buf};
-    if ((rc = set_partial_grad(ops->bn.partial_grad, err, pg, m, s)) ||
+    const int act = act_arg(p);
+    const cl_mem pg[7] = {x->buf, dy->buf, gamma->buf, beta->buf, save_mean->buf, save_invstd->buf, part};
+    const cl_mem dxb[9] = {x->buf,           dy->buf,     gamma->buf, beta->buf, save_mean->buf,
+                           save_invstd->buf, dgamma->buf, dbeta->buf, dx->buf};
+    if ((rc = set_partial_grad(ops->bn.partial_grad, err, pg, m, s, act)) ||
         (rc = launch_parts(ops, ops->bn.partial_grad, s, c, err)) ||
         (rc = set_finalize_grad(ops->bn.finalize_grad, err, part, s.parts, c, dgamma->buf, dbeta->buf)) ||
         (rc = crn_launch_1d(ops->rt, ops->bn.finalize_grad, (size_t)c, err)) ||
-        (rc = set_backward_dx(ops->bn.backward_dx, err, dxb, m)))
+        (rc = set_backward_dx(ops->bn.backward_dx, err, dxb, m, act)))
         return rc;
     return launch_rows(ops, ops->bn.backward_dx, c, m, err);
 }

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 
+#include "clresnet/ops/elementwise.h"
 #include "clresnet/ops/gemm.h"
 #include "ops_impl.h"
 
@@ -174,12 +175,17 @@ static int im2col(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_m
     return crn_launch(ops->rt, k, 3, gs, l, err);
 }
 
+/* A strided 1x1 convolution's dx: a scatter onto zeros (filled by the
+ * caller) instead of the general gather. */
+static bool scatter_dx(const crn_conv_desc *d) { return d->kh == 1 && d->kw == 1 && d->pad == 0 && d->stride > 1; }
+
 static int col2im(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_mem dcols, cl_mem dx, crn_error *err)
 {
-    const crn_kernel *k = ops->conv.col2im;
+    bool scatter = scatter_dx(d);
+    const crn_kernel *k = scatter ? ops->conv.scatter_1x1 : ops->conv.col2im;
     int rc = set_unfold(k, err, dcols, dx, d, g, d->cin);
     if (rc) return rc;
-    size_t gs[3] = {(size_t)g->w, (size_t)g->nc * g->h, (size_t)d->cin}, l[3];
+    size_t gs[3] = {(size_t)(scatter ? g->wo : g->w), (size_t)g->nc * (scatter ? g->ho : g->h), (size_t)d->cin}, l[3];
     pick_local(ops->dev, k, gs[0], gs[1], l);
     return crn_launch(ops->rt, k, 3, gs, l, err);
 }
@@ -190,6 +196,34 @@ static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_gra
 {
     return weight_grad ? crn_gemm_backend_for(ops, false, true, d->cout, krows, ncols) == CRN_GEMM_PACKED
                        : crn_gemm_backend_for(ops, false, false, d->cout, ncols, krows) == CRN_GEMM_PACKED;
+}
+
+/* dx of a stride-1 convolution as the packed GEMM's implicit forward
+ * convolution of dy with the turned-around weights (padding k - 1 - pad),
+ * so that neither the column gradient nor col2im is needed. */
+static bool dx_by_flip(const crn_ops *ops, const crn_conv_desc *d, size_t ncols_x)
+{
+    return d->stride == 1 && d->pad <= d->kh - 1 && d->pad <= d->kw - 1 && d->kh == d->kw &&
+           crn_gemm_backend_for(ops, false, false, d->cin, ncols_x, (size_t)d->cout * d->kh * d->kw) ==
+               CRN_GEMM_PACKED;
+}
+
+static int dx_flipped(crn_ops *ops, const crn_conv_desc *d, int n, int h, int w, int ho, int wo, cl_mem weight,
+                      cl_mem dy, cl_mem dx, crn_error *err)
+{
+    size_t kk = (size_t)d->kh * d->kw;
+    int rc = crn_ops_buffer(ops, &ops->conv.wflip, &ops->conv.wflip_bytes, (size_t)d->cin * d->cout * kk * 4, err);
+    if (rc) return rc;
+    const crn_kernel *k = ops->conv.weight_flip;
+    crn_args a = crn_args_begin(k);
+    crn_arg_mems(&a, 2, (const cl_mem[]){weight, ops->conv.wflip});
+    crn_arg_ints(&a, 3, (const int[]){d->cout, d->cin, (int)kk});
+    if ((rc = crn_args_end(&a, err))) return rc;
+    size_t gs[3] = {kk, (size_t)d->cout, (size_t)d->cin};
+    if ((rc = crn_launch(ops->rt, k, 3, gs, NULL, err))) return rc;
+    crn_log_gemm(ops, false, false, d->cin, (size_t)n * h * w, (size_t)d->cout * kk);
+    return crn_pgemm_conv_forward(ops, &(crn_pgemm_conv){dy, d->cout, n, ho, wo, d->kh, d->kw, 1, d->kh - 1 - d->pad,
+                                                         h, w, 0, n}, d->cin, ops->conv.wflip, 0.0f, dx, err);
 }
 
 /* What forward and backward both need: the output size, the chunking, the
@@ -282,7 +316,11 @@ int crn_conv2d_backward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int 
         /* One buffer serves as cols, then as dcols of the same chunk: the
          * queue is in order, so the dW GEMM has read cols before the dcols
          * GEMM overwrites them. */
-        for (int i0 = 0; i0 < n && rc == CRN_OK && (!direct || dx); i0 += nc) {
+        bool flip = dx && dx_by_flip(ops, d, (size_t)n * h * w);
+        if (rc == CRN_OK && flip) rc = dx_flipped(ops, d, n, h, w, ho, wo, weight->buf, dy->buf, dx->buf, err);
+        bool chunk_dx = dx && !flip;
+        if (rc == CRN_OK && chunk_dx && scatter_dx(d)) rc = crn_fill(ops, dx, 0.0f, (size_t)d->cin * n * h * w, err);
+        for (int i0 = 0; i0 < n && rc == CRN_OK && (!direct || chunk_dx); i0 += nc) {
             int c = n - i0 < nc ? n - i0 : nc;
             size_t pc = (size_t)c * hw;
             if (!direct) rc = im2col(ops, d, &(conv_geom){n, h, w, ho, wo, i0, c}, x->buf, ws->buf, err);
@@ -290,7 +328,7 @@ int crn_conv2d_backward(crn_ops *ops, const crn_conv_desc *d, int n, int h, int 
             if (rc == CRN_OK && !direct)
                 rc = crn_sgemm_nt_long_k(ops, d->cout, krows, pc, dy->buf, (size_t)i0 * hw, ncols, ws->buf, 0, pc,
                                          i0 == 0 ? 0.0f : 1.0f, dweight->buf, 0, krows, err);
-            if (rc == CRN_OK && dx) {
+            if (rc == CRN_OK && chunk_dx) {
                 rc = crn_sgemm(ops, true, false, krows, pc, d->cout, 1.0f, weight->buf, 0, krows, dy->buf,
                                (size_t)i0 * hw, ncols, 0.0f, ws->buf, 0, pc, err);
                 if (rc == CRN_OK) rc = col2im(ops, d, &(conv_geom){n, h, w, ho, wo, i0, c}, ws->buf, dx->buf, err);

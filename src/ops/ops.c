@@ -20,8 +20,10 @@ static const struct {
     K(ew.nchw_to_cnhw, "nchw_to_cnhw"),
     K(conv.im2col, "conv_im2col"),
     K(conv.col2im, "conv_col2im"),
+    K(conv.scatter_1x1, "conv_scatter_1x1"),
     K(conv.bias_add, "conv_bias_add"),
     K(conv.row_sum, "conv_row_sum"),
+    K(conv.weight_flip, "conv_weight_flip"),
     K(bn.partial_moments, "bn_partial_moments"),
     K(bn.mean0, "bn_mean0"),
     K(bn.finalize, "bn_finalize"),
@@ -78,6 +80,7 @@ void crn_ops_destroy(crn_ops *ops)
     crn_pgemm_release(&ops->gemm.pg);
     if (ops->gemm.splitk_buf) clReleaseMemObject(ops->gemm.splitk_buf);
     if (ops->bn.part) clReleaseMemObject(ops->bn.part);
+    if (ops->conv.wflip) clReleaseMemObject(ops->conv.wflip);
     /* CLBlast keeps the programs it built (for this context) in a process-wide
      * cache that otherwise lets them go in a C++ destructor at exit, after the
      * OpenCL implementation may have torn itself down (oclgrind aborted there).

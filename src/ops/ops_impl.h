@@ -49,7 +49,11 @@ struct crn_ops {
     crn_runtime *rt;
     const crn_device_info *dev;
     struct { const crn_kernel *fill, *axpby, *add, *nchw_to_cnhw; } ew;
-    struct { const crn_kernel *im2col, *col2im, *bias_add, *row_sum; } conv;
+    struct {
+        const crn_kernel *im2col, *col2im, *scatter_1x1, *bias_add, *row_sum, *weight_flip;
+        cl_mem wflip; /* the turned-around weights of a stride-1 dx, grown on demand */
+        size_t wflip_bytes;
+    } conv;
     struct {
         const crn_kernel *partial_moments, *mean0, *finalize, *normalize, *forward_eval;
         const crn_kernel *partial_grad, *finalize_grad, *backward_dx;
