@@ -24,6 +24,14 @@ static float act_grad(int kind, float v, float g)
     return g;
 }
 
+static float8 act_apply8(int kind, float8 v)
+{
+    if (kind == 0) return select((float8)0.0f, v, v > 0.0f);
+    if (kind == 1) return select(0.01f * v, v, v > 0.0f);
+    if (kind == 2) return v / (1.0f + exp(-v));
+    return v;
+}
+
 static float8 act_grad8(int kind, float8 v, float8 g)
 {
     if (kind == 0) return select((float8)0.0f, g, v > 0.0f);

@@ -10,8 +10,12 @@ __kernel void fill_f32(__global float *x, const float value, const int n)
 /* y = a * x + b * y */
 __kernel void axpby_f32(__global const float *x, __global float *y, const float a, const float b, const int n)
 {
-    int i = get_global_id(0);
-    if (i < n) y[i] = a * x[i] + b * y[i];
+    const int i = get_global_id(0) * 8; /* 8 elements a work-item */
+    if (i + 8 <= n) {
+        vstore8(a * vload8(0, x + i) + b * vload8(0, y + i), 0, y + i);
+    } else {
+        for (int j = i; j < n; j++) y[j] = a * x[j] + b * y[j];
+    }
 }
 
 /* Split-K GEMM: out[i] = beta * out[i] + sum over s of part[s * n + i], the

@@ -2,10 +2,15 @@
  * conversion. */
 
 /* y = a + b; y may alias a or b (each item reads then writes its element). */
+/* 8 elements a work-item */
 __kernel void add_f32(__global const float *a, __global const float *b, __global float *y, const int n)
 {
-    int i = get_global_id(0);
-    if (i < n) y[i] = a[i] + b[i];
+    const int i = get_global_id(0) * 8;
+    if (i + 8 <= n) {
+        vstore8(vload8(0, a + i) + vload8(0, b + i), 0, y + i);
+    } else {
+        for (int j = i; j < n; j++) y[j] = a[j] + b[j];
+    }
 }
 
 /* x [n, c, hw] -> y [c, n, hw]; 2-D range (position in hw, row c * n + ni

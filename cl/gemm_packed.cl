@@ -670,16 +670,28 @@ __kernel void gemm_fused_im2col_t(const int M, const int N, const int K, const f
                     kxv[q] = 0;
                 }
             }
+            /* runs of positions along one output row: per column q the
+             * row of X is found once and the run walks along it */
             int img = k0 / (ho * wo), r = k0 - img * (ho * wo);
             int oy = r / wo, ox = r - oy * wo;
-            for (int p = 0; p < kl; p++, d += NR) {
+            for (int p = 0; p < kl;) {
+                const int run = min(wo - ox, kl - p);
                 const int iyb = oy * stride - pad, ixb = ox * stride - pad;
                 const int ib = (i0 + img) * hw;
                 for (int q = 0; q < NR; q++) {
-                    const int iy = iyb + kyv[q], ix = ixb + kxv[q];
-                    d[q] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? X[chan[q] + ib + iy * w + ix] : 0.0f;
+                    const int iy = iyb + kyv[q];
+                    __local float *dq = d + p * NR + q;
+                    if (iy < 0 || iy >= h) {
+                        for (int t = 0; t < run; t++) dq[t * NR] = 0.0f;
+                    } else {
+                        __global const float *xr = X + chan[q] + ib + iy * w;
+                        for (int t = 0, ix = ixb + kxv[q]; t < run; t++, ix += stride)
+                            dq[t * NR] = (ix >= 0 && ix < w) ? xr[ix] : 0.0f;
+                    }
                 }
-                if (++ox == wo) {
+                p += run;
+                ox += run;
+                if (ox == wo) {
                     ox = 0;
                     if (++oy == ho) {
                         oy = 0;

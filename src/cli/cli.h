@@ -60,6 +60,8 @@ int cmd_train(const cli_globals *g, int argc, char **argv);
 void help_train(void);
 int cmd_bench(const cli_globals *g, int argc, char **argv);
 void help_bench(void);
+/* bench --convs (cli_bench_conv.c) */
+int bench_convs(crn_ops *ops, int batch, int image, int reps, bool json, crn_error *err);
 int cmd_evaluate(const cli_globals *g, int argc, char **argv);
 void help_evaluate(void);
 int cmd_predict(const cli_globals *g, int argc, char **argv);

@@ -16,13 +16,17 @@ void help_bench(void)
 {
     printf("usage: clresnet [--device N] bench [--model M] [--act A] [--batch-size B] [--image-size S]\n"
            "                                  [--steps N] [--warmup N] [--width W] [--classes K] [--json]\n"
-           "                                  [--no-final-act] [--no-batchnorm]\n\n"
+           "                                  [--no-final-act] [--no-batchnorm] [--convs]\n\n"
            "Times training steps (forward, loss, backward, NAdam) on random data: the median\n"
            "step time and images/s, then a per-layer table from OpenCL profiling events\n"
            "(one extra profiled step), the GEMM share and the model's device memory, and\n"
            "the kernels that took the most time.\n"
            "Defaults: resnet50, relu, batch 32, 224x224, 10 steps after 3 warm-up steps.\n"
-           "--json prints one JSON object (images/s under \"images_per_s\").\n");
+           "--json prints one JSON object (images/s under \"images_per_s\").\n"
+           "--convs times each distinct convolution of ResNet50 instead (forward, and\n"
+           "backward: data and weight gradients), scaled to --image-size, at --batch-size,\n"
+           "median of --steps calls: GFLOP/s per shape (with --json one object per line,\n"
+           "for tests/bench/conv_side_by_side.sh).\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -55,18 +59,19 @@ static int step(crn_model *m, crn_optimizer *opt, const float *x, const int32_t 
 typedef struct bench_args {
     crn_model_config mc;
     int batch, steps, warmup;
-    bool json;
+    bool json, convs;
 } bench_args;
 
 /* 0, or 2 after printing what is wrong. */
 static int parse_args(int argc, char **argv, bench_args *b)
 {
-    *b = (bench_args){{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0, false}, 32, 10, 3, false};
+    *b = (bench_args){{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0, false}, 32, 10, 3, false, false};
     crn_model_config *mc = &b->mc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int k;
         if (!strcmp(a, "--json")) { b->json = true; continue; }
+        if (!strcmp(a, "--convs")) { b->convs = true; continue; }
         if (!strcmp(a, "--no-final-act")) { mc->final_act = false; continue; }
         if (!strcmp(a, "--no-batchnorm")) { mc->no_batchnorm = true; continue; }
         if (!v) {
@@ -188,6 +193,11 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     if (cli_open_device(g, true, &dev) != 0) return 1;
     crn_runtime *rt = dev.rt;
     crn_error err = {0};
+    if (b.convs) {
+        int rc = bench_convs(dev.ops, batch, mc->image_size, steps, b.json, &err);
+        cli_close_device(&dev);
+        return rc == CRN_OK ? 0 : cli_error(&err);
+    }
     crn_model *m = NULL;
     crn_optimizer *opt = NULL;
     size_t S = (size_t)mc->image_size, nin = (size_t)batch * 3 * S * S;

@@ -48,7 +48,7 @@ int crn_act_forward(crn_ops *ops, crn_act_kind k, size_t n, const crn_tensor *x,
 {
     int rc = check(k, n, err);
     if (rc == CRN_OK) rc = set_act_forward(ops->act.forward, err, x->buf, y->buf, (int)k, (int)n);
-    return rc ? rc : crn_launch_1d(ops->rt, ops->act.forward, n, err);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->act.forward, (n + 7) / 8, err);
 }
 
 int crn_act_backward(crn_ops *ops, crn_act_kind k, size_t n, const crn_tensor *x, const crn_tensor *dy,
@@ -56,5 +56,5 @@ int crn_act_backward(crn_ops *ops, crn_act_kind k, size_t n, const crn_tensor *x
 {
     int rc = check(k, n, err);
     if (rc == CRN_OK) rc = set_act_backward(ops->act.backward, err, x->buf, dy->buf, dx->buf, (int)k, (int)n);
-    return rc ? rc : crn_launch_1d(ops->rt, ops->act.backward, n, err);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->act.backward, (n + 7) / 8, err);
 }

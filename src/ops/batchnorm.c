@@ -56,10 +56,12 @@ static int launch_parts(crn_ops *ops, const crn_kernel *k, bn_split s, int c, cr
     return crn_launch(ops->rt, k, 2, global, local, err);
 }
 
-static int launch_rows(crn_ops *ops, const crn_kernel *k, int c, size_t m, crn_error *err)
+/* One work-item per `per_item` elements of each row. */
+static int launch_rows(crn_ops *ops, const crn_kernel *k, int c, size_t m, size_t per_item, crn_error *err)
 {
-    size_t local[2] = {k->max_wg < 256 ? k->max_wg : 256, 1};
-    size_t global[2] = {m, (size_t)c};
+    size_t items = (m + per_item - 1) / per_item, l0 = k->max_wg < 256 ? k->max_wg : 256;
+    size_t local[2] = {items < l0 ? items : l0, 1};
+    size_t global[2] = {items, (size_t)c};
     return crn_launch(ops->rt, k, 2, global, local, err);
 }
 
@@ -202,7 +204,7 @@ int crn_batchnorm_forward_train(crn_ops *ops, const crn_bn_params *p, int c, siz
                             (const cl_mem[]){x->buf, gamma->buf, beta->buf, save_mean->buf, save_invstd->buf, y->buf},
                             m, act_arg(p))))
         return rc;
-    return launch_rows(ops, ops->bn.normalize, c, m, err);
+    return launch_rows(ops, ops->bn.normalize, c, m, 8, err);
 }
 
 int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size_t m, const crn_tensor *x,
@@ -214,7 +216,7 @@ int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size
     float eps = p ? p->eps : 1e-5f;
     const cl_mem bufs[6] = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
     if ((rc = set_forward_eval(ops->bn.forward_eval, err, bufs, m, eps, act_arg(p)))) return rc;
-    return launch_rows(ops, ops->bn.forward_eval, c, m, err);
+    return launch_rows(ops, ops->bn.forward_eval, c, m, 1, err);
 }
 
 int crn_batchnorm_backward(crn_ops *ops, const crn_bn_params *p, int c, size_t m, const crn_tensor *x,
@@ -237,5 +239,5 @@ int crn_batchnorm_backward(crn_ops *ops, const crn_bn_params *p, int c, size_t m
         (rc = crn_launch_1d(ops->rt, ops->bn.finalize_grad, (size_t)c, err)) ||
         (rc = set_backward_dx(ops->bn.backward_dx, err, dxb, m, act)))
         return rc;
-    return launch_rows(ops, ops->bn.backward_dx, c, m, err);
+    return launch_rows(ops, ops->bn.backward_dx, c, m, 8, err);
 }

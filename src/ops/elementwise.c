@@ -56,14 +56,14 @@ int crn_axpby(crn_ops *ops, size_t n, float a, const crn_tensor *x, float b, crn
 {
     if (n > INT_MAX) return too_big(err, "axpby", n);
     int rc = set_axpby(ops->ew.axpby, err, x->buf, y->buf, a, b, (int)n);
-    return rc ? rc : crn_launch_1d(ops->rt, ops->ew.axpby, n, err);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->ew.axpby, (n + 7) / 8, err);
 }
 
 int crn_add(crn_ops *ops, size_t n, const crn_tensor *a, const crn_tensor *b, crn_tensor *y, crn_error *err)
 {
     if (n > INT_MAX) return too_big(err, "add", n);
     int rc = set_add(ops->ew.add, err, a->buf, b->buf, y->buf, (int)n);
-    return rc ? rc : crn_launch_1d(ops->rt, ops->ew.add, n, err);
+    return rc ? rc : crn_launch_1d(ops->rt, ops->ew.add, (n + 7) / 8, err);
 }
 
 int crn_nchw_to_cnhw(crn_ops *ops, int n, int c, int hw, const crn_tensor *x, crn_tensor *y, crn_error *err)

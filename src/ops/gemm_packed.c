@@ -187,14 +187,16 @@ typedef struct fused_grid {
     size_t local_bytes;
 } fused_grid;
 
-/* Enough work-groups for every compute unit (8 each): first narrower N
- * blocks (down to one panel), then M split; an M sub-block's A slice stays
- * within an L2 budget. */
-static fused_grid plan_fused(const crn_ops *ops, int m, int n, int k)
+/* Enough work-groups for every compute unit (8 each, or `per_cu`): first
+ * narrower N blocks (down to one panel), then M split; an M sub-block's A
+ * slice stays within an L2 budget. Every M part gathers the same B blocks
+ * again, which costs more than the imbalance of fewer groups when B is a
+ * scalar gather or transpose (the weight gradients: transposed im2col, B^T). */
+static fused_grid plan_fused(const crn_ops *ops, int m, int n, int k, int per_cu)
 {
     const crn_pgemm *pg = &ops->gemm.pg;
     fused_grid f = {pg->kc < k ? pg->kc : k, pg->jb, 0, 0, 0, 0};
-    int want = 8 * (int)(ops->dev->compute_units ? ops->dev->compute_units : 1);
+    int want = per_cu * (int)(ops->dev->compute_units ? ops->dev->compute_units : 1);
     while (f.jb > 1 && cdiv(n, f.jb * pg->nr) < want) f.jb--;
     f.nblk = cdiv(n, f.jb * pg->nr);
     int msplit = f.nblk >= want ? 1 : cdiv(want, f.nblk);
@@ -225,7 +227,7 @@ static int launch_fused(crn_ops *ops, const crn_kernel *k, const gemm_dims *g, c
 static int fused_matrix(crn_ops *ops, const gemm_dims *g, cl_mem b, int b_off, int ldb, bool tb, crn_error *err)
 {
     crn_pgemm *pg = &ops->gemm.pg;
-    fused_grid f = plan_fused(ops, g->m, g->n, g->k);
+    fused_grid f = plan_fused(ops, g->m, g->n, g->k, tb ? 2 : 8);
     crn_args s = crn_args_begin(&pg->fused);
     crn_arg_ints(&s, 3, (const int[]){g->m, g->n, g->k});
     crn_arg_float(&s, g->alpha);
@@ -240,7 +242,7 @@ static int fused_im2col(crn_ops *ops, const gemm_dims *g, const crn_pgemm_conv *
 {
     crn_pgemm *pg = &ops->gemm.pg;
     const crn_kernel *k = transposed ? &pg->fused_im2col_t : &pg->fused_im2col;
-    fused_grid f = plan_fused(ops, g->m, g->n, g->k);
+    fused_grid f = plan_fused(ops, g->m, g->n, g->k, transposed ? 2 : 8);
     crn_args s = crn_args_begin(k);
     crn_arg_ints(&s, 3, (const int[]){g->m, g->n, g->k});
     crn_arg_float(&s, g->alpha);
