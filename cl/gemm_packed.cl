@@ -219,14 +219,16 @@ __kernel void pack_b(const int N, const int K, __global const float *B, const in
 }
 
 /* Implicit im2col helpers shared by pack_b_im2col and gemm_fused_im2col.
- * IM2COL_COLS decomposes the NR consecutive columns p0 .. p0+NR-1 (of P) once: base[q] (image
- * offset), iy0[q], ix0[q] (top-left input coordinate); columns past P read nothing (packs 0).
- * `contig` is set when the NR columns are one run of a single output row with stride 1: then
- * column q reads input column ix0[0] + q of the same input row, and a row k of the panel is one
- * contiguous vector load whenever that run is inside the image.
- * IM2COL_ROW writes row k = (ci, ky, kx) of the panel to d[0 .. NR). */
+ * IM2COL_COLS decomposes the NR consecutive columns p0 .. p0+NR-1 (of P) once: off[q] (offset
+ * of the window's top-left input element, which may lie in the padding), iy0[q], ix0[q] (its
+ * coordinates) and the masks ym[q] / xm[q] of the window rows ky / columns kx inside the image;
+ * columns past P read nothing (pack 0). `contig` is set when the NR columns are one run of a
+ * single output row with stride 1: then column q reads input column ix0[0] + q of the same input
+ * row, and a row k of the panel is one contiguous vector load whenever that run is inside the
+ * image. IM2COL_ROW writes row k = (ci, ky, kx) of the panel to d[0 .. NR); off the fast path,
+ * each element is one mask test and one load. */
 #define IM2COL_COLS(p0, P)                                                                                             \
-    int base[NR], iy0[NR], ix0[NR];                                                                                    \
+    int off[NR], iy0[NR], ix0[NR], ym[NR], xm[NR];                                                                     \
     int contig_;                                                                                                       \
     {                                                                                                                  \
         for (int q = 0; q < NR; q++) {                                                                                 \
@@ -234,16 +236,23 @@ __kernel void pack_b(const int N, const int K, __global const float *B, const in
             if (p < (P)) {                                                                                             \
                 const int img = p / (ho * wo), r = p - img * (ho * wo);                                                \
                 const int oy = r / wo, ox = r - oy * wo;                                                               \
-                base[q] = (i0 + img) * hw;                                                                             \
                 iy0[q] = oy * stride - pad;                                                                            \
                 ix0[q] = ox * stride - pad;                                                                            \
+                off[q] = (i0 + img) * hw + iy0[q] * w + ix0[q];                                                        \
+                int my = 0, mx = 0;                                                                                    \
+                for (int t = 0; t < kh; t++) my |= (iy0[q] + t >= 0 && iy0[q] + t < h) << t;                           \
+                for (int t = 0; t < kw; t++) mx |= (ix0[q] + t >= 0 && ix0[q] + t < w) << t;                           \
+                ym[q] = my;                                                                                            \
+                xm[q] = mx;                                                                                            \
             } else {                                                                                                   \
-                base[q] = 0;                                                                                           \
+                off[q] = 0;                                                                                            \
                 iy0[q] = -(1 << 30); /* always out of range */                                                         \
                 ix0[q] = 0;                                                                                            \
+                ym[q] = 0;                                                                                             \
+                xm[q] = 0;                                                                                             \
             }                                                                                                          \
         }                                                                                                              \
-        contig_ = stride == 1 && (p0) + NR <= (P) && base[NR - 1] == base[0] && iy0[NR - 1] == iy0[0] &&               \
+        contig_ = stride == 1 && (p0) + NR <= (P) && off[NR - 1] - off[0] == NR - 1 && iy0[NR - 1] == iy0[0] &&        \
                   ix0[NR - 1] == ix0[0] + NR - 1;                                                                      \
     }
 
@@ -253,13 +262,11 @@ __kernel void pack_b(const int N, const int K, __global const float *B, const in
         if (contig_ && (iyc_ < 0 || iyc_ >= h)) {                                                                      \
             _Pragma("unroll") for (int v = 0; v < NV; v++) VSTORE((VT)(0.0f), v, (d));                                 \
         } else if (contig_ && ixc_ >= 0 && ixc_ + NR <= w) {                                                           \
-            __global const float *s_ = (xc) + base[0] + iyc_ * w + ixc_;                                               \
+            __global const float *s_ = (xc) + off[0] + ky * w + kx;                                                    \
             _Pragma("unroll") for (int v = 0; v < NV; v++) VSTORE(VLOAD(v, s_), v, (d));                               \
         } else {                                                                                                       \
-            for (int q = 0; q < NR; q++) {                                                                             \
-                const int iy = iy0[q] + ky, ix = ix0[q] + kx;                                                          \
-                (d)[q] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? (xc)[base[q] + iy * w + ix] : 0.0f;                \
-            }                                                                                                          \
+            const int kyx_ = ky * w + kx;                                                                              \
+            for (int q = 0; q < NR; q++) (d)[q] = ((ym[q] >> ky) & (xm[q] >> kx) & 1) ? (xc)[off[q] + kyx_] : 0.0f;    \
         }                                                                                                              \
     } while (0)
 

@@ -11,19 +11,20 @@
 #include "clresnet/core/clock.h"
 #include "clresnet/ops/conv.h"
 
-/* ResNet50's convolutions at 224 px: input channels, output channels,
- * kernel, stride, input size. The sizes scale with the image size. */
+/* ResNet50's convolutions at 224 px, the seed's blocks (the stride on the
+ * first 1x1, as src/nn/models.c): input channels, output channels, kernel,
+ * stride, input size. The sizes scale with the image size. */
 static const struct {
     int cin, cout, k, stride, h224;
 } SHAPES[] = {
     {3, 64, 7, 2, 224},                                                                       /* stem */
     {64, 64, 1, 1, 56},     {64, 64, 3, 1, 56},     {64, 256, 1, 1, 56},   {256, 64, 1, 1, 56}, /* layer1 */
-    {256, 128, 1, 1, 56},   {128, 128, 3, 2, 56},   {128, 512, 1, 1, 28},  {256, 512, 1, 2, 56},
-    {512, 128, 1, 1, 28},   {128, 128, 3, 1, 28},                                              /* layer2 */
-    {512, 256, 1, 1, 28},   {256, 256, 3, 2, 28},   {256, 1024, 1, 1, 14}, {512, 1024, 1, 2, 28},
-    {1024, 256, 1, 1, 14},  {256, 256, 3, 1, 14},                                              /* layer3 */
-    {1024, 512, 1, 1, 14},  {512, 512, 3, 2, 14},   {512, 2048, 1, 1, 7},  {1024, 2048, 1, 2, 14},
-    {2048, 512, 1, 1, 7},   {512, 512, 3, 1, 7},                                               /* layer4 */
+    {256, 128, 1, 2, 56},   {128, 128, 3, 1, 28},   {128, 512, 1, 1, 28},  {256, 512, 1, 2, 56},
+    {512, 128, 1, 1, 28},                                                                     /* layer2 */
+    {512, 256, 1, 2, 28},   {256, 256, 3, 1, 14},   {256, 1024, 1, 1, 14}, {512, 1024, 1, 2, 28},
+    {1024, 256, 1, 1, 14},                                                                    /* layer3 */
+    {1024, 512, 1, 2, 14},  {512, 512, 3, 1, 7},    {512, 2048, 1, 1, 7},  {1024, 2048, 1, 2, 14},
+    {2048, 512, 1, 1, 7},                                                                     /* layer4 */
 };
 
 static int cmp_double(const void *a, const void *b)
