@@ -46,25 +46,12 @@ static void copy_json_string(json_t *o, const char *key, char *buf, size_t size)
     if (v && !buf[0]) snprintf(buf, size, "%s", v);
 }
 
-static json_t *load_json(const char *dir, const char *name)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    json_error_t je;
-    json_t *o = json_load_file(p, 0, &je);
-    if (o && !json_is_object(o)) {
-        json_decref(o);
-        o = NULL;
-    }
-    return o;
-}
-
 /* What the run was tested on: metrics.json says (older runs: config.json and
  * splits.json give the data and the split mode). */
 static void load_origin(run_info *r)
 {
-    json_t *files[3] = {load_json(r->dir, "metrics.json"), load_json(r->dir, "config.json"),
-                        load_json(r->dir, "splits.json")};
+    json_t *files[3] = {crn_run_json(r->dir, "metrics.json"), crn_run_json(r->dir, "config.json"),
+                        crn_run_json(r->dir, "splits.json")};
     snprintf(r->split, sizeof r->split, "-");
     if (r->has_metrics) {
         r->split[0] = '\0';

@@ -24,22 +24,9 @@ static bool file_exists(const char *dir, const char *name)
     return access(p, R_OK) == 0;
 }
 
-static json_t *load_config(const char *dir)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    json_error_t je;
-    json_t *o = json_load_file(p, 0, &je);
-    if (o && !json_is_object(o)) {
-        json_decref(o);
-        o = NULL;
-    }
-    return o;
-}
-
 void crn_run_name(const char *run_dir, char *buf, size_t size)
 {
-    json_t *c = load_config(run_dir);
+    json_t *c = crn_run_json(run_dir, "config.json");
     const char *model = c ? json_string_value(json_object_get(c, "model")) : NULL;
     if (model) {
         const char *act = json_string_value(json_object_get(c, "act"));
@@ -154,7 +141,7 @@ static int oom(crn_error *err) { return crn_fail(err, CRN_ENOMEM, "report: out o
 
 static int load_inputs(report *r, crn_error *err)
 {
-    r->cfg = load_config(r->dir);
+    r->cfg = crn_run_json(r->dir, "config.json");
     if (file_exists(r->dir, "log.jsonl")) {
         r->ep = calloc(MAX_EPOCHS, sizeof *r->ep);
         if (!r->ep) return oom(err);

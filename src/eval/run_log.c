@@ -41,3 +41,16 @@ int crn_run_log_read(const char *path, crn_epoch_record *out, int max, crn_error
     fclose(f);
     return n;
 }
+
+json_t *crn_run_json(const char *run_dir, const char *name)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", run_dir, name);
+    json_error_t je;
+    json_t *o = json_load_file(p, 0, &je);
+    if (o && !json_is_object(o)) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}

@@ -21,4 +21,10 @@ typedef struct crn_epoch_record {
 /* Reads RUN/log.jsonl: up to max records; returns the count (or an error code < 0). */
 int crn_run_log_read(const char *run_dir, crn_epoch_record *out, int max, crn_error *err);
 
+/* RUN/NAME (config.json, metrics.json, splits.json) as a jansson object
+ * (json_decref it), or NULL when it is missing, unreadable or not an object:
+ * reports and comparisons then leave out what it would have said. */
+struct json_t;
+struct json_t *crn_run_json(const char *run_dir, const char *name);
+
 #endif
