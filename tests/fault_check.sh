@@ -110,7 +110,9 @@ while [ "$kills" -lt "$KILLS" ] && [ "$attempts" -lt $((KILLS * 4)) ] && [ "$fai
         if [ "$RND" -eq 0 ]; then fault=partial; else fault=rename; fi
         rnd 4
         skip=$RND
-        CRN_FAULT=$fault CRN_FAULT_SKIP=$skip LD_PRELOAD=$SHIM \
+        # added to what is preloaded already (sanitize_check's no-op dlclose:
+        # without it PoCL's unloaded modules leak as "<unknown module>")
+        CRN_FAULT=$fault CRN_FAULT_SKIP=$skip LD_PRELOAD="$SHIM${LD_PRELOAD:+ $LD_PRELOAD}" \
             ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 start_run
         wait "$pid" 2> /dev/null; rc=$?
         what="inside checkpoint write $((skip + 1)) of this start ($fault)"

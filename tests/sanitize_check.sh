@@ -33,53 +33,46 @@ LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
 # binary is reported when it exits.
 CK_FORK=no
 export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS CK_FORK
-# Tests that failed only because LeakSanitizer's own tracer crashed at exit
-# ("LeakSanitizer has encountered a fatal error", seen once in the fault
-# test on a loaded machine: the leak check did not run, nothing was found).
-# Anything else failing gives no names, so no rerun.
-tool_crashes() { # TESTLOG_JSON
-    python3 - "$1" <<'PY'
-import json, sys
-crashed, other = [], False
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    if t.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
-        out = (t.get("stdout") or "") + (t.get("stderr") or "")
-        if "LeakSanitizer has encountered a fatal error" in out and "ERROR: " not in out:
-            crashed.append(t["name"])
-        else:
-            other = True
-print("" if other else " ".join(crashed))
-PY
-}
+# A test is run once more when its only failure is LeakSanitizer's own
+# tracer crashing at exit ("LeakSanitizer has encountered a fatal error",
+# seen once in the fault test on a loaded machine: the leak check did not
+# run, nothing was found). A rerun that passes clears it; anything else
+# fails, and so does every sanitizer report in the logs. The decisions are
+# made from meson's JSON test logs by tests/sanitize_report.py.
+report() { python3 "$ROOT/tests/sanitize_report.py" "$@"; }
 # run_suite NAME SUFFIX [--setup S]: the suite (device tests only with a
 # setup) once, and once more for the tests that only hit a tracer crash
-# (both logs are checked below)
 run_suite() {
     name=$1 sfx=$2; shift 2
     suite=
     [ $# -gt 0 ] && suite="--suite device"
     # shellcheck disable=SC2086
     meson test -C "$B" --print-errorlogs "$@" $suite && ok=1 || ok=0
+    cp "$B/meson-logs/testlog$sfx.json" "$B/meson-logs/sanitize-$name.json"
     [ "$sfx" = "-$name" ] || cp "$B/meson-logs/testlog$sfx.txt" "$B/meson-logs/testlog-$name.txt"
+    rm -f "$B/meson-logs/sanitize-$name-again.json"
     [ $ok -eq 1 ] && return 0
-    again=$(tool_crashes "$B/meson-logs/testlog$sfx.json")
+    again=$(report rerun "$B/meson-logs/sanitize-$name.json")
     [ -n "$again" ] || return 1
     echo "sanitize_check: LeakSanitizer's tracer crashed in: $again; running them once more"
     # shellcheck disable=SC2086
     meson test -C "$B" --no-rebuild --print-errorlogs "$@" $again && ok=1 || ok=0
+    cp "$B/meson-logs/testlog$sfx.json" "$B/meson-logs/sanitize-$name-again.json"
     cp "$B/meson-logs/testlog$sfx.txt" "$B/meson-logs/testlog-$name-again.txt"
     [ $ok -eq 1 ]
 }
-rm -f "$B"/meson-logs/testlog-*.txt
+rm -f "$B"/meson-logs/testlog-*.txt "$B"/meson-logs/sanitize-*.json
 rc=0
 run_suite pocl "" || rc=1
 # the device tests on Mesa rusticl as well, when it is there (they skip otherwise)
 run_suite rusticl -rusticl --setup rusticl || rc=1
-for log in "$B"/meson-logs/testlog-pocl*.txt "$B"/meson-logs/testlog-rusticl*.txt; do
-    [ -f "$log" ] || continue
-    if grep -n -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$log"; then
-        echo "sanitize_check: sanitizer reports in $log"
+for name in pocl rusticl; do
+    first=$B/meson-logs/sanitize-$name.json again=$B/meson-logs/sanitize-$name-again.json
+    [ -f "$first" ] || continue
+    [ -f "$again" ] || again=
+    # shellcheck disable=SC2086
+    if ! report check "$first" $again; then
+        echo "sanitize_check: sanitizer reports in the $name run (meson-logs/testlog-$name*.txt)"
         rc=1
     fi
 done

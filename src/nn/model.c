@@ -16,6 +16,10 @@
 void crn_model_destroy(crn_model *m)
 {
     if (!m) return;
+    /* uploads still queued read the caller's arrays: let them finish while
+     * those are alive (a step abandoned after an error has no final read) */
+    crn_error ignored;
+    crn_finish(m->rt, &ignored);
     for (int i = 0; i < m->nparams; i++) {
         crn_tensor_free(&m->params[i].value);
         crn_tensor_free(&m->params[i].grad);

@@ -78,7 +78,8 @@ int crn_model_init(crn_model *m, uint64_t seed, crn_error *err);
  * backward (and the optimiser) go into the queue, and one read at the end,
  * crn_model_read_loss, brings back what the host needs. The host arrays
  * handed to forward and loss must stay unchanged until that read (or
- * crn_model_read_logits, or crn_finish). */
+ * crn_model_read_logits, or crn_finish); a call that fails, and
+ * crn_model_destroy, wait for what is queued, so they may go at once then. */
 
 /* x: host batch, NCHW float [n, 3, size, size], already normalised. train
  * selects BatchNorm's mode. The logits [classes, n] stay on the device. */
