@@ -194,6 +194,8 @@ static int col2im(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_m
  * gradient) with its implicit im2col: the backend of that GEMM shape. */
 static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_grad, size_t ncols, size_t krows)
 {
+    /* the gather keeps a window's rows and columns as bits of an int */
+    if (d->kh > 30 || d->kw > 30) return false;
     return weight_grad ? crn_gemm_backend_for(ops, false, true, d->cout, krows, ncols) == CRN_GEMM_PACKED
                        : crn_gemm_backend_for(ops, false, false, d->cout, ncols, krows) == CRN_GEMM_PACKED;
 }
@@ -203,7 +205,7 @@ static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_gra
  * so that neither the column gradient nor col2im is needed. */
 static bool dx_by_flip(const crn_ops *ops, const crn_conv_desc *d, size_t ncols_x)
 {
-    return d->stride == 1 && d->pad <= d->kh - 1 && d->pad <= d->kw - 1 && d->kh == d->kw &&
+    return d->stride == 1 && d->pad <= d->kh - 1 && d->pad <= d->kw - 1 && d->kh == d->kw && d->kh <= 30 &&
            crn_gemm_backend_for(ops, false, false, d->cin, ncols_x, (size_t)d->cout * d->kh * d->kw) ==
                CRN_GEMM_PACKED;
 }
