@@ -29,12 +29,6 @@ void help_bench(void)
            "for tests/bench/conv_side_by_side.sh).\n");
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct row {
     const char *tag;
     double seconds, gemm_seconds;
@@ -231,7 +225,7 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         crn_prof_stop(rt);
     }
     if (rc == CRN_OK) {
-        qsort(t, (size_t)steps, sizeof *t, cmp_double);
+        crn_sort_times(t, (size_t)steps);
         row rows[256];
         double total = 0, gemm = 0;
         int nrows = collect_rows(rt, false, rows, 256, &total, &gemm);

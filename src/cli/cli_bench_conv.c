@@ -27,12 +27,6 @@ static const struct {
     {2048, 512, 1, 1, 7},                                                                     /* layer4 */
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct conv_case {
     crn_conv_desc d;
     int n, h, ho;
@@ -61,7 +55,7 @@ static int median_time(crn_ops *ops, conv_case *c, bool backward, int reps, doub
     int rc = run_once(ops, c, backward, &s, err);
     for (int i = 0; rc == CRN_OK && i < reps; i++) rc = run_once(ops, c, backward, &t[i], err);
     if (rc) return rc;
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    crn_sort_times(t, (size_t)reps);
     *med = t[reps / 2];
     return CRN_OK;
 }

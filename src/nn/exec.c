@@ -58,8 +58,7 @@ int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_
         if (rc != CRN_OK) crn_error_prefix(err, "%s forward, layer %d", crn_model_name(m->cfg.kind), li);
     }
     if (rc != CRN_OK) {
-        crn_error ignored; /* the upload of x is done before the caller sees the error */
-        crn_finish(m->rt, &ignored);
+        model_drain(m);
         return rc;
     }
     m->cur_n = n;
@@ -100,10 +99,7 @@ int crn_model_loss(crn_model *m, const int32_t *labels, int n, float *losses, cr
     int k = m->cfg.classes;
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= k) {
-            /* the step ends here: forward's upload of x must be done before
-             * the caller, seeing the error, frees x */
-            crn_error ignored;
-            crn_finish(m->rt, &ignored);
+            model_drain(m); /* the step ends here */
             return crn_fail(err, CRN_EINVAL, "model loss: label %d of sample %d is outside 0..%d", labels[i], i, k - 1);
         }
     crn_tensor lab = m->labels, stats = m->losses;

@@ -163,6 +163,10 @@ int grad_plan_build(crn_model *m, crn_error *err);
 /* Profiling labels of every layer (exec.c). */
 void exec_set_tags(crn_model *m);
 
+/* model.c: waits for what is queued. Uploads read the caller's arrays, so a
+ * step abandoned after an error (no final read) and destroy wait first. */
+void model_drain(crn_model *m);
+
 /* ------------------------------------------------------------ tensors of the current batch */
 
 static inline size_t act_floats(const crn_model *m, int id, int n)

@@ -13,13 +13,16 @@
 
 #include "graph.h"
 
+void model_drain(crn_model *m)
+{
+    crn_error ignored;
+    crn_finish(m->rt, &ignored);
+}
+
 void crn_model_destroy(crn_model *m)
 {
     if (!m) return;
-    /* uploads still queued read the caller's arrays: let them finish while
-     * those are alive (a step abandoned after an error has no final read) */
-    crn_error ignored;
-    crn_finish(m->rt, &ignored);
+    model_drain(m);
     for (int i = 0; i < m->nparams; i++) {
         crn_tensor_free(&m->params[i].value);
         crn_tensor_free(&m->params[i].grad);

@@ -21,12 +21,6 @@ void crn_ref_sgemm(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
         }
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 static int odd_gemm(crn_ops *ops, double *worst, crn_error *err)
 {
     crn_runtime *rt = crn_ops_runtime(ops);
@@ -89,7 +83,7 @@ int crn_selftest_gemm(crn_ops *ops, size_t n, crn_selftest_result *res, crn_erro
         if (i >= 0) t[i] = crn_now_s() - t0;
     }
     if (rc == CRN_OK) {
-        qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+        crn_sort_times(t, (size_t)reps);
         res->gflops = 2.0 * (double)n * (double)n * (double)n / t[reps / 2] * 1e-9;
         res->gflops_n = n;
     }
