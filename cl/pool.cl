@@ -47,6 +47,7 @@ __kernel void maxpool2x2_forward(__global const float *x, __global float *y, __g
                                  const int pad)
 {
     const int ow0 = get_global_id(0) * 8, oh = get_global_id(1), p = get_global_id(2);
+    (void)k, (void)stride, (void)pad; /* the general pool's argument list: one wrapper launches both */
     if (ow0 >= wo || oh >= ho || p >= planes) return;
     __global const float *xp = x + (ulong)p * h * w;
     const int row = 2 * oh * w;
@@ -97,6 +98,7 @@ __kernel void maxpool2x2_backward(__global const float *dy, __global const int *
                                   const int stride, const int pad)
 {
     const int iw0 = get_global_id(0) * 16, r = get_global_id(1), p = get_global_id(2);
+    (void)k, (void)stride, (void)pad; /* the general pool's argument list */
     if (iw0 >= w || 2 * r >= h || p >= planes) return;
     __global float *dxp = dx + (ulong)p * h * w;
     const ulong ob = (ulong)p * ho * wo;

@@ -29,7 +29,7 @@ static const int COMMAND_COUNT = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: clresnet [--device N|gpu|cpu|NAME] [--no-kernel-cache] [--quiet] COMMAND [options]\n"
+            "usage: clresnet [--device N|gpu|cpu|NAME] [--no-kernel-cache] [--quiet|--verbose] COMMAND [options]\n"
             "       clresnet COMMAND --help | --help | --version\n"
             "       mpirun -np K clresnet [--device ...] train ...   (data-parallel, K ranks)\n\n"
             "commands:\n");
@@ -40,7 +40,8 @@ static void usage(FILE *out)
                  "                      default: the first GPU, else the first CPU device\n"
                  "  --no-kernel-cache   build kernels from source; do not read or write the cache\n"
                  "                      ($XDG_CACHE_HOME/clresnet, else ~/.cache/clresnet)\n"
-                 "  --quiet             print only results and errors\n");
+                 "  --quiet             print only results and errors\n"
+                 "  --verbose           also print the OpenCL compiler's messages and the GEMM in use\n");
 }
 
 static int run(cli_globals *g0, int argc, char **argv)
@@ -67,6 +68,8 @@ static int run(cli_globals *g0, int argc, char **argv)
             g.no_kernel_cache = true;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             g.quiet = true;
+        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            g.verbose = true;
         } else {
             fprintf(stderr, "clresnet: error: unknown option '%s'\n\n", a);
             usage(stderr);

@@ -55,7 +55,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2"
-fail=0
+. "$(dirname "$0")/check_lib.sh" # fail=0, and the caller's CLRESNET_* variables unset
 echo "fault_check: $C, seed $SEED, $KILLS kills, $EPOCHS epochs (folder $T)"
 
 # losses of a run: steps.csv; log.csv and log.jsonl without the timings

@@ -20,9 +20,8 @@ static crn_ops *layout_ops(int layout)
     static const char *names[] = {"blocked", "interleaved"};
     crn_ops *ops = NULL;
     crn_error err = {0};
-    setenv("CLRESNET_BN_LAYOUT", names[layout], 1);
-    CK_OK(crn_ops_create(test_runtime(), &ops, &err));
-    unsetenv("CLRESNET_BN_LAYOUT");
+    crn_ops_options opt = {.bn_layout = names[layout]};
+    CK_OK(crn_ops_create_opts(test_runtime(), &opt, &ops, &err));
     printf("  layout: %s\n", names[layout]);
     return ops;
 }

@@ -28,13 +28,9 @@ check again-nothing-to-do 0 "resnet50-relu is finished" -- $C --quiet experiment
 check other-settings 2 "holds an experiment started with other settings" -- $C experiment --out "$T/e1" $SMALL --epochs 9
 
 # stopped in its second run, continued with only --out: the same numbers
-$C experiment --out "$T/e2" $SMALL > "$T/e2.out" 2>&1 &
+$C experiment --out "$T/e2" $SMALL --test-pause resnet50-leaky:2 > "$T/e2.out" 2>&1 &
 pid=$!
-i=0
-while [ "$i" -lt 1200 ]; do
-    [ -f "$T/e2/resnet50-leaky/steps.csv" ] && [ "$(wc -l < "$T/e2/resnet50-leaky/steps.csv")" -ge 3 ] && break
-    sleep 0.05; i=$((i + 1))
-done
+wait_for_line "paused after step 2" "$T/e2.out" "$pid"
 kill -TERM "$pid"
 wait "$pid"; rc=$?
 if [ "$rc" -eq 143 ] && grep -q "continue it with: clresnet experiment --out $T/e2" "$T/e2.out"; then echo "ok   stopped"

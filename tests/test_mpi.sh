@@ -33,7 +33,7 @@ DEV=${CLRESNET_TEST_DEVICE:-cpu}
 DATA=$(cd "$(dirname "$0")/.." && pwd)/data
 T=$(mktemp -d /tmp/clresnet-mpi-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
-fail=0
+. "$(dirname "$0")/check_lib.sh"
 SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --workers 2 --seed 3 --no-batchnorm --optimizer sgd"
 
 # every loss of two runs: steps.csv (step, epoch, loss) and log.csv (epoch,
@@ -83,10 +83,10 @@ $MPIRUN $C --device "$DEV" train $NADAM --batch-size 4 --epochs 1 --out "$T/two-
 close "1x8 == 2x4 (no BN, NAdam)" "$T/one-nadam" "$T/two-nadam" 1e-2
 
 # 2. SIGINT mid-epoch on 1 rank, resume on 2 ranks with the same global batch
-$C --device "$DEV" --quiet train $SMALL --batch-size 8 --epochs 1 --out "$T/int" > "$T/int.log" 2>&1 &
+$C --device "$DEV" --quiet train $SMALL --batch-size 8 --epochs 1 --test-pause-at-step 11 --out "$T/int" \
+    > "$T/int.log" 2>&1 &
 pid=$!
-i=0
-while [ "$({ wc -l < "$T/int/steps.csv"; } 2>/dev/null || echo 0)" -lt 12 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for_line "paused after step 11" "$T/int.log" "$pid"
 kill -INT $pid
 wait $pid
 rc=$?
@@ -99,11 +99,10 @@ close "SIGINT on 1x8, resume on 2x4 == 1x8 (SGD)" "$T/one" "$T/int" 1e-4
 
 # 3. BatchNorm; SIGKILL of rank 1 after the first checkpoint; resume on 1 rank
 BN="--data $DATA --model baseline --width 0.25 --image-size 32 --workers 2 --seed 3"
-$MPIRUN $C --device "$DEV" train $BN --batch-size 4 --epochs 2 --out "$T/bn" > "$T/bn.log" 2>&1 &
-i=0
-while { [ ! -f "$T/bn/last.safetensors" ] || [ "$({ wc -l < "$T/bn/steps.csv"; } 2>/dev/null)" -lt 45 ]; } && [ $i -lt 1200 ]; do
-    sleep 0.05; i=$((i + 1))
-done
+$MPIRUN $C --device "$DEV" train $BN --batch-size 4 --epochs 2 --test-pause-at-step 44 --out "$T/bn" > "$T/bn.log" 2>&1 &
+mpid=$!
+wait_for_line "paused after step 44" "$T/bn.log" "$mpid"
+[ -f "$T/bn/last.safetensors" ] || { echo "FAIL no checkpoint by step 44"; fail=1; }
 killed=
 for p in $(pgrep -f "out $T/bn"); do
     if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then kill -9 "$p"; killed=$p; fi

@@ -44,6 +44,9 @@ START_TEST(test_runtime_starts)
 }
 END_TEST
 
+/* Every kernel file builds, and with -Werror: the compiler has nothing to
+ * say about our kernels on this implementation (the packed GEMM with the
+ * tile sizes each vector width gets). */
 START_TEST(test_every_kernel_file_builds)
 {
     crn_runtime *rt = test_runtime();
@@ -51,11 +54,62 @@ START_TEST(test_every_kernel_file_builds)
     for (int i = 0; i < crn_cl_source_count; i++) {
         cl_program p = NULL;
         int cached = 1;
-        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, NULL, &p, false, &cached, &err);
+        int rc = crn_build_program(rt, crn_cl_sources[i].name, crn_cl_sources[i].text, "-Werror", &p, false, &cached,
+                                   &err);
         ck_assert_msg(rc == CRN_OK, "cl/%s: %s", crn_cl_sources[i].name, err.msg);
         ck_assert_int_eq(cached, 0);
         clReleaseProgram(p);
     }
+    const char *tiles[] = {"-DMR=8 -DNR=32 -DVW=16 -DPK=16 -DPJ=8", "-DMR=6 -DNR=16 -DVW=8 -DPK=16 -DPJ=8",
+                           "-DMR=4 -DNR=8 -DVW=4 -DPK=16 -DPJ=8"};
+    for (int i = 0; i < crn_cl_op_source_count; i++)
+        for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+            char opts[160];
+            snprintf(opts, sizeof opts, "-Werror %s", tiles[t]);
+            cl_program p = NULL;
+            int cached = 1;
+            int rc = crn_build_program(rt, crn_cl_op_sources[i].name, crn_cl_op_sources[i].text, opts, &p, false,
+                                       &cached, &err);
+            ck_assert_msg(rc == CRN_OK, "cl/%s %s: %s", crn_cl_op_sources[i].name, opts, err.msg);
+            clReleaseProgram(p);
+        }
+}
+END_TEST
+
+/* A kernel the compiler warns about (a path that returns no value: on by
+ * default in clang-based compilers) builds, its log is kept for --verbose,
+ * and -Werror turns the warning into a failed build that shows it. */
+START_TEST(test_build_warnings_kept)
+{
+    crn_device_list list;
+    crn_error err = {0};
+    CK_OK(crn_devices_list(&list, &err));
+    int index = -1;
+    char why[512];
+    CK_OK(crn_devices_select(&list, getenv("CLRESNET_TEST_DEVICE"), &index, why, sizeof why, &err));
+    crn_runtime *rt = NULL;
+    crn_runtime_options opt = {.no_kernel_cache = true};
+    CK_OK(crn_runtime_create(&rt, &list.devices[index], &opt, &err));
+    const char *start_log = crn_runtime_build_log(rt); /* our kernels: nothing to warn about */
+    ck_assert_msg(!start_log || !strstr(start_log, "warning"), "%s", start_log);
+    const char *src = "float f(float x) { if (x > 0.0f) return x; }\n"
+                      "__kernel void k(__global float *y) { y[0] = f(y[0]); }\n";
+    cl_program p = NULL;
+    int cached = 0;
+    CK_OK(crn_build_program(rt, "warns.cl", src, NULL, &p, false, &cached, &err));
+    clReleaseProgram(p);
+    int rc = crn_build_program(rt, "warns.cl", src, "-Werror", &p, false, &cached, &err);
+    ck_assert_int_eq(rc, CRN_ECL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cl/warns.cl"));
+    /* PoCL and Intel's runtime return the warning in a successful build's
+     * log; Mesa's rusticl returns an empty log (only -Werror shows it) */
+    const char *log = crn_runtime_build_log(rt);
+    if (!strstr(crn_runtime_device(rt)->platform_name, "rusticl")) {
+        ck_assert_ptr_nonnull(log);
+        ck_assert_ptr_nonnull(strstr(log, "cl/warns.cl:"));
+    }
+    crn_runtime_destroy(rt);
+    crn_devices_free(&list);
 }
 END_TEST
 
@@ -351,6 +405,7 @@ int main(void)
     tcase_add_test(tc, test_runtime_starts);
     tcase_add_test(tc, test_every_kernel_file_builds);
     tcase_add_test(tc, test_build_failure_shows_log);
+    tcase_add_test(tc, test_build_warnings_kept);
     tcase_add_test(tc, test_sgemm_odd_sizes);
     tcase_add_test(tc, test_sgemm_long_k);
     tcase_add_test(tc, test_kernel_cache);

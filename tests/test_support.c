@@ -34,7 +34,9 @@ crn_runtime *test_runtime(void)
         crn_devices_free(&list);
         exit(77);
     }
-    int rc = crn_runtime_create(&g_rt, &list.devices[index], NULL, &err);
+    /* every kernel built with -Werror: a compiler warning fails the tests */
+    crn_runtime_options opt = {.warnings_as_errors = true};
+    int rc = crn_runtime_create(&g_rt, &list.devices[index], &opt, &err);
     crn_devices_free(&list);
     ck_assert_msg(rc == CRN_OK, "%s", err.msg);
     rc = crn_ops_create(g_rt, &g_ops, &err);

@@ -50,14 +50,10 @@ check lr-reduced 0 "learning rate reduced: 0.001 -> 0.0001 (no validation improv
 check finished-early 0 "is finished (early stopping ended it)" -- $C --quiet train --resume "$T/es" --epochs 9
 
 # --- SIGTERM and SIGHUP stop like Ctrl-C: checkpoint, resume command, 128 + signal; same losses after resume
-stop_run() { # SIGNAL DIR: start a long run, stop it with SIGNAL after 2 steps; prints the exit code
-    $C train $SMALL --epochs 3 --out "$2" > "$2.out" 2>&1 &
+stop_run() { # SIGNAL DIR: start a long run paused after step 2, signal it; prints the exit code
+    $C train $SMALL --epochs 3 --test-pause-at-step 2 --out "$2" > "$2.out" 2>&1 &
     pid=$!
-    i=0
-    while [ "$i" -lt 600 ]; do
-        [ -f "$2/steps.csv" ] && [ "$(wc -l < "$2/steps.csv")" -ge 3 ] && break
-        sleep 0.05; i=$((i + 1))
-    done
+    wait_for_line "paused after step 2" "$2.out" "$pid"
     kill -"$1" "$pid"
     wait "$pid"
     echo $?
@@ -76,6 +72,30 @@ else echo "FAIL sigterm-same-losses"; losses "$T/term"; losses "$T/ref"; fail=1;
 rc=$(stop_run HUP "$T/hup")
 if [ "$rc" -eq 129 ] && grep -q "stopped by SIGHUP" "$T/hup.out"; then echo "ok   sighup"
 else echo "FAIL sighup: exit $rc, want 129"; cat "$T/hup.out"; fail=1; fi
+
+# `timeout` as users run it: on its own SIGTERM it signals the run, then the run's process group (two
+# SIGTERMs at once); a terminal's Ctrl-C reaches every process of the group too. One stop request: checkpoint.
+timeout 600 $C train $SMALL --epochs 3 --test-pause-at-step 2 --out "$T/to" > "$T/to.out" 2>&1 &
+tpid=$!
+wait_for_line "paused after step 2" "$T/to.out" "$tpid"
+kill -TERM "$tpid"
+wait "$tpid"
+if grep -q "stopped by SIGTERM after step 2; checkpoint" "$T/to.out" && [ -f "$T/to/last.safetensors" ]; then
+    echo "ok   timeout-double-sigterm"
+else echo "FAIL timeout-double-sigterm: no checkpoint"; cat "$T/to.out"; fail=1; fi
+# a second Ctrl-C soon after the first (the run paused: its clock stopped) is the same request
+$C train $SMALL --epochs 3 --test-pause-at-step 2:2 --out "$T/int2" > "$T/int2.out" 2>&1 &
+pid=$!
+wait_for_line "paused after step 2" "$T/int2.out" "$pid"
+kill -INT "$pid"
+wait_for_line "stop signal 1 received" "$T/int2.out" "$pid"
+kill -INT "$pid"
+wait "$pid"; rc=$?
+if [ "$rc" -eq 130 ] && grep -q "stopped by Ctrl-C after step 2; checkpoint" "$T/int2.out"; then echo "ok   double-ctrl-c"
+else echo "FAIL double-ctrl-c: exit $rc"; cat "$T/int2.out"; fail=1; fi
+check timeout-resume 0 "run $T/to: 3 epochs, 9 steps" -- $C --quiet train --resume "$T/to"
+if [ "$(losses "$T/to")" = "$(losses "$T/ref")" ]; then echo "ok   timeout-same-losses"
+else echo "FAIL timeout-same-losses"; fail=1; fi
 
 # --- evaluate and predict take a run folder; anything else is one clear line
 check evaluate-run-folder 0 "$T/r1/best.safetensors on the test split" -- $C --quiet evaluate "$T/r1"
@@ -107,7 +127,7 @@ check resume-not-a-run 1 "error: --resume: $T/notarun is not a run folder ($T/no
 mkdir -p "$T/moved"
 cp "$C" "$T/moved/clresnet"
 ln -s "$DATA" "$T/moved/data"
-check data-next-to-binary 0 "data $T/moved/data\|data $DATA" -- sh -c "cd / && '$T/moved/clresnet' train --model baseline \
+check data-next-to-binary 0 "data $DATA, run folder" -- sh -c "cd / && '$T/moved/clresnet' train --model baseline \
     --width 0.25 --image-size 32 --batch-size 8 --no-augment --max-steps 1 --epochs 1 --out '$T/moved-run'"
 mkdir -p "$T/lonely"
 cp "$C" "$T/lonely/clresnet"

@@ -13,6 +13,7 @@ typedef struct cli_globals {
     const char *device;     /* --device N|gpu|cpu, NULL for the default choice */
     bool no_kernel_cache;   /* --no-kernel-cache */
     bool quiet;             /* --quiet */
+    bool verbose;           /* --verbose: the compiler's messages, the GEMM in use */
     const crn_dist *dist;   /* the MPI job this process is a rank of (one rank without mpirun) */
 } cli_globals;
 
@@ -35,6 +36,13 @@ typedef struct cli_device {
  * ops context. Returns 0, or 1 after printing the error. */
 int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev);
 void cli_close_device(cli_device *dev);
+
+/* The ops' overrides from $CLRESNET_GEMM (packed|clblast) and
+ * $CLRESNET_BN_LAYOUT (blocked|interleaved), for debugging. */
+crn_ops_options cli_ops_options(void);
+
+/* One line on stderr: which GEMM the convolutions use on this device. */
+void cli_print_gemm(const cli_device *dev);
 
 /* The sample data that ships with clresnet, for a train without --data:
  * $CLRESNET_DATA, else data/ next to the program, one folder up (a build

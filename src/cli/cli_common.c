@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -15,6 +16,12 @@ bool cli_wants_help(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return true;
     return false;
+}
+
+crn_ops_options cli_ops_options(void)
+{
+    /* debugging overrides, read here: the library reads no environment */
+    return (crn_ops_options){.gemm = getenv("CLRESNET_GEMM"), .bn_layout = getenv("CLRESNET_BN_LAYOUT")};
 }
 
 int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
@@ -36,18 +43,30 @@ int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
     crn_runtime_options opt = {.profiling = profiling, .no_kernel_cache = g->no_kernel_cache};
     int rc = crn_runtime_create(&dev->rt, &list.devices[index], &opt, &err);
     crn_devices_free(&list);
-    if (rc == CRN_OK) rc = crn_ops_create(dev->rt, &dev->ops, &err);
+    crn_ops_options oo = cli_ops_options();
+    if (rc == CRN_OK) rc = crn_ops_create_opts(dev->rt, &oo, &dev->ops, &err);
     if (rc != CRN_OK) {
         cli_close_device(dev);
         return cli_error(&err);
     }
     if (!g->quiet) {
         crn_build_stats bs = crn_runtime_build_stats(dev->rt);
-        const char *gemm = crn_ops_gemm_desc(dev->ops);
-        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache); GEMM: %s\n", bs.seconds,
-                bs.cache_builds, bs.cache_hits, gemm[0] ? gemm : "CLBlast's defaults (run `clresnet tune` to tune)");
+        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache)\n", bs.seconds, bs.cache_builds,
+                bs.cache_hits);
+    }
+    if (g->verbose) {
+        const char *log = crn_runtime_build_log(dev->rt);
+        if (log) fprintf(stderr, "clresnet: the OpenCL compiler said:\n%s\n", log);
+        cli_print_gemm(dev);
     }
     return 0;
+}
+
+void cli_print_gemm(const cli_device *dev)
+{
+    const char *gemm = crn_ops_gemm_desc(dev->ops);
+    fprintf(stderr, "clresnet: convolution GEMM: %s\n", gemm[0] ? gemm : "CLBlast, its default parameters "
+                                                                       "(`clresnet tune` tunes them)");
 }
 
 void cli_close_device(cli_device *dev)

@@ -36,13 +36,16 @@ static int check_device(const cli_globals *g, const crn_device_info *d)
     crn_runtime_options opt = {.no_kernel_cache = g->no_kernel_cache};
     crn_selftest_result res;
     int rc = crn_runtime_create(&rt, d, &opt, &err);
-    if (rc == CRN_OK) rc = crn_ops_create(rt, &ops, &err);
+    crn_ops_options oo = cli_ops_options();
+    if (rc == CRN_OK) rc = crn_ops_create_opts(rt, &oo, &ops, &err);
     if (rc == CRN_OK) rc = crn_selftest_gemm(ops, 512, &res, &err);
     if (rc == CRN_OK) {
         crn_build_stats bs = crn_runtime_build_stats(rt);
         printf("      check: ok (kernels built in %.2f s, %d from cache; GEMM max rel. error %.1e; "
                "SGEMM %zu^3 %.1f GFLOP/s)\n",
                bs.seconds, bs.cache_hits, res.max_rel_error, res.gflops_n, res.gflops);
+        const char *gemm = crn_ops_gemm_desc(ops);
+        printf("      convolution GEMM: %s\n", gemm[0] ? gemm : "CLBlast, its default parameters");
     } else {
         printf("      check: FAILED: %s\n", err.msg);
     }

@@ -51,6 +51,8 @@ typedef struct plan {
     int saved_from;      /* argv[saved_from..] were read back from experiment.json (owned); 0: none */
     plan_run runs[MAX_RUNS];
     int nruns;
+    char pause_run[32];  /* --test-pause RUN:STEP (tests): that run pauses after that step */
+    cli_test_pause pause;
 } plan;
 
 static void add_run(plan *p, crn_model_kind m, crn_act_kind a, bool final_act)
@@ -83,7 +85,14 @@ static int parse_plan(int argc, char **argv, plan *p)
         if (!strcmp(a, "--out") && i + 1 < argc) p->out = argv[++i];
         else if (!strcmp(a, "--plain50")) p->plain50 = true;
         else if (!strcmp(a, "--no-final-act-runs")) p->nfa = true;
-        else {
+        else if (!strcmp(a, "--test-pause") && i + 1 < argc) { /* not a setting: not in experiment.json */
+            const char *v = argv[++i], *colon = strchr(v, ':');
+            if (!colon || (size_t)(colon - v) >= sizeof p->pause_run || cli_parse_test_pause(colon + 1, &p->pause)) {
+                fprintf(stderr, "clresnet experiment: error: --test-pause '%s': want RUN:STEP\n", v);
+                return 2;
+            }
+            snprintf(p->pause_run, sizeof p->pause_run, "%.*s", (int)(colon - v), v);
+        } else {
             for (size_t k = 0; k < sizeof NOT_HERE / sizeof NOT_HERE[0]; k++)
                 if (!strcmp(a, NOT_HERE[k])) {
                     fprintf(stderr, "clresnet experiment: error: %s is not an experiment option (the experiment "
@@ -202,7 +211,7 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
     c->out_dir = out;
     c->dist = d;
     if (!g->quiet) fprintf(stderr, "clresnet experiment: run %s\n", r->name);
-    return cli_train_run(g, d, c, out, ds, dev);
+    return cli_train_run(g, d, c, out, ds, dev, strcmp(r->name, p->pause_run) ? (cli_test_pause){0} : p->pause);
 }
 
 static int compare_all(const plan *p)

@@ -65,7 +65,8 @@ void help_train(void)
         "                          given, and config.json logs each change\n"
         "\n"
         "Ctrl-C, SIGTERM or SIGHUP: the step finishes, a checkpoint is written and the resume\n"
-        "command printed (exit 128 + the signal); a second one stops at once.\n"
+        "command printed (exit 128 + the signal). Signals within 2 s of the first are the same\n"
+        "request (`timeout` signals twice); a later one stops at once, without that checkpoint.\n"
         "The sample data: --data, else $CLRESNET_DATA, else the data/ folder next to the\n"
         "program or installed with it.\n"
         "\n"
@@ -76,18 +77,70 @@ void help_train(void)
 }
 
 static volatile sig_atomic_t g_stop; /* the signal that asked to stop, 0 none */
+static struct timespec g_stop_at;     /* when it came (CLOCK_MONOTONIC) */
+static char g_forced_msg[4400];       /* what a forced stop says, written from the handler */
+static volatile sig_atomic_t g_paused, g_signals; /* --test-pause-at-step: paused; stop signals seen */
+
+/* Signals within this many seconds of the first are one stop request:
+ * `timeout` sends SIGTERM to the child and then to its process group, and a
+ * terminal's Ctrl-C reaches every process of the foreground group. */
+#define STOP_REPEAT_WINDOW_S 2.0
 
 static void on_stop_signal(int sig)
 {
-    if (g_stop) _exit(128 + sig); /* a second signal: stop now */
-    g_stop = sig;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* async-signal-safe (POSIX.1-2008) */
+    g_signals++;
+    if (!g_stop) {
+        g_stop = sig;
+        g_stop_at = now;
+        return;
+    }
+    /* a run paused by --test-pause-at-step has its clock stopped: the tests
+     * send repeated signals at moments of their own */
+    double since = g_paused ? 0
+                            : (double)(now.tv_sec - g_stop_at.tv_sec) + (double)(now.tv_nsec - g_stop_at.tv_nsec) * 1e-9;
+    if (since < STOP_REPEAT_WINDOW_S) return; /* the same request */
+    /* a second request: stop now, saying so (write() is async-signal-safe) */
+    size_t n = strlen(g_forced_msg);
+    if (n && write(2, g_forced_msg, n) < 0) n = 0;
+    _exit(128 + sig);
 }
 
 typedef struct progress_ctx {
     bool tty, quiet;
     double last_print;
     double interval; /* seconds between lines without a terminal: 30, or $CLRESNET_PROGRESS_SECONDS */
+    cli_test_pause pause;
 } progress_ctx;
+
+/* --test-pause-at-step N[:K]: a state the tests wait for instead of a
+ * moment. The line is printed once step N is done and logged (steps.csv);
+ * then the run waits for K stop signals, saying when each came, with them
+ * blocked except inside sigsuspend so that none is missed. */
+static void pause_for_signals(long long step, int k)
+{
+    fprintf(stderr, "paused after step %lld (--test-pause-at-step); waiting for a stop signal\n", step);
+    fflush(stderr);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    sigset_t wait = old;
+    sigdelset(&wait, SIGINT);
+    sigdelset(&wait, SIGTERM);
+    sigdelset(&wait, SIGHUP);
+    g_paused = 1;
+    for (int seen = 0; seen < k;) {
+        sigsuspend(&wait);
+        for (; seen < g_signals && seen < k; seen++) fprintf(stderr, "stop signal %d received\n", seen + 1);
+        fflush(stderr);
+    }
+    g_paused = 0;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
 
 static void fmt_eta(double s, char *buf, size_t n)
 {
@@ -118,6 +171,8 @@ static void print_epoch(const crn_progress *p)
 static void on_progress(void *vctx, const crn_progress *p)
 {
     progress_ctx *c = vctx;
+    if (c->pause.step && p->phase == CRN_PHASE_TRAIN && !p->epoch_done && p->step == c->pause.step)
+        pause_for_signals(p->step, c->pause.signals);
     if (c->quiet) return;
     double t = crn_now_s();
     if (p->epoch_done) {
@@ -293,8 +348,11 @@ static void print_nothing_to_do(const char *out, const crn_train_config *c, cons
            res->epochs_run, res->steps, out);
 }
 
-static void install_stop_handlers(void)
+static void install_stop_handlers(const char *out)
 {
+    snprintf(g_forced_msg, sizeof g_forced_msg,
+             "\nclresnet: stopped at once by a second stop signal, without a checkpoint of the steps since the last "
+             "one; resume from that one with: clresnet train --resume %s\n", out);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -304,7 +362,7 @@ static void install_stop_handlers(void)
 }
 
 int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, const char *out, crn_dataset *ds,
-                  cli_device *dev)
+                  cli_device *dev, cli_test_pause pause)
 {
     bool lead = d->rank == 0, quiet = g->quiet || !lead;
     const crn_device_info *di = crn_runtime_device(dev->rt);
@@ -312,12 +370,13 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
     snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", di->name, di->platform_name, di->driver_version);
     c->device_desc = device_desc;
     if (!quiet) announce(d, c, out);
-    install_stop_handlers();
+    install_stop_handlers(out);
     const char *iv = getenv("CLRESNET_PROGRESS_SECONDS");
-    progress_ctx pc = {.tty = isatty(2), .quiet = quiet, .last_print = crn_now_s(), .interval = iv ? atof(iv) : 30};
+    progress_ctx pc = {.tty = isatty(2), .quiet = quiet, .last_print = crn_now_s(), .interval = iv ? atof(iv) : 30,
+                       .pause = pause};
     crn_train_result res;
     crn_error err = {0};
-    int rc = crn_train(dev->ops, c, ds, &g_stop, quiet ? NULL : on_progress, &pc, &res, &err);
+    int rc = crn_train(dev->ops, c, ds, &g_stop, quiet && !pause.step ? NULL : on_progress, &pc, &res, &err);
     if (pc.tty && !quiet) fprintf(stderr, "\r\033[K");
     crn_metrics met;
     char report[4200] = "";
@@ -391,7 +450,7 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         crn_dataset_free(&ds);
         return train_failed(d, 1);
     }
-    rc = cli_train_run(g, d, c, t.out, &ds, &dev);
+    rc = cli_train_run(g, d, c, t.out, &ds, &dev, t.pause);
     cli_close_device(&dev);
     crn_dataset_free(&ds);
     return rc;

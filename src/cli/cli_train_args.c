@@ -1,5 +1,6 @@
 /* `clresnet train`'s flags -> crn_train_config (also the common settings
  * of `clresnet experiment`). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,23 @@ static int stop_flag(train_args *t, const char *a, const char *v)
     return 0;
 }
 
+int cli_parse_test_pause(const char *v, cli_test_pause *p)
+{
+    char *end = NULL;
+    errno = 0;
+    long long step = strtoll(v, &end, 10);
+    long k = 1;
+    if (end != v && *end == ':') {
+        const char *ks = end + 1;
+        k = strtol(ks, &end, 10);
+        if (end == ks) return -1;
+    }
+    if (errno || end == v || *end || step < 1 || k < 1 || k > 100) return -1;
+    p->step = step;
+    p->signals = (int)k;
+    return 0;
+}
+
 int cli_train_parse(int argc, char **argv, train_args *t)
 {
     for (int i = 1; i < argc; i++) {
@@ -165,6 +183,12 @@ int cli_train_parse(int argc, char **argv, train_args *t)
             if (cli_misplaced_global("train", a)) return 2;
             fprintf(stderr, "clresnet train: error: unexpected argument '%s'\n", a);
             return 2;
+        }
+        if (!strcmp(a, "--test-pause-at-step")) { /* for tests: changes no setting, allowed with --resume */
+            if (cli_parse_test_pause(i + 1 < argc ? argv[i + 1] : "", &t->pause) != 0)
+                return bad_value(a, i + 1 < argc ? argv[i + 1] : "", "want STEP or STEP:SIGNALS");
+            i++;
+            continue;
         }
         if (t->ngiven < (int)(sizeof t->given / sizeof t->given[0])) t->given[t->ngiven++] = a;
         if (switch_flag(t, a)) continue;

@@ -47,6 +47,7 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
     }
     cli_device dev;
     if (cli_open_device(g, false, &dev) != 0) return 1;
+    if (!g->verbose) cli_print_gemm(&dev); /* what the tuning below is for, or not */
     crn_runtime *rt = dev.rt;
     crn_error err = {0};
     crn_model *m = NULL;

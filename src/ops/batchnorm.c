@@ -35,14 +35,13 @@ static bn_split bn_split_for(const crn_ops *ops, int c, size_t m)
     return s;
 }
 
-int crn_batchnorm_choose_layout(crn_ops *ops, crn_error *err)
+int crn_batchnorm_choose_layout(crn_ops *ops, const char *force, crn_error *err)
 {
     ops->bn.blocked = (ops->dev->type & CL_DEVICE_TYPE_CPU) != 0;
-    /* for testing the other device kind's layout */
-    const char *force = getenv("CLRESNET_BN_LAYOUT");
+    /* force: for testing the other device kind's layout */
     if (!force || !*force) return CRN_OK;
     if (strcmp(force, "blocked") && strcmp(force, "interleaved"))
-        return crn_fail(err, CRN_EINVAL, "CLRESNET_BN_LAYOUT=%s: want blocked or interleaved", force);
+        return crn_fail(err, CRN_EINVAL, "batch-norm layout '%s': want blocked or interleaved", force);
     ops->bn.blocked = strcmp(force, "blocked") == 0;
     return CRN_OK;
 }

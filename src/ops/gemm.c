@@ -69,18 +69,17 @@ void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k)
     if (ops->gemm.log_on) log_shape(&ops->gemm, ta, tb, m, n, k);
 }
 
-int crn_gemm_choose_backend(crn_ops *ops, crn_error *err)
+int crn_gemm_choose_backend(crn_ops *ops, const char *force, crn_error *err)
 {
     /* A CPU whose fma is in hardware runs the packed GEMM far faster than
      * CLBlast's GPU-shaped kernels; where fma is emulated (Mesa's llvmpipe)
-     * it would crawl, and GPUs keep CLBlast. CLRESNET_GEMM overrides. */
+     * it would crawl, and GPUs keep CLBlast. force overrides. */
     const crn_device_info *d = ops->dev;
     ops->gemm.backend = (d->type & CL_DEVICE_TYPE_CPU) && d->fma ? CRN_GEMM_PACKED : CRN_GEMM_CLBLAST;
-    const char *force = getenv("CLRESNET_GEMM");
     if (force && !strcmp(force, "packed")) ops->gemm.backend = CRN_GEMM_PACKED;
     else if (force && !strcmp(force, "clblast")) ops->gemm.backend = CRN_GEMM_CLBLAST;
     else if (force && *force)
-        return crn_fail(err, CRN_EINVAL, "CLRESNET_GEMM=%s: want packed or clblast", force);
+        return crn_fail(err, CRN_EINVAL, "GEMM '%s': want packed or clblast", force);
     return ops->gemm.backend == CRN_GEMM_PACKED ? crn_pgemm_init(ops, err) : CRN_OK;
 }
 

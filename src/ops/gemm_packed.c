@@ -62,7 +62,8 @@ int crn_pgemm_init(crn_ops *ops, crn_error *err)
         crn_pgemm_release(pg);
         return rc;
     }
-    snprintf(pg->desc, sizeof pg->desc, "packed %dx%d float%d", pg->mr, pg->nr, pg->vw);
+    snprintf(pg->desc, sizeof pg->desc, "clresnet's packed GEMM (%dx%d register tiles of %d-float vectors)", pg->mr, pg->nr,
+             pg->vw);
     return CRN_OK;
 }
 

@@ -47,6 +47,13 @@ static const struct {
 
 int crn_ops_create(crn_runtime *rt, crn_ops **out, crn_error *err)
 {
+    return crn_ops_create_opts(rt, NULL, out, err);
+}
+
+int crn_ops_create_opts(crn_runtime *rt, const crn_ops_options *opt, crn_ops **out, crn_error *err)
+{
+    static const crn_ops_options none = {0};
+    if (!opt) opt = &none;
     *out = NULL;
     crn_ops *ops = calloc(1, sizeof *ops);
     if (!ops) return crn_fail(err, CRN_ENOMEM, "out of host memory");
@@ -55,15 +62,14 @@ int crn_ops_create(crn_runtime *rt, crn_ops **out, crn_error *err)
     int rc = CRN_OK;
     for (size_t i = 0; rc == CRN_OK && i < sizeof KERNELS / sizeof KERNELS[0]; i++)
         rc = crn_kernel_find(rt, KERNELS[i].name, (const crn_kernel **)((char *)ops + KERNELS[i].offset), err);
-    if (rc == CRN_OK) rc = crn_batchnorm_choose_layout(ops, err);
+    if (rc == CRN_OK) rc = crn_batchnorm_choose_layout(ops, opt->bn_layout, err);
     if (rc == CRN_OK) rc = crn_gemm_tune_apply_cached(ops, err);
-    if (rc == CRN_OK) rc = crn_gemm_choose_backend(ops, err);
+    if (rc == CRN_OK) rc = crn_gemm_choose_backend(ops, opt->gemm, err);
     crn_gemm_state *g = &ops->gemm;
     if (g->backend == CRN_GEMM_PACKED)
-        snprintf(g->desc, sizeof g->desc, "%s (this CPU's default)%s%s", g->pg.desc, g->tuning[0] ? "; CLBlast: " : "",
-                 g->tuning);
+        snprintf(g->desc, sizeof g->desc, "%s", g->pg.desc);
     else
-        snprintf(g->desc, sizeof g->desc, "%s", g->tuning);
+        snprintf(g->desc, sizeof g->desc, "%s%s", g->tuning[0] ? "CLBlast, " : "", g->tuning);
     if (rc != CRN_OK) {
         crn_ops_destroy(ops);
         return rc;

@@ -19,7 +19,7 @@ typedef struct crn_pgemm {
     crn_kernel pack_a, pack_b, pack_b_im2col, pack_bt_im2col, gemm, fused, fused_im2col, fused_im2col_t;
     cl_mem ap, bp;            /* packed A, packed B (the non-fused path) */
     size_t ap_bytes, bp_bytes;
-    char desc[64];
+    char desc[96];
 } crn_pgemm;
 
 /* Which GEMM runs a call. */
@@ -75,13 +75,13 @@ struct crn_ops {
 int crn_ops_buffer(crn_ops *ops, cl_mem *buf, size_t *have, size_t bytes, crn_error *err);
 
 /* How batchnorm's reductions cut rows (batchnorm.c, at creation). */
-int crn_batchnorm_choose_layout(crn_ops *ops, crn_error *err);
+int crn_batchnorm_choose_layout(crn_ops *ops, const char *force, crn_error *err);
 
 /* Applies the cached tuning for the device (gemm_tune.c), at creation. */
 int crn_gemm_tune_apply_cached(crn_ops *ops, crn_error *err);
 
 /* The device's default backend (gemm.c, at creation). */
-int crn_gemm_choose_backend(crn_ops *ops, crn_error *err);
+int crn_gemm_choose_backend(crn_ops *ops, const char *force, crn_error *err);
 
 /* Records a GEMM shape run outside crn_sgemm (the implicit im2col) for `tune`. */
 void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k);

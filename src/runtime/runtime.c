@@ -22,8 +22,8 @@ static void choose_build_options(crn_runtime *rt)
     rt->build_options[0] = '\0';
     if (d->cl_c_major > 1 || (d->cl_c_major == 1 && d->cl_c_minor >= 2))
         n += snprintf(rt->build_options + n, sizeof rt->build_options - (size_t)n, "-cl-std=CL1.2 ");
-    snprintf(rt->build_options + n, sizeof rt->build_options - (size_t)n, "-DCRN_MAX_WG=%zu%s",
-             d->max_work_group, d->fp64 ? " -DCRN_HAS_FP64=1" : "");
+    snprintf(rt->build_options + n, sizeof rt->build_options - (size_t)n, "-DCRN_MAX_WG=%zu%s%s",
+             d->max_work_group, d->fp64 ? " -DCRN_HAS_FP64=1" : "", rt->werror ? " -Werror" : "");
 }
 
 static uint64_t cache_key(const crn_runtime *rt, const char *name, const char *source, const char *options)
@@ -52,6 +52,28 @@ static int build_log_error(crn_runtime *rt, cl_program p, const char *name, cons
              name, rt->dev.name, crn_cl_strerror(s), opts, log ? log : "(no log)");
     free(log);
     return CRN_ECL;
+}
+
+/* A successful build's log, kept when it says anything (compiler warnings):
+ * the CLI shows it only under --verbose, and the tests build with -Werror. */
+static void keep_build_log(crn_runtime *rt, cl_program p, const char *name)
+{
+    size_t n = 0;
+    if (clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) != CL_SUCCESS || n < 2) return;
+    char *log = malloc(n + 1);
+    if (!log) return;
+    if (clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL) == CL_SUCCESS) {
+        log[n] = '\0';
+        size_t len = strlen(log);
+        while (len && (log[len - 1] == '\n' || log[len - 1] == ' ' || log[len - 1] == '\r')) log[--len] = '\0';
+        size_t old = rt->build_log ? strlen(rt->build_log) : 0, add = strlen(name) + len + 16;
+        char *grown = len ? realloc(rt->build_log, old + add) : NULL;
+        if (grown) {
+            snprintf(grown + old, add, "%scl/%s:\n%s", old ? "\n" : "", name, log);
+            rt->build_log = grown;
+        }
+    }
+    free(log);
 }
 
 static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, const char *opts, cl_program *out)
@@ -101,6 +123,7 @@ int crn_build_program(crn_runtime *rt, const char *name, const char *source, con
         clReleaseProgram(p);
         return CRN_ECL;
     }
+    keep_build_log(rt, p, name);
     if (use_cache && dir[0]) {
         size_t len = 0;
         if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS && len > 0) {
@@ -171,6 +194,7 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
     rt->reported_max_alloc = dev->max_alloc;
     rt->use_cache = !opt->no_kernel_cache;
     rt->profiling = opt->profiling;
+    rt->werror = opt->warnings_as_errors;
     cl_int s;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
     rt->ctx = clCreateContext(props, 1, &dev->device, NULL, NULL, &s);
@@ -288,6 +312,7 @@ void crn_runtime_destroy(crn_runtime *rt)
         clReleaseCommandQueue(rt->queue);
     }
     if (rt->ctx) clReleaseContext(rt->ctx);
+    free(rt->build_log);
     free(rt);
 }
 
@@ -382,6 +407,7 @@ const crn_device_info *crn_runtime_device(const crn_runtime *rt) { return &rt->d
 cl_context crn_runtime_context(const crn_runtime *rt) { return rt->ctx; }
 cl_command_queue crn_runtime_queue(const crn_runtime *rt) { return rt->queue; }
 const char *crn_runtime_build_options(const crn_runtime *rt) { return rt->build_options; }
+const char *crn_runtime_build_log(const crn_runtime *rt) { return rt->build_log; }
 bool crn_runtime_uses_cache(const crn_runtime *rt) { return rt->use_cache; }
 
 const crn_cl_source *crn_cl_op_source(const char *name)

@@ -12,6 +12,8 @@ struct crn_runtime {
     cl_command_queue queue;
     bool profiling;
     bool use_cache;            /* programs through the binary cache */
+    bool werror;               /* build with -Werror (the tests) */
+    char *build_log;           /* what successful builds from source said, NULL if nothing */
     char build_options[512];
     cl_program *programs;
     int program_count;

@@ -20,6 +20,7 @@ typedef struct crn_runtime crn_runtime;
 typedef struct crn_runtime_options {
     bool profiling;        /* queue with CL_QUEUE_PROFILING_ENABLE */
     bool no_kernel_cache;  /* always build from source, write nothing */
+    bool warnings_as_errors; /* build every kernel with -Werror (a compiler warning fails the build) */
 } crn_runtime_options;
 
 int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_runtime_options *opt,
@@ -42,6 +43,11 @@ crn_build_stats crn_runtime_build_stats(const crn_runtime *rt);
 /* The build options every kernel file was compiled with (what the device
  * reports: -cl-std, CRN_MAX_WG, fp64). */
 const char *crn_runtime_build_options(const crn_runtime *rt);
+
+/* What the OpenCL compiler said while building kernels from source that
+ * built (warnings, notes), each part headed by its file; NULL when it said
+ * nothing or everything came from the binary cache. */
+const char *crn_runtime_build_log(const crn_runtime *rt);
 
 /* Lowers the largest single buffer the engine assumes the device takes
  * (never above what it reports; 0 restores that): for a device shared with
