@@ -218,7 +218,7 @@ START_TEST(test_files_round_trip)
         for (int c = 0; c < 6; c++) t.counts[s][c] = 10 * (s + 1) + c;
     }
     snprintf(t.split_mode, sizeof t.split_mode, "seed");
-    CK_OK(crn_metrics_write(&m, &t, &(crn_eval_origin){"test", NULL, "best.safetensors"}, dir, &err));
+    CK_OK(crn_metrics_write(&m, &t, &(crn_eval_origin){"test", NULL, "best.safetensors", 0}, dir, &err));
     CK_OK(crn_class_table_write(&t, dir, &err));
     const char *files[30];
     char fb[30][32];

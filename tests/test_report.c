@@ -112,7 +112,7 @@ static void make_run(const char *dir, const char *model, const char *act, int fi
     }
     crn_metrics m;
     CK_OK(crn_metrics_compute(&m, labels, scores, (size_t)n, K, 0.7, &err));
-    CK_OK(crn_metrics_write(&m, &t, &(crn_eval_origin){"test", NULL, "best.safetensors"}, dir, &err));
+    CK_OK(crn_metrics_write(&m, &t, &(crn_eval_origin){"test", NULL, "best.safetensors", 0}, dir, &err));
     CK_OK(crn_predictions_write(dir, &t, files, labels, scores, (size_t)n, K, &err));
     crn_metrics_free(&m);
     crn_class_table_free(&t);
@@ -422,9 +422,9 @@ START_TEST(test_eval_write_run)
     for (int i = 0; i < 5; i++) logits[i * 4 + pred[i]] = 3.0f;
     crn_metrics m;
     char html[4200];
-    ck_assert_int_eq(crn_eval_write_run(tmp, &ds, "seed", CRN_SPLIT_TEST, logits, 4, NULL, &m, html, sizeof html, &err),
+    ck_assert_int_eq(crn_eval_write_run(tmp, &ds, "seed", CRN_SPLIT_TEST, logits, 4, NULL, 0, &m, html, sizeof html, &err),
                      CRN_EINVAL);
-    CK_OK(crn_eval_write_run(tmp, &ds, "seed", CRN_SPLIT_TEST, logits, 5, "best.safetensors", &m, html, sizeof html,
+    CK_OK(crn_eval_write_run(tmp, &ds, "seed", CRN_SPLIT_TEST, logits, 5, "best.safetensors", 7, &m, html, sizeof html,
                              &err));
     ck_assert_double_eq_tol(m.accuracy, 0.8, 1e-12);
     ck_assert_double_eq_tol(m.recall[0], 0.5, 1e-12);
@@ -434,7 +434,13 @@ START_TEST(test_eval_write_run)
                          "report.html"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) check_exists(tmp, all[i]);
     for (size_t i = 0; i < sizeof svgs / sizeof svgs[0]; i++) check_exists(tmp, svgs[i]);
-    char *t = slurp(tmp, "predictions.csv");
+    char *t = slurp(tmp, "metrics.json");
+    ck_assert_msg(strstr(t, "\"checkpoint_epoch\": 7") != NULL, "%s", t); /* which epoch's weights were tested */
+    free(t);
+    t = slurp(tmp, "report.html");
+    ck_assert_msg(strstr(t, "best.safetensors</code> (written after epoch 7)") != NULL, "the report names the epoch");
+    free(t);
+    t = slurp(tmp, "predictions.csv");
     ck_assert_msg(strstr(t, "\njpg/image_00011.jpg,1,rose,3,daisy,0,3,daisy,") != NULL, "%s", t);
     free(t);
     t = slurp(tmp, "per_class.csv");

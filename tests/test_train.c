@@ -63,7 +63,7 @@ static int train_run(const crn_train_config *c, volatile sig_atomic_t *stop, crn
         crn_metrics met;
         char html[4200];
         rc = crn_eval_write_run(c->out_dir, &ds, crn_split_mode_name(c->split_mode), CRN_SPLIT_TEST,
-                                res->test_logits, res->test_count, res->test_checkpoint, &met, html, sizeof html, err);
+                                res->test_logits, res->test_count, res->test_checkpoint, 0, &met, html, sizeof html, err);
         if (rc == CRN_OK) crn_metrics_free(&met);
     }
     crn_train_result_free(res);

@@ -216,9 +216,11 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     rc = crn_evaluate(m, &ds, a.split, &lc, &er, logits, NULL, NULL, 0, &err);
     crn_metrics met;
     char html[4200] = "";
+    int ckpt_epoch = 0;
+    if (rc == CRN_OK) rc = crn_checkpoint_read_epoch(ckpt, &ckpt_epoch, &err);
     if (rc == CRN_OK)
-        rc = crn_eval_write_run(out, &ds, crn_split_mode_name(mode), a.split, logits, ds.count[a.split], ckpt, &met, html,
-                                sizeof html, &err);
+        rc = crn_eval_write_run(out, &ds, crn_split_mode_name(mode), a.split, logits, ds.count[a.split], ckpt,
+                                ckpt_epoch, &met, html, sizeof html, &err);
     if (rc == CRN_OK) {
         print_eval(ckpt, &ds, a.split, root, &er, &met, html);
         crn_metrics_free(&met);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli_train.h"
+#include "clresnet/train/checkpoint.h"
 #include "clresnet/core/file_util.h"
 #include "clresnet/core/clock.h"
 #include "clresnet/eval/report.h"
@@ -59,6 +60,7 @@ void help_train(void)
         "  --out DIR               default runs/<time>-<model>-<act>; a folder that holds a run\n"
         "                          is never written over (resume it, or add --overwrite)\n"
         "  --overwrite             replace the run already in --out\n"
+        "  --print-config          print the settings this run would have (config.json), then exit\n"
         "  --resume DIR            continue the run in DIR from its last checkpoint with all its\n"
         "                          settings; only --epochs, --workers, --batch-size,\n"
         "                          --eval-batch-size and --data (the same data, moved) may be\n"
@@ -380,10 +382,13 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
     if (pc.tty && !quiet) fprintf(stderr, "\r\033[K");
     crn_metrics met;
     char report[4200] = "";
+    int test_epoch = 0; /* the epoch whose weights were tested, as their file says */
+    if (rc == CRN_OK && lead && !res.nothing_to_do && res.test_checkpoint[0])
+        rc = crn_checkpoint_read_epoch(res.test_checkpoint, &test_epoch, &err);
     if (rc == CRN_OK && lead && !res.nothing_to_do)
         rc = crn_eval_write_run(out, ds, ds->kind == CRN_DATASET_FLOWERS102 ? crn_split_mode_name(c->split_mode) : NULL,
-                                CRN_SPLIT_TEST, res.test_logits, res.test_count, res.test_checkpoint, &met, report,
-                                sizeof report, &err);
+                                CRN_SPLIT_TEST, res.test_logits, res.test_count, res.test_checkpoint, test_epoch, &met,
+                                report, sizeof report, &err);
     crn_train_result_free(&res);
     if (rc == CRN_EINTR) {
         if (lead)
@@ -403,6 +408,27 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
         print_summary(d, out, &res, &met, report);
         crn_metrics_free(&met);
     }
+    return 0;
+}
+
+/* --print-config: the settings as config.json would hold them, less what
+ * only the model and device know (parameters, device), then nothing else. */
+static int print_config(const crn_train_config *c, const crn_dataset *ds)
+{
+    char *text = crn_run_config_json(c, ds, 0, NULL, 0, 0);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!o) {
+        fprintf(stderr, "clresnet: error: out of memory\n");
+        return 1;
+    }
+    json_object_del(o, "parameters");
+    json_object_del(o, "device");
+    json_object_del(o, "changes");
+    text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(o);
+    if (text) puts(text);
+    free(text);
     return 0;
 }
 
@@ -433,7 +459,7 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         if (!t.out) t.out = out_buf;
         c->overwrite = t.overwrite;
         /* before any device work: a run folder is never written over unasked */
-        if (d->rank == 0 && !t.overwrite && crn_run_dir_claim(t.out, false, &err) != CRN_OK)
+        if (d->rank == 0 && !t.overwrite && !t.print_config && crn_run_dir_claim(t.out, false, &err) != CRN_OK)
             return train_failed(d, cli_error(&err));
     }
     c->out_dir = t.out;
@@ -445,6 +471,11 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     dopt.split_mode = c->split_mode;
     crn_error derr = {0};
     if (crn_dataset_open(&ds, c->data_root, &dopt, &derr) != CRN_OK) return train_failed(d, cli_error(&derr));
+    if (t.print_config) {
+        rc = print_config(c, &ds);
+        crn_dataset_free(&ds);
+        return rc;
+    }
     cli_device dev;
     if (cli_open_device(g, false, &dev) != 0) {
         crn_dataset_free(&ds);

@@ -17,6 +17,7 @@ typedef struct train_args {
     crn_train_config c;
     const char *resume, *out, *data;
     bool overwrite;
+    bool print_config; /* --print-config */
     cli_test_pause pause;
     const char *given[128]; /* the flags given, in order, for --resume's check */
     int ngiven;

@@ -184,6 +184,10 @@ int cli_train_parse(int argc, char **argv, train_args *t)
             fprintf(stderr, "clresnet train: error: unexpected argument '%s'\n", a);
             return 2;
         }
+        if (!strcmp(a, "--print-config")) { /* not a setting: allowed with --resume */
+            t->print_config = true;
+            continue;
+        }
         if (!strcmp(a, "--test-pause-at-step")) { /* for tests: changes no setting, allowed with --resume */
             if (cli_parse_test_pause(i + 1 < argc ? argv[i + 1] : "", &t->pause) != 0)
                 return bad_value(a, i + 1 < argc ? argv[i + 1] : "", "want STEP or STEP:SIGNALS");

@@ -389,6 +389,7 @@ int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const crn_
     json_t *o = json_object();
     json_object_set_new(o, "split", json_string(origin && origin->split ? origin->split : "test"));
     if (origin && origin->checkpoint) json_object_set_new(o, "checkpoint", json_string(origin->checkpoint));
+    if (origin && origin->epoch > 0) json_object_set_new(o, "checkpoint_epoch", json_integer(origin->epoch));
     if (origin && origin->data) json_object_set_new(o, "data", json_string(origin->data));
     if (t && t->split_mode[0]) json_object_set_new(o, "split_mode", json_string(t->split_mode));
     json_object_set_new(o, "samples", json_integer((json_int_t)m->n));

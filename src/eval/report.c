@@ -193,6 +193,8 @@ static void section_summary(report *r)
         crn_sb_puts(h, ", weights <code>");
         crn_sb_xml(h, ckpt);
         crn_sb_puts(h, "</code>");
+        json_t *ep = r->mjson ? json_object_get(r->mjson, "checkpoint_epoch") : NULL;
+        if (json_is_integer(ep)) crn_sb_printf(h, " (written after epoch %lld)", (long long)json_integer_value(ep));
     }
     crn_sb_puts(h, ".</p>\n<table>\n<tr><th></th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
     crn_sb_printf(h, "<tr><th>weighted (by support)</th><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td></tr>\n",
@@ -519,8 +521,8 @@ int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size
 }
 
 int crn_eval_write_run(const char *dir, const crn_dataset *ds, const char *split_mode, crn_split split,
-                       const float *logits, size_t n, const char *checkpoint, crn_metrics *m_out, char *html_path,
-                       size_t html_path_size, crn_error *err)
+                       const float *logits, size_t n, const char *checkpoint, int checkpoint_epoch,
+                       crn_metrics *m_out, char *html_path, size_t html_path_size, crn_error *err)
 {
     if ((int)split < 0 || split >= CRN_SPLIT_COUNT) return crn_fail(err, CRN_EINVAL, "evaluation: bad split %d", (int)split);
     if (n != ds->count[split])
@@ -552,7 +554,7 @@ int crn_eval_write_run(const char *dir, const crn_dataset *ds, const char *split
     if ((rc = crn_class_table_write(&t, dir, err)) != CRN_OK) goto out;
     if ((rc = crn_metrics_compute(&m, labels, logits, n, k, CRN_PASS_MARK, err)) != CRN_OK) goto out;
     char *data = ds->root ? realpath(ds->root, NULL) : NULL;
-    crn_eval_origin origin = {crn_split_name(split), data ? data : ds->root, checkpoint};
+    crn_eval_origin origin = {crn_split_name(split), data ? data : ds->root, checkpoint, checkpoint_epoch};
     rc = crn_metrics_write(&m, &t, &origin, dir, err);
     free(data);
     if (rc != CRN_OK) goto out;

@@ -199,6 +199,18 @@ int crn_checkpoint_read_config(const char *path, crn_model_config *cfg, char **r
     return rc;
 }
 
+int crn_checkpoint_read_epoch(const char *path, int *epoch, crn_error *err)
+{
+    crn_st_file f;
+    *epoch = 0;
+    int rc = open_checked(path, &f, err);
+    if (rc != CRN_OK) return rc;
+    const char *v = crn_st_meta(&f, "run.epoch");
+    if (v) *epoch = atoi(v);
+    crn_st_free(&f);
+    return CRN_OK;
+}
+
 static int parse_state(const crn_st_file *f, crn_run_state *st, crn_error *err)
 {
     const char *v;

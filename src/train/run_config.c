@@ -75,7 +75,15 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
     json_object_set_new(o, "init", c->init_path ? json_string(c->init_path) : json_null());
     json_object_set_new(o, "device", json_string(c->device_desc ? c->device_desc : ""));
     json_object_set_new(o, "changes", changes_json(c, previous, epoch, step));
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* numbers as people write them (0.1, not 0.10000000000000001) where
+     * 15 digits give back the same doubles, else all 17: resume reads them */
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_t *back = s ? json_loads(s, 0, NULL) : NULL;
+    if (!back || !json_equal(o, back)) {
+        free(s);
+        s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    }
+    if (back) json_decref(back);
     json_decref(o);
     return s;
 }

@@ -91,6 +91,7 @@ typedef struct crn_eval_origin {
     const char *split;       /* "test", "val", "train"; NULL: "test" */
     const char *data;        /* the dataset's folder, or NULL */
     const char *checkpoint;  /* the weights, or NULL */
+    int epoch;               /* the epoch that wrote them (a run's best), 0 unknown */
 } crn_eval_origin;
 
 /* Writes dir/metrics.json, dir/per_class.csv and dir/confusion.csv. t gives

@@ -33,8 +33,8 @@ int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size
  * for the test split; for another split a folder of its own (e.g.
  * RUN/eval-val), since the report of RUN shows RUN/metrics.json. */
 int crn_eval_write_run(const char *dir, const crn_dataset *ds, const char *split_mode, crn_split split,
-                       const float *logits, size_t n, const char *checkpoint, crn_metrics *m_out, char *html_path,
-                       size_t html_path_size, crn_error *err);
+                       const float *logits, size_t n, const char *checkpoint, int checkpoint_epoch,
+                       crn_metrics *m_out, char *html_path, size_t html_path_size, crn_error *err);
 
 /* The run's name from RUN/config.json: model/act, with /no-final-act when
  * final_act is false (resnet50/silu, resnet50/relu/no-final-act,

@@ -50,4 +50,8 @@ int crn_checkpoint_resolve(const char *arg, char *path, size_t size, crn_error *
  * not NULL (malloc'd; NULL when the checkpoint has none). */
 int crn_checkpoint_read_config(const char *path, crn_model_config *cfg, char **run_config, crn_error *err);
 
+/* The epoch after which a run wrote the checkpoint (best.safetensors: the
+ * best epoch); 0 for weights without a run's state. */
+int crn_checkpoint_read_epoch(const char *path, int *epoch, crn_error *err);
+
 #endif
