@@ -38,6 +38,9 @@ mkdir "$tmp/run"
 cp "$tmp/ckpt.safetensors" "$tmp/run/best.safetensors"
 printf '{"num_classes": 10, "split_mode": "seed", "class_names": ["c0","c1","c2","c3","c4","c5","c6","c7","c8","c9 \\u00e9"]}\n' \
     >"$tmp/run/splits.json"
+# a folder that is not there: said before any device work, naming the user's path
+$C export "$tmp/run" --onnx "$tmp/missing/x.onnx" > "$tmp/ex.out" 2>&1
+check missing-folder-first 0 "^clresnet: error: cannot write $tmp/missing/x.onnx: folder $tmp/missing" -- head -1 "$tmp/ex.out"
 check run-folder 0 'class names from splits.json' -- $C export "$tmp/run" --onnx "$tmp/run.onnx" --softmax
 check run-names 0 '"c8","c9 é"\]' -- grep -a -o '\["c0","c1",[^]]*\]' "$tmp/run.onnx"
 check probabilities 0 'probabilities' -- grep -a -o 'probabilities' "$tmp/run.onnx"

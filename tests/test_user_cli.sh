@@ -118,6 +118,12 @@ check data-error-first 0 "^clresnet: error: $T/nodata" -- head -1 "$T/nd.out"
 $C --quiet train --data "$T/nodata" --out "$T/nd" > "$T/ndq.out" 2>&1
 if [ "$(wc -l < "$T/ndq.out")" -eq 1 ]; then echo "ok   data-error-alone"
 else echo "FAIL data-error-alone:"; cat "$T/ndq.out"; fail=1; fi
+$C train $SMALL --epochs 1 --out /proc/no/such > "$T/po.out" 2>&1
+check out-error-first 0 "^clresnet: error: cannot create folder /proc/no" -- head -1 "$T/po.out"
+printf 'junk' > "$T/bad.safetensors"
+$C train $SMALL --epochs 1 --init "$T/bad.safetensors" --out "$T/bi" > "$T/bi.out" 2>&1
+check init-error-first 0 "^clresnet: error: --init: $T/bad.safetensors: not a safetensors file" -- head -1 "$T/bi.out"
+if [ ! -e "$T/bi" ]; then echo "ok   init-error-no-folder"; else echo "FAIL init-error-no-folder: $T/bi made"; fail=1; fi
 check misplaced-device 2 "error: --device is a global option: clresnet --device 0 train ..." -- $C train --device 0
 check misplaced-quiet 2 "error: --quiet is a global option: clresnet --quiet evaluate ..." -- $C evaluate "$T/r1" --quiet
 check resume-not-a-run 1 "error: --resume: $T/notarun is not a run folder ($T/notarun/config.json: No such file" -- \

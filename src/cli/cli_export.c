@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clresnet/core/file_util.h"
 #include "clresnet/data/dataset.h"
 #include "clresnet/data/transforms.h"
 #include "clresnet/eval/metrics.h"
@@ -209,6 +210,7 @@ int cmd_export(const cli_globals *g, int argc, char **argv)
     crn_onnx_options o = {a.softmax, CLRESNET_VERSION, "clresnet inference graph; metadata_props say how to feed it",
                           props, nprops};
     if (!mean || !std) rc = crn_fail(&err, CRN_ENOMEM, "out of host memory");
+    if (rc == CRN_OK) rc = crn_check_can_write(a.onnx, &err); /* before any device work */
     int ret = rc == CRN_OK ? write_onnx(g, &a, ckpt, &mc, &o) : cli_error(&err);
     if (ret == 0) {
         printf("wrote %s: %s %s, input [batch, 3, %d, %d], %d classes, opset %d\n", a.onnx, crn_model_name(mc.kind),

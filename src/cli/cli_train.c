@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli_train.h"
+#include "clresnet/io/safetensors.h"
 #include "clresnet/train/checkpoint.h"
 #include "clresnet/core/file_util.h"
 #include "clresnet/core/clock.h"
@@ -411,6 +412,15 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
     return 0;
 }
 
+static int check_init_file(const char *path, crn_error *err)
+{
+    crn_st_file f;
+    crn_error e = {0};
+    int rc = crn_st_read(path, &f, &e);
+    if (rc == CRN_OK) crn_st_free(&f);
+    return rc == CRN_OK ? CRN_OK : crn_fail(err, rc, "--init: %s", e.msg);
+}
+
 /* --print-config: the settings as config.json would hold them, less what
  * only the model and device know (parameters, device), then nothing else. */
 static int print_config(const crn_train_config *c, const crn_dataset *ds)
@@ -460,6 +470,11 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         c->overwrite = t.overwrite;
         /* before any device work: a run folder is never written over unasked */
         if (d->rank == 0 && !t.overwrite && !t.print_config && crn_run_dir_claim(t.out, false, &err) != CRN_OK)
+            return train_failed(d, cli_error(&err));
+        /* a folder that cannot be made, or --init weights that cannot be
+         * read, are found now, not after the device has started */
+        if (c->init_path && check_init_file(c->init_path, &err) != CRN_OK) return train_failed(d, cli_error(&err));
+        if (d->rank == 0 && !t.print_config && crn_mkdirs(t.out, &err) != CRN_OK)
             return train_failed(d, cli_error(&err));
     }
     c->out_dir = t.out;

@@ -24,12 +24,27 @@ int crn_mkdirs(const char *path, crn_error *err)
     return CRN_OK;
 }
 
+int crn_check_can_write(const char *path, crn_error *err)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return crn_fail(err, CRN_EINVAL, "path too long: %.80s...", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK) != 0)
+        return crn_fail(err, CRN_EIO, "cannot write %s: folder %s: %s", path, dir, strerror(errno));
+    return CRN_OK;
+}
+
 int crn_write_file_atomic(const char *path, const void *data, size_t n, crn_error *err)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return crn_fail(err, CRN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    /* named as the caller knows it: the temporary name is ours */
+    if (fd < 0) return crn_fail(err, CRN_EIO, "cannot write %s: %s", path, strerror(errno));
     const char *p = data;
     size_t left = n;
     int bad = 0;

@@ -10,6 +10,10 @@
 /* mkdir -p */
 int crn_mkdirs(const char *path, crn_error *err);
 
+/* Whether a file could be created at path: its folder exists and is
+ * writable (checked before long work; the error names path). */
+int crn_check_can_write(const char *path, crn_error *err);
+
 /* Replaces path with data atomically: a temp file beside it, fsync, rename.
  * On failure (a full disk, say) the previous file is left as it was. */
 int crn_write_file_atomic(const char *path, const void *data, size_t n, crn_error *err);
