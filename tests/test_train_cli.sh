@@ -57,7 +57,9 @@ same_losses resume-same-losses "$T/r2" "$T/r1b"
 if [ -e "$T/r1b/last.safetensors.tmp.99999" ]; then echo "FAIL stale-temp: not removed on resume"; fail=1
 else echo "ok   stale-temp"; fi
 mkdir -p "$T/nockpt" && cp "$T/r1/config.json" "$T/nockpt/"
-check resume-before-first-checkpoint 1 "stopped before its first checkpoint" -- $C train --resume "$T/nockpt"
+check resume-before-first-checkpoint 0 "has no checkpoint yet (it stopped before its first one): starting it again" -- \
+    $C train --resume "$T/nockpt"
+same_losses restarted-same-losses "$T/r1" "$T/nockpt"
 
 # a relative --data is recorded absolute: --resume works from another directory
 (cd "$(dirname "$DATA")" && $C train $SMALL --data train_tiny --epochs 1 --out "$T/r5" > "$T/r5.out" 2>&1) ||

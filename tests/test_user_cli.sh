@@ -97,6 +97,27 @@ check timeout-resume 0 "run $T/to: 3 epochs, 9 steps" -- $C --quiet train --resu
 if [ "$(losses "$T/to")" = "$(losses "$T/ref")" ]; then echo "ok   timeout-same-losses"
 else echo "FAIL timeout-same-losses"; fail=1; fi
 
+# --- unreadable images: all named before anything starts; --skip-bad lists them in the output, config.json
+# and the report; a run folder left without a checkpoint resumes (starts again) with one command
+cp -r "$DATA" "$T/bad"
+head -c 300 "$T/bad/train/alpha/alpha_00.jpg" > "$T/trunc.jpg" && mv "$T/trunc.jpg" "$T/bad/train/alpha/alpha_00.jpg"
+echo garbage > "$T/bad/val/alpha/zz.jpg"
+BAD="--data $T/bad --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2 --epochs 1"
+$C train $BAD --out "$T/bd" > "$T/bd.out" 2>&1; brc=$?
+check bad-all-named 0 "error: 2 unreadable images" -- cat "$T/bd.out"
+check bad-names-train 0 "train split: $T/bad/train/alpha/alpha_00.jpg: corrupt JPEG" -- cat "$T/bd.out"
+check bad-names-val 0 "val split: $T/bad/val/alpha/zz.jpg: not a JPEG or PNG image" -- cat "$T/bd.out"
+if [ "$brc" -eq 1 ] && [ ! -e "$T/bd" ]; then echo "ok   bad-nothing-made"; else echo "FAIL bad-nothing-made: exit $brc"; fail=1; fi
+$C train $BAD --skip-bad --out "$T/bs" > "$T/bs.out" 2>&1
+check skip-listed 0 "skip-bad leaves out 2 unreadable images" -- cat "$T/bs.out"
+check skip-config 0 '"file": "'"$T/bad/val/alpha/zz.jpg"'"' -- cat "$T/bs/config.json"
+check skip-report 0 "2 unreadable images were left out of this run" -- cat "$T/bs/report.html"
+# found mid-run (no check at the start): the folder has no checkpoint; --resume starts it again, --skip-bad allowed
+check midrun-bad 1 "corrupt JPEG" -- $C train $BAD --no-data-check --out "$T/bm"
+check midrun-resume-hint 1 "already holds a run (config.json): resume it" -- $C train $BAD --out "$T/bm"
+check midrun-resume-skip 0 "run $T/bm: 1 epochs" -- $C train --resume "$T/bm" --skip-bad
+check midrun-resume-logged 0 '"skipped_images": \[$' -- cat "$T/bm/config.json"
+
 # --- evaluate and predict take a run folder; anything else is one clear line
 check evaluate-run-folder 0 "$T/r1/best.safetensors on the test split" -- $C --quiet evaluate "$T/r1"
 check evaluate-val 0 "on the val split" -- $C --quiet evaluate "$T/r1" --split val

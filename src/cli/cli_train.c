@@ -61,11 +61,15 @@ void help_train(void)
         "  --out DIR               default runs/<time>-<model>-<act>; a folder that holds a run\n"
         "                          is never written over (resume it, or add --overwrite)\n"
         "  --overwrite             replace the run already in --out\n"
+        "  --no-data-check         start without decoding every image first (a fresh run checks\n"
+        "                          them all and names every unreadable one before it starts)\n"
         "  --print-config          print the settings this run would have (config.json), then exit\n"
         "  --resume DIR            continue the run in DIR from its last checkpoint with all its\n"
         "                          settings; only --epochs, --workers, --batch-size,\n"
-        "                          --eval-batch-size and --data (the same data, moved) may be\n"
-        "                          given, and config.json logs each change\n"
+        "                          --eval-batch-size, --skip-bad and --data (the same data,\n"
+        "                          moved) may be given, and config.json logs each change. A run\n"
+        "                          stopped before its first checkpoint starts again from the\n"
+        "                          beginning with its settings\n"
         "\n"
         "Ctrl-C, SIGTERM or SIGHUP: the step finishes, a checkpoint is written and the resume\n"
         "command printed (exit 128 + the signal). Signals within 2 s of the first are the same\n"
@@ -204,7 +208,7 @@ static void on_progress(void *vctx, const crn_progress *p)
 
 /* The flags that may change when a run resumes (config.json logs each). */
 static const char *const RESUME_FLAGS[] = {"--resume", "--epochs", "--workers", "--batch-size", "--eval-batch-size",
-                                           "--data"};
+                                           "--data", "--skip-bad"};
 
 static int resume_flags_ok(const train_args *t)
 {
@@ -214,7 +218,7 @@ static int resume_flags_ok(const train_args *t)
         if (!ok) {
             fprintf(stderr,
                     "clresnet train: error: %s cannot be given with --resume: a resumed run keeps the settings of "
-                    "its config.json; only --epochs, --workers, --batch-size, --eval-batch-size and --data may "
+                    "its config.json; only --epochs, --workers, --batch-size, --eval-batch-size, --data and --skip-bad may "
                     "change\n", t->given[i]);
             return 2;
         }
@@ -274,6 +278,7 @@ static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings
         if (!strcmp(f, "--eval-batch-size"))
             add_int_change(ch, nch, "eval_batch_size", c->eval_batch_size, given.eval_batch_size),
                 c->eval_batch_size = given.eval_batch_size;
+        if (!strcmp(f, "--skip-bad") && !c->skip_bad) add_change(ch, nch, "skip_bad", "false", "true"), c->skip_bad = true;
     }
     if (t->data) {
         char *abs = realpath(t->data, NULL);
@@ -283,6 +288,15 @@ static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings
     }
     t->out = t->resume;
     c->resume = true;
+    snprintf(path, sizeof path, "%s/last.safetensors", t->resume);
+    if (access(path, F_OK) != 0) { /* nothing to resume from: the run starts again, as it was set up */
+        if (d->rank == 0)
+            fprintf(stderr, "clresnet: %s has no checkpoint yet (it stopped before its first one): starting it again "
+                            "from the beginning with its settings\n", t->resume);
+        c->resume = false;
+        c->overwrite = true;
+        *nch = 0;
+    }
     return 0;
 }
 
@@ -412,6 +426,41 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
     return 0;
 }
 
+/* Decodes every image before a run starts. Unreadable ones: without
+ * --skip-bad an error naming every one (nothing made yet); with it, listed
+ * and left out (c->bad_images, config.json). 0 or 1 (printed). */
+static int check_data(const cli_globals *g, crn_train_config *c, const crn_dataset *ds, crn_data_check *chk)
+{
+    crn_error err = {0};
+    size_t n = ds->count[0] + ds->count[1] + ds->count[2];
+    if (!g->quiet) {
+        fprintf(stderr, "clresnet: checking that the %zu images decode (--no-data-check skips it) ... ", n);
+        fflush(stderr);
+    }
+    double t0 = crn_now_s();
+    if (crn_data_check_run(ds, crn_transform_resize_target(&c->transform), c->workers, chk, &err) != CRN_OK) {
+        if (!g->quiet) fputc('\n', stderr);
+        return cli_error(&err);
+    }
+    if (!g->quiet) fprintf(stderr, "%zu unreadable, %.1f s\n", chk->nbad, crn_now_s() - t0);
+    if (chk->nbad == 0) return 0;
+    bool skip = c->skip_bad;
+    fprintf(stderr, "clresnet: %s%zu unreadable image%s:\n", skip ? "--skip-bad leaves out " : "error: ", chk->nbad,
+            chk->nbad == 1 ? "" : "s");
+    for (size_t i = 0; i < chk->nbad; i++) { /* the decoder's message names the file */
+        const crn_bad_image *b = &chk->bad[i];
+        if (strstr(b->reason, b->path)) fprintf(stderr, "  %s split: %s\n", crn_split_name(b->split), b->reason);
+        else fprintf(stderr, "  %s split: %s: %s\n", crn_split_name(b->split), b->path, b->reason);
+    }
+    if (!skip) {
+        fprintf(stderr, "fix or remove them, or add --skip-bad to train without them; nothing was started\n");
+        return 1;
+    }
+    c->bad_images = chk->bad;
+    c->nbad_images = chk->nbad;
+    return 0;
+}
+
 static int check_init_file(const char *path, crn_error *err)
 {
     crn_st_file f;
@@ -474,8 +523,6 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         /* a folder that cannot be made, or --init weights that cannot be
          * read, are found now, not after the device has started */
         if (c->init_path && check_init_file(c->init_path, &err) != CRN_OK) return train_failed(d, cli_error(&err));
-        if (d->rank == 0 && !t.print_config && crn_mkdirs(t.out, &err) != CRN_OK)
-            return train_failed(d, cli_error(&err));
     }
     c->out_dir = t.out;
     c->dist = d;
@@ -491,13 +538,25 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         crn_dataset_free(&ds);
         return rc;
     }
+    /* a fresh run: every image decoded once, the folder made, then the device */
+    crn_data_check chk = {0};
+    crn_error err = {0};
+    if (!c->resume && d->rank == 0) {
+        bool existed = access(t.out, F_OK) == 0;
+        if (crn_mkdirs(t.out, &err) != CRN_OK) rc = cli_error(&err);
+        if (rc == 0 && !t.no_data_check) rc = check_data(g, c, &ds, &chk);
+        if (rc != 0 && !existed) rmdir(t.out); /* nothing left behind (it is empty) */
+    }
     cli_device dev;
-    if (cli_open_device(g, false, &dev) != 0) {
+    if (rc == 0 && cli_open_device(g, false, &dev) != 0) rc = 1;
+    if (rc != 0) {
+        crn_data_check_free(&chk);
         crn_dataset_free(&ds);
-        return train_failed(d, 1);
+        return train_failed(d, rc);
     }
     rc = cli_train_run(g, d, c, t.out, &ds, &dev, t.pause);
     cli_close_device(&dev);
+    crn_data_check_free(&chk);
     crn_dataset_free(&ds);
     return rc;
 }

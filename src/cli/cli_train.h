@@ -18,6 +18,7 @@ typedef struct train_args {
     const char *resume, *out, *data;
     bool overwrite;
     bool print_config; /* --print-config */
+    bool no_data_check; /* --no-data-check */
     cli_test_pause pause;
     const char *given[128]; /* the flags given, in order, for --resume's check */
     int ngiven;

@@ -175,6 +175,27 @@ static int load_inputs(report *r, crn_error *err)
     return CRN_OK;
 }
 
+/* The images a --skip-bad run left out (config.json, from the data check). */
+static void skipped_note(report *r)
+{
+    json_t *sk = r->cfg ? json_object_get(r->cfg, "skipped_images") : NULL;
+    size_t n = json_is_array(sk) ? json_array_size(sk) : 0;
+    if (!n) return;
+    crn_sb *h = &r->h;
+    crn_sb_printf(h, "<p class=\"note\">%zu unreadable image%s left out of this run (--skip-bad):</p>\n<ul>\n", n,
+                  n == 1 ? " was" : "s were");
+    size_t i;
+    json_t *e;
+    json_array_foreach(sk, i, e) {
+        crn_sb_puts(h, "<li>");
+        crn_sb_xml(h, json_string_value(json_object_get(e, "split")) ? json_string_value(json_object_get(e, "split")) : "");
+        crn_sb_puts(h, ": ");
+        crn_sb_xml(h, json_string_value(json_object_get(e, "reason")) ? json_string_value(json_object_get(e, "reason")) : "");
+        crn_sb_puts(h, "</li>\n");
+    }
+    crn_sb_puts(h, "</ul>\n");
+}
+
 static void section_summary(report *r)
 {
     crn_sb *h = &r->h;
@@ -196,7 +217,9 @@ static void section_summary(report *r)
         json_t *ep = r->mjson ? json_object_get(r->mjson, "checkpoint_epoch") : NULL;
         if (json_is_integer(ep)) crn_sb_printf(h, " (written after epoch %lld)", (long long)json_integer_value(ep));
     }
-    crn_sb_puts(h, ".</p>\n<table>\n<tr><th></th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
+    crn_sb_puts(h, ".</p>\n");
+    skipped_note(r);
+    crn_sb_puts(h, "<table>\n<tr><th></th><th>precision</th><th>recall</th><th>F1</th></tr>\n");
     crn_sb_printf(h, "<tr><th>weighted (by support)</th><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td></tr>\n",
                   m->weighted[0], m->weighted[1], m->weighted[2]);
     crn_sb_printf(h, "<tr><th>macro</th><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td><td class=\"n\">%.4f</td></tr>\n",

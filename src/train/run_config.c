@@ -22,6 +22,25 @@ static json_t *changes_json(const crn_train_config *c, const char *previous, int
     return arr;
 }
 
+/* The unreadable images a --skip-bad run leaves out, found by the data
+ * check when it started (kept from the earlier config.json on resume). */
+static json_t *skipped_json(const crn_train_config *c, const char *previous)
+{
+    if (!c->nbad_images && previous) {
+        json_t *p = json_loads(previous, 0, NULL), *old = p ? json_object_get(p, "skipped_images") : NULL;
+        json_t *kept = json_is_array(old) ? json_incref(old) : NULL;
+        if (p) json_decref(p);
+        if (kept) return kept;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->nbad_images; i++) {
+        const crn_bad_image *b = &c->bad_images[i];
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "split", crn_split_name(b->split), "file", b->path,
+                                           "reason", b->reason));
+    }
+    return a;
+}
+
 char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size_t params, const char *previous,
                           int epoch, long long step)
 {
@@ -60,6 +79,7 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
     json_object_set_new(o, "workers", json_integer(c->workers));
     json_object_set_new(o, "eval_batch_size", json_integer(c->eval_batch_size));
     json_object_set_new(o, "skip_bad", json_boolean(c->skip_bad));
+    json_object_set_new(o, "skipped_images", skipped_json(c, previous));
     json_object_set_new(o, "optimizer", json_string(crn_optim_name(c->optim.kind)));
     json_object_set_new(o, "lr", json_real(c->optim.lr));
     json_object_set_new(o, "betas", json_pack("[ff]", c->optim.beta1, c->optim.beta2));

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clresnet/data/data_check.h"
 #include "clresnet/data/dataset.h"
 #include "clresnet/runtime/dist.h"
 #include "clresnet/data/loader.h"
@@ -40,6 +41,8 @@ typedef struct crn_train_config {
     int workers;                     /* 0: cores */
     bool shuffle;                    /* true */
     bool skip_bad;                   /* false */
+    const crn_bad_image *bad_images; /* with skip_bad: what the data check found (config.json lists them) */
+    size_t nbad_images;
     crn_plateau plateau;             /* factor, patience, threshold, cooldown, min_lr */
     int early_stop_patience;         /* 15 */
     double early_stop_threshold;     /* 1e-4 */
