@@ -30,7 +30,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: clresnet [--device N|gpu|cpu|NAME] [--no-kernel-cache] [--quiet|--verbose] COMMAND [options]\n"
-            "       clresnet COMMAND --help | --help | --version\n"
+            "       clresnet COMMAND --help | help [COMMAND] | --help | --version\n"
             "       mpirun -np K clresnet [--device ...] train ...   (data-parallel, K ranks)\n\n"
             "commands:\n");
     for (int i = 0; i < COMMAND_COUNT; i++) fprintf(out, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
@@ -80,6 +80,20 @@ static int run(cli_globals *g0, int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!strcmp(argv[i], "help")) { /* clresnet help [COMMAND] */
+        for (int c = 0; i + 1 < argc && c < COMMAND_COUNT; c++)
+            if (!strcmp(argv[i + 1], COMMANDS[c].name)) {
+                COMMANDS[c].help();
+                return 0;
+            }
+        if (i + 1 < argc) {
+            fprintf(stderr, "clresnet: error: no command '%s'\n\n", argv[i + 1]);
+            usage(stderr);
+            return 2;
+        }
+        usage(stdout);
+        return 0;
+    }
     for (int c = 0; c < COMMAND_COUNT; c++) {
         if (strcmp(argv[i], COMMANDS[c].name) != 0) continue;
         if (cli_wants_help(argc - i, argv + i)) {
@@ -102,7 +116,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "clresnet: error: %s\n", err.msg);
         return 1;
     }
-    cli_globals g = {.dist = &dist, .quiet = dist.rank != 0};
+    cli_globals g = {.prog = argc > 0 && argv[0][0] ? argv[0] : "clresnet", .dist = &dist, .quiet = dist.rank != 0};
     int rc = run(&g, argc, argv);
     crn_dist_finalize(&dist);
     return rc;

@@ -25,7 +25,7 @@ done
 check table 0 '^| resnet50/silu/width-0.25 | ' -- cat "$T/e1/compare.md"
 check table-baseline 0 '^| baseline/relu/width-0.25 | ' -- cat "$T/e1/compare.md"
 check again-nothing-to-do 0 "resnet50-relu is finished" -- $C --quiet experiment --out "$T/e1"
-check other-settings 2 "holds an experiment started with other settings" -- $C experiment --out "$T/e1" $SMALL --epochs 9
+check other-settings 2 "holds an experiment started with other settings" -- $C experiment --out "$T/e1" $SMALL --lr 0.1
 
 # stopped in its second run, continued with only --out: the same numbers
 $C experiment --out "$T/e2" $SMALL --test-pause resnet50-leaky:2 > "$T/e2.out" 2>&1 &
@@ -33,12 +33,18 @@ pid=$!
 wait_for_line "paused after step 2" "$T/e2.out" "$pid"
 kill -TERM "$pid"
 wait "$pid"; rc=$?
-if [ "$rc" -eq 143 ] && grep -q "continue it with: clresnet experiment --out $T/e2" "$T/e2.out"; then echo "ok   stopped"
+if [ "$rc" -eq 143 ] && grep -q "continue it with: $C experiment --out $T/e2" "$T/e2.out"; then echo "ok   stopped"
 else echo "FAIL stopped: exit $rc"; cat "$T/e2.out"; fail=1; fi
 if [ ! -e "$T/e2/resnet50-silu" ]; then echo "ok   later runs not started"; else echo "FAIL resnet50-silu started"; fail=1; fi
 check continued 0 "comparison: $T/e2/compare.md" -- $C --quiet experiment --out "$T/e2"
 for r in resnet50-relu resnet50-leaky resnet50-silu baseline-relu; do
     if cmp -s "$T/e1/$r/steps.csv" "$T/e2/$r/steps.csv"; then echo "ok   same losses $r"
     else echo "FAIL same losses $r"; diff "$T/e1/$r/steps.csv" "$T/e2/$r/steps.csv" | head -5; fail=1; fi
+done
+# a finished experiment trains further with --epochs alone: every run resumes to it, as train --resume --epochs
+check more-epochs 0 "comparison: $T/e1/compare.md" -- $C --quiet experiment --out "$T/e1" --epochs 4
+for r in resnet50-relu baseline-relu; do
+    check "more-epochs-$r" 0 '^4,' -- tail -1 "$T/e1/$r/log.csv"
+    check "more-epochs-logged-$r" 0 '"setting": "epochs"' -- cat "$T/e1/$r/config.json"
 done
 exit $fail

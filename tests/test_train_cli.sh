@@ -28,7 +28,7 @@ check resume-missing-dir 1 "$T/nowhere/config.json" -- $C train --resume "$T/now
 check missing-data 1 "$T/nodata" -- $C train $SMALL --data "$T/nodata" --out "$T/r0" --epochs 1
 
 # a tiny run: every file of the run folder
-check tiny-run 0 "run $T/r1: 1 epochs, 3 steps" -- $C train $SMALL --epochs 1 --out "$T/r1"
+check tiny-run 0 "run $T/r1: 1 epoch, 3 steps" -- $C train $SMALL --epochs 1 --out "$T/r1"
 for f in config.json log.csv log.jsonl steps.csv last.safetensors best.safetensors metrics.json report.html \
          splits.json predictions.csv; do
     if [ -s "$T/r1/$f" ]; then echo "ok   file $f"; else echo "FAIL file $f missing or empty"; fail=1; fi
@@ -68,16 +68,12 @@ check config-data-absolute 0 "\"data\": \"$DATA\"" -- cat "$T/r5/config.json"
 check resume-elsewhere 0 "2 epochs, 6 steps" -- sh -c "cd / && exec $C train --resume '$T/r5' --epochs 2"
 
 # Ctrl-C: the step finishes, a checkpoint is written, exit 130 with the resume command
-$C train $SMALL --epochs 40 --out "$T/r3" > "$T/r3.out" 2>&1 &
+$C train $SMALL --epochs 40 --test-pause-at-step 2 --out "$T/r3" > "$T/r3.out" 2>&1 &
 pid=$!
-i=0
-while [ "$i" -lt 600 ]; do
-    [ -f "$T/r3/steps.csv" ] && [ "$(wc -l < "$T/r3/steps.csv")" -ge 3 ] && break
-    sleep 0.05; i=$((i + 1))
-done
+wait_for_line "paused after step 2" "$T/r3.out" "$pid"
 kill -INT "$pid"
 wait "$pid"; rc=$?
-if [ "$rc" -eq 130 ] && grep -q "resume with: clresnet train --resume $T/r3" "$T/r3.out"; then
+if [ "$rc" -eq 130 ] && grep -q "resume with: $C train --resume $T/r3" "$T/r3.out"; then
     echo "ok   sigint"
     steps=$(($(wc -l < "$T/r3/steps.csv") - 1))
     epochs=$((steps / 3 + 2)) # the interrupted epoch and one more

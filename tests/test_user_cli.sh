@@ -17,9 +17,9 @@ no() { # NAME PATTERN FILE: the file must not hold the pattern
 }
 
 # --- a run folder is never written over
-check first-run 0 "run $T/r1: 1 epochs" -- $C --quiet train $SMALL --epochs 1 --out "$T/r1"
+check first-run 0 "run $T/r1: 1 epoch," -- $C --quiet train $SMALL --epochs 1 --out "$T/r1"
 before=$(md5 "$T/r1/last.safetensors")
-check out-holds-run 1 "already holds a run (config.json): resume it with .clresnet train --resume $T/r1., choose another --out, or add --overwrite" -- \
+check out-holds-run 1 "already holds a finished run (metrics.json): train it further with .$C train --resume $T/r1 --epochs N., choose another --out, or add --overwrite" -- \
     $C train $SMALL --epochs 1 --out "$T/r1"
 if [ "$(md5 "$T/r1/last.safetensors")" = "$before" ]; then echo "ok   checkpoint-untouched"
 else echo "FAIL checkpoint-untouched: last.safetensors changed"; fail=1; fi
@@ -32,7 +32,7 @@ check resume-other-flag 2 "error: --lr cannot be given with --resume" -- $C trai
 check resume-other-flag-model 2 "error: --model cannot be given with --resume" -- $C train --resume "$T/r1" --model resnet50
 check resume-out 2 "error: --out cannot be given with --resume" -- $C train --resume "$T/r1" --out "$T/x"
 mfile=$(md5 "$T/r1/metrics.json")
-check finished 0 "run $T/r1 is finished (it trained all its epochs): 1 epochs, 3 steps; nothing to do" -- \
+check finished 0 "run $T/r1 is finished (it trained all its epochs): 1 epoch, 3 steps; nothing to do" -- \
     $C --quiet train --resume "$T/r1"
 if [ "$(md5 "$T/r1/metrics.json")" = "$mfile" ]; then echo "ok   finished-not-retested"
 else echo "FAIL finished-not-retested: metrics.json rewritten"; fail=1; fi
@@ -60,7 +60,7 @@ stop_run() { # SIGNAL DIR: start a long run paused after step 2, signal it; prin
 }
 rc=$(stop_run TERM "$T/term")
 if [ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM after step" "$T/term.out" &&
-    grep -q "resume with: clresnet train --resume $T/term" "$T/term.out"; then
+    grep -q "resume with: $C train --resume $T/term" "$T/term.out"; then
     echo "ok   sigterm"
 else echo "FAIL sigterm: exit $rc, want 143 and the resume command"; cat "$T/term.out"; fail=1; fi
 # the resumed run keeps --epochs 3 (no flag given)
@@ -115,13 +115,24 @@ check skip-report 0 "2 unreadable images were left out of this run" -- cat "$T/b
 # found mid-run (no check at the start): the folder has no checkpoint; --resume starts it again, --skip-bad allowed
 check midrun-bad 1 "corrupt JPEG" -- $C train $BAD --no-data-check --out "$T/bm"
 check midrun-resume-hint 1 "already holds a run (config.json): resume it" -- $C train $BAD --out "$T/bm"
-check midrun-resume-skip 0 "run $T/bm: 1 epochs" -- $C train --resume "$T/bm" --skip-bad
+check midrun-resume-skip 0 "run $T/bm: 1 epoch," -- $C train --resume "$T/bm" --skip-bad
 check midrun-resume-logged 0 '"skipped_images": \[$' -- cat "$T/bm/config.json"
 
 # --- evaluate and predict take a run folder; anything else is one clear line
+m0=$(md5 "$T/r1/metrics.json"); r0=$(md5 "$T/r1/report.html")
 check evaluate-run-folder 0 "$T/r1/best.safetensors on the test split" -- $C --quiet evaluate "$T/r1"
+check evaluate-subfolder 0 '"split": "test"' -- cat "$T/r1/eval-test/metrics.json"
+mkdir -p "$T/other" && cp -r "$DATA"/* "$T/other/"
+check evaluate-other-data 0 "on the test split of $T/other" -- $C --quiet evaluate "$T/r1" --data "$T/other"
+check evaluate-other-folder 0 '"split": "test"' -- cat "$T/r1/eval-test-other/metrics.json"
+check evaluate-not-into-run 2 "is the folder of $T/r1/best.safetensors, whose metrics.json and report are the run's own" -- \
+    $C --quiet evaluate "$T/r1" --out "$T/r1"
+if [ "$(md5 "$T/r1/metrics.json")" = "$m0" ] && [ "$(md5 "$T/r1/report.html")" = "$r0" ]; then
+    echo "ok   evaluate-keeps-run-results"
+else echo "FAIL evaluate-keeps-run-results: the run's metrics.json or report.html changed"; fail=1; fi
 check evaluate-val 0 "on the val split" -- $C --quiet evaluate "$T/r1" --split val
 check eval-val-named 0 "<h1>clresnet run report: baseline/relu/width-0.25, val split</h1>" -- cat "$T/r1/eval-val/report.html"
+check eval-val-curves-link 0 "training curves are in <a href=\"../report.html\">" -- cat "$T/r1/eval-val/report.html"
 check predict-run-folder 0 "1. class" -- $C --quiet predict "$T/r1" "$DATA/test/alpha/alpha_00.jpg"
 mkdir -p "$T/notarun"
 check evaluate-not-a-run 1 "$T/notarun is a folder without best.safetensors" -- $C --quiet evaluate "$T/notarun"
@@ -161,6 +172,23 @@ cp "$C" "$T/lonely/clresnet"
 check no-sample-data 1 "no --data given and no sample data found" -- env -u CLRESNET_DATA "$T/lonely/clresnet" train --out "$T/lr"
 check clresnet-data-env 0 "data $DATA" -- env CLRESNET_DATA="$DATA" "$T/lonely/clresnet" train --model baseline \
     --width 0.25 --image-size 32 --batch-size 8 --no-augment --max-steps 1 --epochs 1 --out "$T/env-run"
+
+# --- small things: help as a command, "did you mean", numbers as written, values used, the program's own name
+check help-command 0 "usage: clresnet \[--device N\] train" -- $C help train
+check help-command-bare 0 "^commands:" -- $C help
+check did-you-mean 2 "unknown option '--epoch'; did you mean --epochs?" -- $C train --epoch 3
+check config-decimal 0 '"grayscale": 0.1,' -- cat "$T/r1/config.json"
+check config-workers-used 0 '"workers": [1-9]' -- cat "$T/r1/config.json"
+check config-eval-batch-used 0 '"eval_batch_size": 8,' -- cat "$T/r1/config.json"
+check finished-run-hint 1 "holds a finished run (metrics.json): train it further with .$T/moved/clresnet train --resume $T/r1 --epochs N" -- \
+    "$T/moved/clresnet" train $SMALL --out "$T/r1"
+
+# compare writes no files unless asked (never into the folder it is run from)
+mkdir -p "$T/cwd"
+check compare-stdout 0 "^| baseline/relu/width-0.25" -- sh -c "cd '$T/cwd' && $C compare '$T/r1' '$T/term'"
+if [ -z "$(ls "$T/cwd")" ]; then echo "ok   compare-no-files"; else echo "FAIL compare-no-files: $(ls "$T/cwd")"; fail=1; fi
+check compare-out 0 "wrote $T/cmp/compare.csv" -- $C compare "$T/r1" "$T/term" --out "$T/cmp"
+check report-missing 1 "^clresnet: error: $T/nope: No such file or directory" -- $C report "$T/nope"
 
 # --- progress without a terminal: a line at least every CLRESNET_PROGRESS_SECONDS (30 by default)
 CLRESNET_PROGRESS_SECONDS=0 $C train $SMALL --epochs 2 --out "$T/prog" > "$T/prog.out" 2>&1

@@ -5,11 +5,14 @@
 
 #include <stdbool.h>
 
+#include "clresnet/data/dataset.h"
 #include "clresnet/runtime/dist.h"
+#include "clresnet/nn/model.h"
 #include "clresnet/ops/ops.h"
 #include "clresnet/runtime/runtime.h"
 
 typedef struct cli_globals {
+    const char *prog;       /* argv[0], as the user ran it, for the commands we suggest */
     const char *device;     /* --device N|gpu|cpu, NULL for the default choice */
     bool no_kernel_cache;   /* --no-kernel-cache */
     bool quiet;             /* --quiet */
@@ -59,6 +62,10 @@ int cli_error(const crn_error *err);
  * clresnet --device 0 train ...") and returns 2; else returns 0. */
 int cli_misplaced_global(const char *command, const char *option);
 
+/* The flag named in help closest to an unknown one (at most two edits:
+ * --epoch -> --epochs) into out; false when none is that close. */
+bool cli_suggest_flag(const char *help, const char *given, char *out, size_t size);
+
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 
@@ -74,6 +81,12 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv);
 void help_evaluate(void);
 int cmd_predict(const cli_globals *g, int argc, char **argv);
 void help_predict(void);
+/* Shared by evaluate and predict (cli_eval.c): the data root and split mode
+ * a run's config.json names ("" when it names none), and the model of a
+ * checkpoint on the device opened here (0, or 1 after printing the error). */
+void run_data(const char *config_json, char *root, size_t n, crn_split_mode *mode);
+int load_model(const cli_globals *g, const char *ckpt, const crn_model_config *mc, int batch, cli_device *dev,
+               crn_model **m);
 int cmd_report(const cli_globals *g, int argc, char **argv);
 void help_report(void);
 int cmd_compare(const cli_globals *g, int argc, char **argv);

@@ -78,3 +78,44 @@ int cli_sample_data(char *buf, size_t size, crn_error *err)
              "set CLRESNET_DATA", tried[0] ? tried : "the program's folder", CLRESNET_INSTALL_DATA_DIR);
     return 1;
 }
+
+/* Edit distance of a and b (both short), for "did you mean". */
+static int distance(const char *a, const char *b)
+{
+    size_t m = strlen(a), n = strlen(b);
+    if (m > 40 || n > 40) return 99;
+    int row[41];
+    for (size_t j = 0; j <= n; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= m; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[n];
+}
+
+bool cli_suggest_flag(const char *help, const char *given, char *out, size_t size)
+{
+    int best = 3; /* at most two edits away */
+    out[0] = '\0';
+    for (const char *p = strstr(help, "--"); p; p = strstr(p + 2, "--")) {
+        size_t n = 2;
+        while (p[n] == '-' || (p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9')) n++;
+        char flag[48];
+        if (n < 4 || n >= sizeof flag) continue;
+        memcpy(flag, p, n);
+        flag[n] = '\0';
+        int d = distance(given, flag);
+        if (d < best) {
+            best = d;
+            snprintf(out, size, "%s", flag);
+        }
+    }
+    return out[0] != '\0';
+}

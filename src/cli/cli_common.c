@@ -41,7 +41,12 @@ int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
     if (d && d->size > 1) fprintf(stderr, "clresnet: rank %d of %d on %s: %s\n", d->rank, d->size, d->host, why);
     else if (!g->quiet) fprintf(stderr, "clresnet: %s\n", why);
     crn_runtime_options opt = {.profiling = profiling, .no_kernel_cache = g->no_kernel_cache};
+    if (!g->quiet) { /* the first run on a device compiles every kernel: seconds to minutes */
+        fprintf(stderr, "clresnet: getting the kernels ready (built on the first run on a device, then cached) ... ");
+        fflush(stderr);
+    }
     int rc = crn_runtime_create(&dev->rt, &list.devices[index], &opt, &err);
+    if (!g->quiet && rc != CRN_OK) fputc('\n', stderr);
     crn_devices_free(&list);
     crn_ops_options oo = cli_ops_options();
     if (rc == CRN_OK) rc = crn_ops_create_opts(dev->rt, &oo, &dev->ops, &err);
@@ -51,8 +56,9 @@ int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
     }
     if (!g->quiet) {
         crn_build_stats bs = crn_runtime_build_stats(dev->rt);
-        fprintf(stderr, "clresnet: kernels ready in %.2f s (%d built, %d from cache)\n", bs.seconds, bs.cache_builds,
-                bs.cache_hits);
+        fprintf(stderr, "%.2f s (%d built, %d from cache)%s\n", bs.seconds, bs.cache_builds, bs.cache_hits,
+                bs.cache_builds ? "; some drivers finish compiling at the first launches, so the first steps "
+                                  "are slower" : "");
     }
     if (g->verbose) {
         const char *log = crn_runtime_build_log(dev->rt);

@@ -1,5 +1,6 @@
-/* `clresnet evaluate`, `predict`, `report` and `compare`: the seed report's
+/* `clresnet evaluate`, `report` and `compare`: the seed report's
  * results from checkpoints and run folders. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +21,10 @@ void help_evaluate(void)
            "                                     [--out DIR] [--batch-size B] [--workers N]\n\n"
            "Evaluates a run folder (its best.safetensors) or a checkpoint on a split and\n"
            "writes metrics.json, per_class.csv, confusion.csv, predictions.csv and report.html.\n"
-           "The data and split mode default to the run's; the folder defaults to the\n"
-           "checkpoint's folder for the test split, else its eval-SPLIT subfolder.\n");
-}
-
-void help_predict(void)
-{
-    printf("usage: clresnet [--device N] predict RUN|CHECKPOINT IMAGE... [--top K]\n\n"
-           "Classifies JPEG or PNG images (resize and center crop as in evaluation) with a run\n"
-           "folder's best.safetensors or a checkpoint, and prints the\n"
-           "top K (default 5) classes with names and probabilities.\n");
+           "The data and split mode default to the run's. It writes into --out DIR, else into\n"
+           "a subfolder of the checkpoint's folder: eval-SPLIT, or eval-SPLIT-NAME for other\n"
+           "data (NAME: that data's folder). The run's own metrics.json and report (the test\n"
+           "made when training ended) are never changed.\n");
 }
 
 void help_report(void)
@@ -42,11 +37,12 @@ void help_compare(void)
 {
     printf("usage: clresnet compare RUN... [--out DIR]\n\n"
            "The report's tables across runs: a Markdown table on stdout, compare.csv and\n"
-           "compare.html (overlaid curves, per-class F1 side by side) in DIR (default .).\n");
+           "with --out DIR, compare.csv and compare.html (overlaid curves, per-class F1 side by\n"
+           "side) in DIR.\n");
 }
 
 /* The data root and split mode a checkpoint was trained with. */
-static void run_data(const char *config_json, char *root, size_t n, crn_split_mode *mode)
+void run_data(const char *config_json, char *root, size_t n, crn_split_mode *mode)
 {
     root[0] = '\0';
     *mode = CRN_SPLITS_SEED;
@@ -62,7 +58,7 @@ static void run_data(const char *config_json, char *root, size_t n, crn_split_mo
 
 /* The model a checkpoint holds, on the device (opened here, after every
  * check that needs no device has passed). */
-static int load_model(const cli_globals *g, const char *ckpt, const crn_model_config *mc, int batch, cli_device *dev,
+int load_model(const cli_globals *g, const char *ckpt, const crn_model_config *mc, int batch, cli_device *dev,
                       crn_model **m)
 {
     crn_error err = {0};
@@ -127,19 +123,40 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
 
 /* The folder evaluation writes to: the checkpoint's run folder for the test
  * split, its eval-SPLIT subfolder for another. */
-static void eval_out_dir(const eval_args *a, const char *ckpt, char *out, size_t size)
+/* Where evaluate writes: --out, else a subfolder of the checkpoint's folder
+ * named after the split and, for other data than the run's, that data's
+ * folder (RUN/eval-test, RUN/eval-val-flowers128): never the run folder
+ * itself, whose metrics are the training-time test. */
+static int eval_out_dir(const eval_args *a, const char *ckpt, const char *run_root, char *out, size_t size)
 {
-    if (a->out) {
-        snprintf(out, size, "%s", a->out);
-        return;
-    }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", ckpt);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
     else snprintf(dir, sizeof dir, ".");
-    if (a->split == CRN_SPLIT_TEST) snprintf(out, size, "%s", dir);
-    else snprintf(out, size, "%s/eval-%s", dir, crn_split_name(a->split));
+    if (a->out) {
+        char *x = realpath(a->out, NULL), *y = realpath(dir, NULL);
+        bool same = x && y && !strcmp(x, y);
+        free(x), free(y);
+        if (same) {
+            fprintf(stderr, "clresnet evaluate: error: --out %s is the folder of %s, whose metrics.json and report "
+                            "are the run's own: choose another folder\n", a->out, ckpt);
+            return 2;
+        }
+        snprintf(out, size, "%s", a->out);
+        return 0;
+    }
+    char other[200] = "";
+    if (a->data) { /* other data than the run's: named after its folder */
+        char *x = realpath(a->data, NULL), *y = run_root[0] ? realpath(run_root, NULL) : NULL;
+        if (!x || !y || strcmp(x, y)) {
+            const char *base = strrchr(x ? x : a->data, '/');
+            snprintf(other, sizeof other, "-%s", base && base[1] ? base + 1 : (x ? x : a->data));
+        }
+        free(x), free(y);
+    }
+    snprintf(out, size, "%s/eval-%s%s", dir, crn_split_name(a->split), other);
+    return 0;
 }
 
 /* A folder of its own gets the run's config.json, so that its report and
@@ -178,6 +195,8 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     int rc = crn_checkpoint_resolve(a.ckpt, ckpt, sizeof ckpt, &err);
     if (rc == CRN_OK) rc = crn_checkpoint_read_config(ckpt, &mc, &run_config, &err);
     run_data(run_config, root, sizeof root, &mode);
+    char run_root[4096];
+    snprintf(run_root, sizeof run_root, "%s", root);
     if (a.data) snprintf(root, sizeof root, "%s", a.data);
     crn_dataset_options dopt;
     crn_dataset_options_default(&dopt);
@@ -187,7 +206,11 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
                      : crn_fail(&err, CRN_EINVAL, "%s does not say which data it was trained on: give --data", ckpt);
     if (rc == CRN_OK && ds.num_classes != mc.classes)
         rc = crn_fail(&err, CRN_EINVAL, "%s has %d classes but %s has %d", ckpt, mc.classes, root, ds.num_classes);
-    eval_out_dir(&a, ckpt, out, sizeof out);
+    if (rc == CRN_OK && eval_out_dir(&a, ckpt, run_root, out, sizeof out) != 0) {
+        free(run_config);
+        crn_dataset_free(&ds);
+        return 2;
+    }
     if (rc == CRN_OK) rc = crn_mkdirs(out, &err);
     if (rc == CRN_OK) rc = keep_run_config(out, run_config, &err);
     free(run_config);
@@ -232,107 +255,6 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     return rc == CRN_OK ? 0 : cli_error(&err);
 }
 
-/* Every image decoded and transformed as in evaluation, before any device
- * work, so that a bad file is the first thing reported. */
-static int load_images(const crn_model_config *mc, const char **imgs, int nimg, float **x, crn_error *err)
-{
-    crn_transform_config tc;
-    crn_transform_config_default(&tc);
-    tc.image_size = mc->image_size;
-    tc.augment = 0;
-    crn_transform_scratch scratch;
-    memset(&scratch, 0, sizeof scratch);
-    size_t per = 3 * (size_t)mc->image_size * mc->image_size;
-    *x = malloc((size_t)nimg * per * sizeof **x);
-    int rc = *x ? CRN_OK : crn_fail(err, CRN_ENOMEM, "out of host memory");
-    for (int i = 0; rc == CRN_OK && i < nimg; i++) rc = crn_transform_file(&tc, imgs[i], 0, 0, 0, &scratch, *x + i * per, err);
-    crn_transform_scratch_free(&scratch);
-    return rc;
-}
-
-static int parse_predict_args(int argc, char **argv, const char **ckpt, const char **imgs, int *nimg, int *top)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--top") && i + 1 < argc) {
-            if ((*top = atoi(argv[++i])) < 1) {
-                fprintf(stderr, "clresnet predict: error: --top '%s': want a positive integer\n", argv[i]);
-                return 2;
-            }
-        } else if (argv[i][0] == '-') {
-            if (cli_misplaced_global("predict", argv[i])) return 2;
-            fprintf(stderr, "clresnet predict: error: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else if (!*ckpt) *ckpt = argv[i];
-        else imgs[(*nimg)++] = argv[i];
-    }
-    if (!*ckpt || *nimg == 0) {
-        fprintf(stderr, "clresnet predict: error: give a checkpoint or run folder and at least one image\n");
-        return 2;
-    }
-    return 0;
-}
-
-int cmd_predict(const cli_globals *g, int argc, char **argv)
-{
-    const char *arg = NULL;
-    int top = 5, nimg = 0;
-    const char **imgs = calloc((size_t)argc, sizeof *imgs);
-    if (!imgs) return 1;
-    int prc = parse_predict_args(argc, argv, &arg, imgs, &nimg, &top);
-    if (prc) {
-        free(imgs);
-        return prc;
-    }
-    crn_error err = {0};
-    char ckpt[4200];
-    crn_model_config mc;
-    char *run_config = NULL;
-    float *x = NULL;
-    int rc = crn_checkpoint_resolve(arg, ckpt, sizeof ckpt, &err);
-    if (rc == CRN_OK) rc = crn_checkpoint_read_config(ckpt, &mc, &run_config, &err);
-    if (rc == CRN_OK) rc = load_images(&mc, imgs, nimg, &x, &err);
-    /* class names from the run's dataset when it is still there */
-    char root[4096];
-    crn_split_mode mode;
-    run_data(run_config, root, sizeof root, &mode);
-    free(run_config);
-    crn_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    crn_dataset_options dopt;
-    crn_dataset_options_default(&dopt);
-    bool named = rc == CRN_OK && root[0] && crn_dataset_open(&ds, root, &dopt, NULL) == CRN_OK &&
-                 ds.num_classes == mc.classes;
-    cli_device dev = {0};
-    crn_model *m = NULL;
-    if (rc != CRN_OK || load_model(g, ckpt, &mc, 1, &dev, &m) != 0) {
-        free(x), free(imgs);
-        crn_dataset_free(&ds);
-        return rc != CRN_OK ? cli_error(&err) : 1;
-    }
-    size_t per = 3 * (size_t)mc.image_size * mc.image_size;
-    float *logits = malloc((size_t)mc.classes * sizeof *logits);
-    int *cls = malloc((size_t)top * sizeof *cls);
-    double *prob = malloc((size_t)top * sizeof *prob);
-    rc = (!logits || !cls || !prob) ? crn_fail(&err, CRN_ENOMEM, "out of host memory") : CRN_OK;
-    for (int i = 0; rc == CRN_OK && i < nimg; i++) {
-        rc = crn_model_forward(m, x + i * per, 1, false, &err);
-        if (rc == CRN_OK) rc = crn_model_read_logits(m, 1, logits, &err);
-        if (rc != CRN_OK) break;
-        int k = crn_topk_softmax(logits, mc.classes, top, cls, prob);
-        printf("%s\n", imgs[i]);
-        for (int j = 0; j < k; j++) {
-            char buf[32];
-            const char *name = named ? crn_dataset_class_name(&ds, cls[j], buf, sizeof buf) : NULL;
-            printf("  %d. class %3d %-28s %.4f\n", j + 1, cls[j] + 1, name ? name : "", prob[j]);
-        }
-    }
-    free(x), free(logits), free(cls), free(prob), free(imgs);
-    crn_dataset_free(&ds);
-    crn_model_destroy(m);
-    cli_close_device(&dev);
-    return rc == CRN_OK ? 0 : cli_error(&err);
-}
-
 int cmd_report(const cli_globals *g, int argc, char **argv)
 {
     (void)g;
@@ -349,8 +271,7 @@ int cmd_report(const cli_globals *g, int argc, char **argv)
 
 int cmd_compare(const cli_globals *g, int argc, char **argv)
 {
-    (void)g;
-    const char *out = ".";
+    const char *out = NULL; /* no files unless asked: never into whatever folder it is run from */
     const char **runs = calloc((size_t)argc, sizeof *runs);
     int n = 0;
     if (!runs) return 1;
@@ -369,10 +290,10 @@ int cmd_compare(const cli_globals *g, int argc, char **argv)
         return 2;
     }
     crn_error err = {0};
-    int rc = crn_mkdirs(out, &err);
-    if (rc == CRN_OK) rc = crn_compare_write(runs, n, stdout, out, &err);
+    int rc = crn_compare_write(runs, n, stdout, out, &err);
     free(runs);
     if (rc != CRN_OK) return cli_error(&err);
-    fprintf(stderr, "clresnet: wrote %s/compare.csv and %s/compare.html\n", out, out);
+    if (out) fprintf(stderr, "clresnet: wrote %s/compare.csv and %s/compare.html\n", out, out);
+    else if (!g->quiet) fprintf(stderr, "clresnet: --out DIR also writes compare.csv and compare.html there\n");
     return 0;
 }

@@ -51,6 +51,8 @@ typedef struct plan {
     int saved_from;      /* argv[saved_from..] were read back from experiment.json (owned); 0: none */
     plan_run runs[MAX_RUNS];
     int nruns;
+    const char *prog;    /* the program as run, for the commands we suggest */
+    bool more_epochs;    /* continued with another --epochs: each run resumes to it */
     char pause_run[32];  /* --test-pause RUN:STEP (tests): that run pauses after that step */
     cli_test_pause pause;
 } plan;
@@ -144,12 +146,18 @@ static int load_saved(plan *p, char **saved)
         fprintf(stderr, "clresnet experiment: error: %s is not an experiment's settings\n", path);
         return 1;
     }
+    /* --out DIR --epochs N alone: the saved options, every run resumed to N epochs */
+    const char *more = NULL;
+    if (p->argc == 3 && !strcmp(p->argv[1], "--epochs") && !p->plain50 && !p->nfa) {
+        more = p->argv[2];
+        p->argc = 1;
+    }
     if (p->argc == 1 && !p->plain50 && !p->nfa) {
         p->plain50 = json_is_true(json_object_get(o, "plain50"));
         p->nfa = json_is_true(json_object_get(o, "no_final_act_runs"));
         size_t i, nargs = json_array_size(args);
         json_t *v;
-        char **grown = realloc(p->argv, (nargs + 2) * sizeof *grown);
+        char **grown = realloc(p->argv, (nargs + 4) * sizeof *grown);
         if (!grown) {
             json_decref(o);
             return 1;
@@ -157,17 +165,23 @@ static int load_saved(plan *p, char **saved)
         p->argv = grown;
         p->saved_from = p->argc;
         json_array_foreach(args, i, v) p->argv[p->argc++] = strdup(json_string_value(v) ? json_string_value(v) : "");
+        if (more) { /* the last --epochs counts */
+            p->argv[p->argc++] = strdup("--epochs");
+            p->argv[p->argc++] = strdup(more);
+            p->more_epochs = true;
+        }
         json_decref(o);
         return 0;
     }
-    json_decref(o);
     make_runs(p);
     char *now = plan_json(p);
     bool same = now && !strcmp(now, *saved);
     free(now);
+    json_decref(o);
     if (!same) {
         fprintf(stderr, "clresnet experiment: error: %s holds an experiment started with other settings "
-                        "(experiment.json); continue it with: clresnet experiment --out %s\n", p->out, p->out);
+                        "(experiment.json); continue it with: %s experiment --out %s (add --epochs N alone to train "
+                        "every run to N epochs)\n", p->out, p->prog, p->out);
         return 2;
     }
     return 0;
@@ -178,6 +192,7 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
 {
     const crn_dist *d = crn_dist_single();
     char out[4200], path[4400];
+    crn_setting_change ch; /* a changed --epochs, logged in the run's config.json */
     snprintf(out, sizeof out, "%s/%s", p->out, r->name);
     train_args t;
     memset(&t, 0, sizeof t);
@@ -198,6 +213,7 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
         char *text = NULL;
         size_t n = 0;
         crn_error err = {0};
+        int epochs = c->epochs;
         crn_train_config_default(c);
         if (crn_read_file(path, &text, &n, &err) != CRN_OK || crn_run_config_parse(text, path, c, &strs, &err) != CRN_OK) {
             free(text);
@@ -205,6 +221,14 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
         }
         free(text);
         c->resume = true;
+        if (p->more_epochs && epochs != c->epochs) { /* as train --resume --epochs: logged in config.json */
+            snprintf(ch.setting, sizeof ch.setting, "epochs");
+            snprintf(ch.from, sizeof ch.from, "%d", c->epochs);
+            snprintf(ch.to, sizeof ch.to, "%d", epochs);
+            c->changes = &ch;
+            c->nchanges = 1;
+            c->epochs = epochs;
+        }
         snprintf(path, sizeof path, "%s/metrics.json", out);
         c->test_if_done = access(path, F_OK) != 0;
     }
@@ -264,6 +288,7 @@ int cmd_experiment(const cli_globals *g, int argc, char **argv)
     plan p;
     memset(&p, 0, sizeof p);
     char *saved = NULL;
+    p.prog = g->prog;
     int rc = parse_plan(argc, argv, &p);
     if (rc == 0) rc = load_saved(&p, &saved);
     crn_dataset ds;
@@ -282,7 +307,7 @@ int cmd_experiment(const cli_globals *g, int argc, char **argv)
     if (rc == 0 && cli_open_device(g, false, &dev) != 0) rc = 1;
     for (int i = 0; rc == 0 && i < p.nruns; i++) rc = run_one(g, &p, &p.runs[i], &ds, &dev);
     if (rc > 128)
-        fprintf(stderr, "clresnet experiment: stopped; continue it with: clresnet experiment --out %s\n", p.out);
+        fprintf(stderr, "clresnet experiment: stopped; continue it with: %s experiment --out %s\n", g->prog, p.out);
     if (dev.rt) cli_close_device(&dev);
     if (rc == 0) rc = compare_all(&p);
     crn_dataset_free(&ds);

@@ -22,9 +22,8 @@
 #include "clresnet/train/train.h"
 
 
-void help_train(void)
-{
-    printf(
+/* Also the list of train's flags that suggestions are drawn from. */
+const char HELP_TRAIN[] =
         "usage: clresnet [--device N] train [options]\n\n"
         "Trains a model with the seed report's protocol: NAdam, ReduceLROnPlateau on the\n"
         "validation loss, early stopping, best weights for the final test.\n\n"
@@ -80,8 +79,9 @@ void help_train(void)
         "data-parallel (MPI): mpirun -np K clresnet [--device D] train ...  runs K ranks, each on\n"
         "its own device (local rank r: the host's r-th GPU, else the CPU device; --device a,b,..\n"
         "gives local rank r the r-th entry). --batch-size is per rank; the global batch is K times\n"
-        "it. Rank 0 writes the run folder. A run resumes with any number of ranks.\n");
-}
+        "it. Rank 0 writes the run folder. A run resumes with any number of ranks.\n";
+
+void help_train(void) { fputs(HELP_TRAIN, stdout); }
 
 static volatile sig_atomic_t g_stop; /* the signal that asked to stop, 0 none */
 static struct timespec g_stop_at;     /* when it came (CLOCK_MONOTONIC) */
@@ -119,6 +119,7 @@ typedef struct progress_ctx {
     double last_print;
     double interval; /* seconds between lines without a terminal: 30, or $CLRESNET_PROGRESS_SECONDS */
     cli_test_pause pause;
+    bool shown_first;        /* the first training step's line was printed */
 } progress_ctx;
 
 /* --test-pause-at-step N[:K]: a state the tests wait for instead of a
@@ -188,7 +189,11 @@ static void on_progress(void *vctx, const crn_progress *p)
         c->last_print = t;
         return;
     }
-    if (c->tty ? t - c->last_print < 0.2 && p->batch != p->batches : t - c->last_print < c->interval) return;
+    /* the first step is always shown: it can take long (kernels compiled at first launch) */
+    bool first = !c->shown_first && p->phase == CRN_PHASE_TRAIN;
+    if (!first && (c->tty ? t - c->last_print < 0.2 && p->batch != p->batches : t - c->last_print < c->interval))
+        return;
+    c->shown_first |= first;
     c->last_print = t;
     static const char *names[] = {"train", "val", "test"};
     char eta[32], run[48] = "";
@@ -273,8 +278,13 @@ static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings
         const char *f = t->given[i];
         if (!strcmp(f, "--epochs")) add_int_change(ch, nch, "epochs", c->epochs, given.epochs), c->epochs = given.epochs;
         if (!strcmp(f, "--workers")) add_int_change(ch, nch, "workers", c->workers, given.workers), c->workers = given.workers;
-        if (!strcmp(f, "--batch-size"))
+        if (!strcmp(f, "--batch-size")) {
+            /* an evaluation batch that was the batch size (config.json records the value used) follows it */
+            bool eval_given = false;
+            for (int k = 0; k < t->ngiven; k++) eval_given |= !strcmp(t->given[k], "--eval-batch-size");
+            if (!eval_given && c->eval_batch_size == c->batch_size) c->eval_batch_size = 0;
             add_int_change(ch, nch, "batch_size", c->batch_size, given.batch_size), c->batch_size = given.batch_size;
+        }
         if (!strcmp(f, "--eval-batch-size"))
             add_int_change(ch, nch, "eval_batch_size", c->eval_batch_size, given.eval_batch_size),
                 c->eval_batch_size = given.eval_batch_size;
@@ -342,7 +352,8 @@ static void announce(const crn_dist *d, const crn_train_config *c, const char *o
 static void print_summary(const crn_dist *d, const char *out, const crn_train_result *res, const crn_metrics *met,
                           const char *report)
 {
-    printf("run %s: %d epochs, %lld steps%s, %.1f training images/s\n", out, res->epochs_run, res->steps,
+    printf("run %s: %d epoch%s, %lld steps%s, %.1f training images/s\n", out, res->epochs_run,
+           res->epochs_run == 1 ? "" : "s", res->steps,
            res->early_stopped ? " (early stop)" : res->max_steps_reached ? " (--max-steps)" : "",
            res->train_images_per_s);
     if (d->size > 1)
@@ -361,15 +372,15 @@ static void print_nothing_to_do(const char *out, const crn_train_config *c, cons
                       : c->max_steps > 0 && res->steps >= c->max_steps ? "it took its --max-steps"
                       : res->epochs_run > c->epochs ? "it trained more epochs than --epochs"
                                                     : "it trained all its epochs";
-    printf("run %s is finished (%s): %d epochs, %lld steps; nothing to do. Report: %s/report.html\n", out, why,
-           res->epochs_run, res->steps, out);
+    printf("run %s is finished (%s): %d epoch%s, %lld steps; nothing to do. Report: %s/report.html\n", out, why,
+           res->epochs_run, res->epochs_run == 1 ? "" : "s", res->steps, out);
 }
 
-static void install_stop_handlers(const char *out)
+static void install_stop_handlers(const char *prog, const char *out)
 {
     snprintf(g_forced_msg, sizeof g_forced_msg,
              "\nclresnet: stopped at once by a second stop signal, without a checkpoint of the steps since the last "
-             "one; resume from that one with: clresnet train --resume %s\n", out);
+             "one; resume from that one with: %s train --resume %s\n", prog, out);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -387,7 +398,7 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
     snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", di->name, di->platform_name, di->driver_version);
     c->device_desc = device_desc;
     if (!quiet) announce(d, c, out);
-    install_stop_handlers(out);
+    install_stop_handlers(g->prog, out);
     const char *iv = getenv("CLRESNET_PROGRESS_SECONDS");
     progress_ctx pc = {.tty = isatty(2), .quiet = quiet, .last_print = crn_now_s(), .interval = iv ? atof(iv) : 30,
                        .pause = pause};
@@ -407,9 +418,9 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
     crn_train_result_free(&res);
     if (rc == CRN_EINTR) {
         if (lead)
-            fprintf(stderr, "clresnet: stopped by %s after step %lld; checkpoint %s\nresume with: clresnet train "
+            fprintf(stderr, "clresnet: stopped by %s after step %lld; checkpoint %s\nresume with: %s train "
                             "--resume %s\n", g_stop == SIGTERM ? "SIGTERM" : g_stop == SIGHUP ? "SIGHUP" : "Ctrl-C",
-                    res.steps, res.checkpoint, out);
+                    res.steps, res.checkpoint, g->prog, out);
         return 128 + (g_stop ? g_stop : SIGINT);
     }
     if (rc != CRN_OK) {
@@ -424,6 +435,22 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
         crn_metrics_free(&met);
     }
     return 0;
+}
+
+/* --out holds a run: what to do with it, in the program's own name. */
+static int out_holds_run(const cli_globals *g, const char *out, int code, const crn_error *err)
+{
+    char m[4200];
+    snprintf(m, sizeof m, "%s/metrics.json", out);
+    if (code != CRN_EEXIST) return cli_error(err);
+    if (access(m, F_OK) == 0)
+        fprintf(stderr, "clresnet: error: %s already holds a finished run (metrics.json): train it further with "
+                        "`%s train --resume %s --epochs N`, choose another --out, or add --overwrite to replace it\n",
+                out, g->prog, out);
+    else
+        fprintf(stderr, "clresnet: error: %s: resume it with `%s train --resume %s`, choose another --out, or add "
+                        "--overwrite to replace it\n", err->msg, g->prog, out);
+    return 1;
 }
 
 /* Decodes every image before a run starts. Unreadable ones: without
@@ -518,8 +545,8 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
         if (!t.out) t.out = out_buf;
         c->overwrite = t.overwrite;
         /* before any device work: a run folder is never written over unasked */
-        if (d->rank == 0 && !t.overwrite && !t.print_config && crn_run_dir_claim(t.out, false, &err) != CRN_OK)
-            return train_failed(d, cli_error(&err));
+        int crc = d->rank == 0 && !t.overwrite && !t.print_config ? crn_run_dir_claim(t.out, false, &err) : CRN_OK;
+        if (crc != CRN_OK) return train_failed(d, out_holds_run(g, t.out, crc, &err));
         /* a folder that cannot be made, or --init weights that cannot be
          * read, are found now, not after the device has started */
         if (c->init_path && check_init_file(c->init_path, &err) != CRN_OK) return train_failed(d, cli_error(&err));

@@ -24,6 +24,9 @@ typedef struct train_args {
     int ngiven;
 } train_args;
 
+/* train --help's text: every flag of train is named in it. */
+extern const char HELP_TRAIN[];
+
 /* "N" or "N:K" into p: 0, or -1 when malformed. */
 int cli_parse_test_pause(const char *v, cli_test_pause *p);
 

@@ -207,7 +207,10 @@ int cli_train_parse(int argc, char **argv, train_args *t)
         if (rc < 0) rc = optim_flag(t, a, v);
         if (rc < 0) rc = stop_flag(t, a, v);
         if (rc < 0) {
-            fprintf(stderr, "clresnet train: error: unknown option '%s' (see clresnet train --help)\n", a);
+            char near[48];
+            if (cli_suggest_flag(HELP_TRAIN, a, near, sizeof near))
+                fprintf(stderr, "clresnet train: error: unknown option '%s'; did you mean %s?\n", a, near);
+            else fprintf(stderr, "clresnet train: error: unknown option '%s' (see clresnet train --help)\n", a);
             return 2;
         }
         if (rc) return rc;

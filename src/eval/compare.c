@@ -410,7 +410,6 @@ static int write_html(const run_info *r, int nruns, int groups, const char *out_
 int crn_compare_write(const char *const *runs, int nruns, FILE *md, const char *out_dir, crn_error *err)
 {
     if (nruns < 1) return crn_fail(err, CRN_EINVAL, "compare: no run folders given");
-    if (!out_dir) out_dir = ".";
     run_info *r = calloc((size_t)nruns, sizeof *r);
     if (!r) return crn_fail(err, CRN_ENOMEM, "compare: out of memory");
     int rc = CRN_OK;
@@ -419,9 +418,9 @@ int crn_compare_write(const char *const *runs, int nruns, FILE *md, const char *
         unique_names(r, nruns);
         int groups = group_runs(r, nruns);
         if (md) write_markdown(md, r, nruns, groups);
-        rc = crn_mkdirs(out_dir, err);
-        if (rc == CRN_OK) rc = write_csv(r, nruns, out_dir, err);
-        if (rc == CRN_OK) rc = write_html(r, nruns, groups, out_dir, err);
+        rc = out_dir ? crn_mkdirs(out_dir, err) : CRN_OK;
+        if (rc == CRN_OK && out_dir) rc = write_csv(r, nruns, out_dir, err);
+        if (rc == CRN_OK && out_dir) rc = write_html(r, nruns, groups, out_dir, err);
     }
     for (int i = 0; i < nruns; i++) run_free(&r[i]);
     free(r);

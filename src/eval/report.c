@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,9 @@ enum { MAX_EPOCHS = 4096 };
 
 static bool file_exists(const char *dir, const char *name)
 {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return access(p, R_OK) == 0;
+    char p[4400];
+    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+    return n > 0 && (size_t)n < sizeof p && access(p, R_OK) == 0; /* too long a path: not there */
 }
 
 void crn_run_name(const char *run_dir, char *buf, size_t size)
@@ -141,6 +143,9 @@ static int oom(crn_error *err) { return crn_fail(err, CRN_ENOMEM, "report: out o
 
 static int load_inputs(report *r, crn_error *err)
 {
+    struct stat st;
+    if (stat(r->dir, &st) != 0) return crn_fail(err, CRN_EIO, "%s: %s", r->dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return crn_fail(err, CRN_EINVAL, "%s is not a folder (give a run folder)", r->dir);
     r->cfg = crn_run_json(r->dir, "config.json");
     if (file_exists(r->dir, "log.jsonl")) {
         r->ep = calloc(MAX_EPOCHS, sizeof *r->ep);
@@ -245,7 +250,13 @@ static int section_curves(report *r, crn_error *err)
 {
     crn_sb_puts(&r->h, "<section>\n<h2>Training curves</h2>\n");
     if (!r->have_log) {
-        crn_sb_puts(&r->h, "<p class=\"note\">No log.jsonl: no training curves.</p>\n</section>\n");
+        char up[4200];
+        if (snprintf(up, sizeof up, "%s/..", r->dir) >= (int)sizeof up) up[0] = '\0';
+        if (file_exists(up, "log.jsonl")) /* an evaluation inside a run folder (RUN/eval-val) */
+            crn_sb_puts(&r->h, "<p class=\"note\">This folder holds an evaluation of the run one folder up; its "
+                               "training curves are in <a href=\"../report.html\">the run's report</a>.</p>\n"
+                               "</section>\n");
+        else crn_sb_puts(&r->h, "<p class=\"note\">No log.jsonl: no training curves.</p>\n</section>\n");
         return CRN_OK;
     }
     int nep = r->nep;

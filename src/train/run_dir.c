@@ -182,9 +182,7 @@ int crn_run_dir_claim(const char *path, bool overwrite, crn_error *err)
     char which[64];
     if (!crn_run_dir_holds_run(path, which, sizeof which)) return CRN_OK;
     if (!overwrite)
-        return crn_fail(err, CRN_EINVAL,
-                        "%s already holds a run (%s): resume it with `clresnet train --resume %s`, choose another "
-                        "--out, or add --overwrite to replace it", path, which, path);
+        return crn_fail(err, CRN_EEXIST, "%s already holds a run (%s)", path, which);
     for (int i = 0; i < RUN_FILE_COUNT; i++) {
         char p[4200];
         snprintf(p, sizeof p, "%s/%s", path, RUN_FILES[i]);

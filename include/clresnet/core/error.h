@@ -16,6 +16,7 @@ enum {
     CRN_EBLAS = -6,    /* CLBlast */
     CRN_ENODEV = -7,   /* no usable device */
     CRN_EINTR = -8,    /* interrupted by the user */
+    CRN_EEXIST = -9,   /* would replace what is there (a run folder that holds a run) */
 };
 
 typedef struct crn_error {

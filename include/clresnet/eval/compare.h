@@ -12,7 +12,7 @@
 #include "clresnet/core/error.h"
 
 /* Writes the Markdown table to md (when not NULL), and out_dir/compare.csv
- * and out_dir/compare.html (out_dir NULL: "."; created if needed). Fails
+ * and out_dir/compare.html (out_dir NULL: no files; created if needed). Fails
  * when a run folder has neither metrics.json nor log.jsonl. */
 int crn_compare_write(const char *const *runs, int nruns, FILE *md, const char *out_dir, crn_error *err);
 
