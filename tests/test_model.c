@@ -168,6 +168,12 @@ END_TEST
 #define K32 4.0
 #define TOL_LOGITS 1e-4 /* max |d| / max |want| */
 #define TOL_GRAD 1e-3   /* per tensor, max |d| / max |want|; make_fixtures_model.py's stable masks use it too */
+/* The step losses' multiple of PyTorch's float32 error: that error is one
+ * draw of the float32 summation-order spread, and plain50's step-1 loss
+ * (no residual path) spreads wider than 4 draws: measured 1.9e-5 (rusticl),
+ * 9.1e-5 (PoCL), 1.09e-4 (Intel's CPU runtime, CLBlast) against PyTorch
+ * float32's 2.5e-5. A wrong layer moves the loss by over 1e-2. */
+#define K32_LOSS 8.0
 #define TOL_LOSS1 1e-5  /* relative, step 1 and per sample (measured <= 5.3e-6, PoCL and rusticl) */
 #define TOL_LOSS 3e-5   /* relative, steps 2 and 3 at PyTorch's weights (measured <= 8.5e-6) */
 #define TOL_STATS 3e-5  /* BN running statistics after 3 steps, max |d| / max |want| (measured <= 9.2e-6) */
@@ -214,7 +220,7 @@ static double err32(const crn_st_file *f, const char *key, int i)
 
 static double tol_for(const crn_st_file *f, const char *key, int i, double base)
 {
-    double e = K32 * err32(f, key, i);
+    double e = (strstr(key, "losses") ? K32_LOSS : K32) * err32(f, key, i);
     return e > base ? e : base;
 }
 
