@@ -190,6 +190,15 @@ if [ -z "$(ls "$T/cwd")" ]; then echo "ok   compare-no-files"; else echo "FAIL c
 check compare-out 0 "wrote $T/cmp/compare.csv" -- $C compare "$T/r1" "$T/term" --out "$T/cmp"
 check report-missing 1 "^clresnet: error: $T/nope: No such file or directory" -- $C report "$T/nope"
 
+# what a normal start prints: the kernels' line with its timing, the first step at once (even with a long
+# progress interval), no compiler output and no GEMM line; --verbose names the GEMM in use
+CLRESNET_PROGRESS_SECONDS=3600 $C train $SMALL --epochs 1 --out "$T/first" > "$T/first.out" 2>&1
+check kernels-line 0 "^clresnet: getting the kernels ready (built on the first run on a device, then cached) ... [0-9.]* s ([0-9]* built, [0-9]* from cache)" -- cat "$T/first.out"
+check first-step-line 0 "^train epoch 1/1  batch 1/3 " -- cat "$T/first.out"
+no no-gemm-line "GEMM" "$T/first.out"
+no no-compiler-output "warning" "$T/first.out"
+check verbose-gemm 0 "^clresnet: convolution GEMM: " -- $C --verbose train $SMALL --epochs 1 --out "$T/verbose"
+
 # --- progress without a terminal: a line at least every CLRESNET_PROGRESS_SECONDS (30 by default)
 CLRESNET_PROGRESS_SECONDS=0 $C train $SMALL --epochs 2 --out "$T/prog" > "$T/prog.out" 2>&1
 check progress-lines 0 "^train epoch 2/2  batch 2/3 .* ETA .*, run " -- cat "$T/prog.out"
