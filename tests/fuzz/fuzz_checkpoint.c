@@ -1,7 +1,8 @@
 /* libFuzzer harness for checkpoint loading's metadata path: the input is
- * written to a temporary file and read with crn_checkpoint_read_config
- * (safetensors reading, the data and metadata checksums when present, the
- * model configuration and the run's config.json text). */
+ * written to a temporary file (fuzz_tmp.h: in /dev/shm) and read with
+ * crn_checkpoint_read_config (safetensors reading, the data and metadata
+ * checksums when present, the model configuration and the run's config.json
+ * text). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,12 @@
 
 #include "clresnet/train/checkpoint.h"
 
+#include "fuzz_tmp.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/clresnet-fuzz-ckpt-%d.safetensors", (int)getpid());
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return 0;
-    fwrite(data, 1, size, fp);
-    fclose(fp);
+    const char *path = fuzz_tmp_write("ckpt.safetensors", data, size);
+    if (!path) return 0;
     crn_error err = {0};
     crn_model_config cfg;
     char *run_config = NULL;

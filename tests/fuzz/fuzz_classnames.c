@@ -1,6 +1,6 @@
 /* libFuzzer harness for cat_to_name.json (Flowers-102 class names): the
  * first input byte picks the class count (1..102), the rest is written to a
- * temporary file and read with crn_read_class_names. */
+ * temporary file (fuzz_tmp.h: in /dev/shm) and read with crn_read_class_names. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,16 +9,14 @@
 
 #include "clresnet/data/flowers102.h"
 
+#include "fuzz_tmp.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
     int classes = 1 + data[0] % 102;
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/clresnet-fuzz-names-%d.json", (int)getpid());
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return 0;
-    fwrite(data + 1, 1, size - 1, fp);
-    fclose(fp);
+    const char *path = fuzz_tmp_write("names.json", data + 1, size - 1);
+    if (!path) return 0;
     crn_error err;
     char **names = NULL;
     if (crn_read_class_names(path, classes, &names, &err) == CRN_OK) {

@@ -1,5 +1,6 @@
 /* libFuzzer harness for the .mat path: the input is written to a temporary
- * file and read as imagelabels.mat and as setid.mat. See tests/fuzz/README.md. */
+ * file (fuzz_tmp.h: in /dev/shm) and read as imagelabels.mat and as
+ * setid.mat. See tests/fuzz/README.md. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,16 +9,13 @@
 
 #include "clresnet/data/flowers102.h"
 
+#include "fuzz_tmp.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/clresnet-fuzz-mat-%d.mat", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    const char *path = fuzz_tmp_write("input.mat", data, size);
+    if (!path)
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     crn_error err;
     int *labels = NULL;
     size_t n = 0;

@@ -1,7 +1,8 @@
 /* libFuzzer harness for safetensors reading: the input is written to a
- * temporary file and read with crn_st_read (header length, JSON header,
- * dtypes, shapes, offsets); what reads is then walked: every tensor found by
- * name and converted to float32, every metadata key looked up. */
+ * temporary file (fuzz_tmp.h: in /dev/shm) and read with crn_st_read (header
+ * length, JSON header, dtypes, shapes, offsets); what reads is then walked:
+ * every tensor found by name and converted to float32, every metadata key
+ * looked up. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,14 +10,12 @@
 
 #include "clresnet/io/safetensors.h"
 
+#include "fuzz_tmp.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/clresnet-fuzz-st-%d.safetensors", (int)getpid());
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return 0;
-    fwrite(data, 1, size, fp);
-    fclose(fp);
+    const char *path = fuzz_tmp_write("st.safetensors", data, size);
+    if (!path) return 0;
     crn_error err;
     crn_st_file f;
     if (crn_st_read(path, &f, &err) != CRN_OK) return 0;
