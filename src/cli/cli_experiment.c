@@ -221,12 +221,9 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
         }
         free(text);
         c->resume = true;
-        if (p->more_epochs && epochs != c->epochs) { /* as train --resume --epochs: logged in config.json */
-            snprintf(ch.setting, sizeof ch.setting, "epochs");
-            snprintf(ch.from, sizeof ch.from, "%d", c->epochs);
-            snprintf(ch.to, sizeof ch.to, "%d", epochs);
+        if (p->more_epochs) { /* as train --resume --epochs: logged in config.json */
+            cli_add_int_change(&ch, &c->nchanges, "epochs", c->epochs, epochs);
             c->changes = &ch;
-            c->nchanges = 1;
             c->epochs = epochs;
         }
         snprintf(path, sizeof path, "%s/metrics.json", out);

@@ -240,7 +240,7 @@ static void add_change(crn_setting_change *ch, int *n, const char *setting, cons
     snprintf(x->to, sizeof x->to, "%.63s", to);
 }
 
-static void add_int_change(crn_setting_change *ch, int *n, const char *setting, long long from, long long to)
+void cli_add_int_change(crn_setting_change *ch, int *n, const char *setting, long long from, long long to)
 {
     char a[32], b[32];
     snprintf(a, sizeof a, "%lld", from);
@@ -276,17 +276,17 @@ static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings
     crn_train_config *c = &t->c;
     for (int i = 0; i < t->ngiven; i++) {
         const char *f = t->given[i];
-        if (!strcmp(f, "--epochs")) add_int_change(ch, nch, "epochs", c->epochs, given.epochs), c->epochs = given.epochs;
-        if (!strcmp(f, "--workers")) add_int_change(ch, nch, "workers", c->workers, given.workers), c->workers = given.workers;
+        if (!strcmp(f, "--epochs")) cli_add_int_change(ch, nch, "epochs", c->epochs, given.epochs), c->epochs = given.epochs;
+        if (!strcmp(f, "--workers")) cli_add_int_change(ch, nch, "workers", c->workers, given.workers), c->workers = given.workers;
         if (!strcmp(f, "--batch-size")) {
             /* an evaluation batch that was the batch size (config.json records the value used) follows it */
             bool eval_given = false;
             for (int k = 0; k < t->ngiven; k++) eval_given |= !strcmp(t->given[k], "--eval-batch-size");
             if (!eval_given && c->eval_batch_size == c->batch_size) c->eval_batch_size = 0;
-            add_int_change(ch, nch, "batch_size", c->batch_size, given.batch_size), c->batch_size = given.batch_size;
+            cli_add_int_change(ch, nch, "batch_size", c->batch_size, given.batch_size), c->batch_size = given.batch_size;
         }
         if (!strcmp(f, "--eval-batch-size"))
-            add_int_change(ch, nch, "eval_batch_size", c->eval_batch_size, given.eval_batch_size),
+            cli_add_int_change(ch, nch, "eval_batch_size", c->eval_batch_size, given.eval_batch_size),
                 c->eval_batch_size = given.eval_batch_size;
         if (!strcmp(f, "--skip-bad") && !c->skip_bad) add_change(ch, nch, "skip_bad", "false", "true"), c->skip_bad = true;
     }

@@ -27,6 +27,9 @@ typedef struct train_args {
 /* train --help's text: every flag of train is named in it. */
 extern const char HELP_TRAIN[];
 
+/* Appends the change of an integer setting (when from != to) to ch[*n]. */
+void cli_add_int_change(crn_setting_change *ch, int *n, const char *setting, long long from, long long to);
+
 /* "N" or "N:K" into p: 0, or -1 when malformed. */
 int cli_parse_test_pause(const char *v, cli_test_pause *p);
 

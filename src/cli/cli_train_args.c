@@ -184,9 +184,13 @@ int cli_train_parse(int argc, char **argv, train_args *t)
             fprintf(stderr, "clresnet train: error: unexpected argument '%s'\n", a);
             return 2;
         }
-        if (!strcmp(a, "--print-config") || !strcmp(a, "--no-data-check")) { /* not settings */
-            if (a[4] == 'i') t->print_config = true;
-            else t->no_data_check = true;
+        /* what this invocation does, not settings of the run: allowed with --resume */
+        if (!strcmp(a, "--print-config")) {
+            t->print_config = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-data-check")) {
+            t->no_data_check = true;
             continue;
         }
         if (!strcmp(a, "--test-pause-at-step")) { /* for tests: changes no setting, allowed with --resume */

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clresnet/data/image.h"
+#include "clresnet/data/loader.h"
 
 typedef struct check_job {
     const crn_dataset *ds;
@@ -60,10 +60,7 @@ int crn_data_check_run(const crn_dataset *ds, int min_short, int workers, crn_da
     if (j.total == 0) return CRN_OK;
     j.reason = calloc(j.total, sizeof *j.reason);
     if (!j.reason) return crn_fail(err, CRN_ENOMEM, "data check: out of host memory");
-    if (workers <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        workers = n > 0 ? (int)n : 1;
-    }
+    workers = crn_loader_worker_count(workers);
     if ((size_t)workers > j.total) workers = (int)j.total;
     pthread_t th[64];
     if (workers > 64) workers = 64;

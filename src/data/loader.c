@@ -123,8 +123,9 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int online_cores(void)
+int crn_loader_worker_count(int workers)
 {
+    if (workers > 0) return workers;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
@@ -152,7 +153,7 @@ int crn_loader_create(crn_loader **out, const crn_sample *samples, size_t n, con
     l->cfg = *cfg;
     l->S = cfg->transform.image_size;
     l->B = cfg->batch_size;
-    l->nworkers = cfg->workers ? cfg->workers : online_cores();
+    l->nworkers = crn_loader_worker_count(cfg->workers);
     l->Q = cfg->queue_depth ? cfg->queue_depth : l->nworkers + 2;
     if (l->Q < 2)
         l->Q = 2;

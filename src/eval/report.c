@@ -192,10 +192,12 @@ static void skipped_note(report *r)
     size_t i;
     json_t *e;
     json_array_foreach(sk, i, e) {
+        const char *split = json_string_value(json_object_get(e, "split"));
+        const char *reason = json_string_value(json_object_get(e, "reason"));
         crn_sb_puts(h, "<li>");
-        crn_sb_xml(h, json_string_value(json_object_get(e, "split")) ? json_string_value(json_object_get(e, "split")) : "");
+        crn_sb_xml(h, split ? split : "");
         crn_sb_puts(h, ": ");
-        crn_sb_xml(h, json_string_value(json_object_get(e, "reason")) ? json_string_value(json_object_get(e, "reason")) : "");
+        crn_sb_xml(h, reason ? reason : "");
         crn_sb_puts(h, "</li>\n");
     }
     crn_sb_puts(h, "</ul>\n");

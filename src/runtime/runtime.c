@@ -37,17 +37,25 @@ static uint64_t cache_key(const crn_runtime *rt, const char *name, const char *s
     return h;
 }
 
+/* The program's build log without trailing blank lines (malloc'd), or NULL. */
+static char *read_build_log(const crn_runtime *rt, cl_program p)
+{
+    size_t n = 0;
+    if (clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) != CL_SUCCESS) return NULL;
+    char *log = malloc(n + 1);
+    if (!log) return NULL;
+    log[0] = '\0';
+    if (n && clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL) != CL_SUCCESS) n = 0;
+    log[n] = '\0';
+    size_t len = strlen(log);
+    while (len && (log[len - 1] == '\n' || log[len - 1] == ' ' || log[len - 1] == '\r')) log[--len] = '\0';
+    return log;
+}
+
 static int build_log_error(crn_runtime *rt, cl_program p, const char *name, const char *opts, cl_int s,
                            crn_error *err)
 {
-    size_t n = 0;
-    clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
-    char *log = malloc(n + 1);
-    if (log) {
-        log[0] = '\0';
-        clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
-        log[n] = '\0';
-    }
+    char *log = read_build_log(rt, p);
     crn_fail(err, CRN_ECL, "building kernel file cl/%s for %s failed (%s), options '%s'; build log:\n%s",
              name, rt->dev.name, crn_cl_strerror(s), opts, log ? log : "(no log)");
     free(log);
@@ -58,20 +66,13 @@ static int build_log_error(crn_runtime *rt, cl_program p, const char *name, cons
  * the CLI shows it only under --verbose, and the tests build with -Werror. */
 static void keep_build_log(crn_runtime *rt, cl_program p, const char *name)
 {
-    size_t n = 0;
-    if (clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) != CL_SUCCESS || n < 2) return;
-    char *log = malloc(n + 1);
-    if (!log) return;
-    if (clGetProgramBuildInfo(p, rt->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL) == CL_SUCCESS) {
-        log[n] = '\0';
-        size_t len = strlen(log);
-        while (len && (log[len - 1] == '\n' || log[len - 1] == ' ' || log[len - 1] == '\r')) log[--len] = '\0';
-        size_t old = rt->build_log ? strlen(rt->build_log) : 0, add = strlen(name) + len + 16;
-        char *grown = len ? realloc(rt->build_log, old + add) : NULL;
-        if (grown) {
-            snprintf(grown + old, add, "%scl/%s:\n%s", old ? "\n" : "", name, log);
-            rt->build_log = grown;
-        }
+    char *log = read_build_log(rt, p);
+    size_t len = log ? strlen(log) : 0;
+    size_t old = rt->build_log ? strlen(rt->build_log) : 0, add = strlen(name) + len + 16;
+    char *grown = len ? realloc(rt->build_log, old + add) : NULL;
+    if (grown) {
+        snprintf(grown + old, add, "%scl/%s:\n%s", old ? "\n" : "", name, log);
+        rt->build_log = grown;
     }
     free(log);
 }

@@ -5,7 +5,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
 
 /* The changes already in the previous config.json, then c's, each with the
@@ -78,8 +77,7 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
     json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
     json_object_set_new(o, "shuffle", json_boolean(c->shuffle));
     /* the values used: 0 means one loader thread per core, the batch size */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    json_object_set_new(o, "workers", json_integer(c->workers ? c->workers : cores > 0 ? cores : 1));
+    json_object_set_new(o, "workers", json_integer(crn_loader_worker_count(c->workers)));
     json_object_set_new(o, "eval_batch_size", json_integer(c->eval_batch_size ? c->eval_batch_size : c->batch_size));
     json_object_set_new(o, "skip_bad", json_boolean(c->skip_bad));
     json_object_set_new(o, "skipped_images", skipped_json(c, previous));

@@ -47,6 +47,10 @@ typedef struct crn_batch {
 typedef struct crn_loader crn_loader;
 
 /* samples is not copied: it must outlive the loader. */
+/* The loader threads a `workers` setting means: itself, or one per online
+ * core for 0 (the data check and config.json use the same rule). */
+int crn_loader_worker_count(int workers);
+
 int crn_loader_create(crn_loader **out, const crn_sample *samples, size_t n, const crn_loader_config *cfg,
                       crn_error *err);
 
