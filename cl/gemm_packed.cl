@@ -24,6 +24,8 @@
  *   gemm_fused                packed A, B packed on the fly per K block into __local (row-major
  *                             or transposed B)
  *   gemm_fused_im2col(_t)     same, B gathered straight from X (forward / weight gradient)
+ *   gemm_packed_wg            gemm_packed with the tile over a work-group's lanes (-DLANES)
+ *   pack_b(t)_im2col_wg       the im2col packs with a panel column per work-item (-DGATHER_LANES)
  *
  * Build options (all optional):
  *   -DMR=n        rows per register tile                            (default 4; best on PoCL: 6)
@@ -33,6 +35,9 @@
  *   -DTM=n        M tiles per work-item in gemm_packed              (default 1)
  *   -DPK=n        k values per work-item in the pack kernels        (default 16)
  *   -DPJ=n        panels per work-item in the row-copying pack kernels (default 8)
+ *   -DNO_FUSED    leave out the fused kernels (a plan that pre-packs B: a much faster build)
+ *   -DLANES       build gemm_packed_wg
+ *   -DGATHER_LANES build pack_b_im2col_wg and pack_bt_im2col_wg (one panel column per work-item)
  *   -DPREFETCH    software prefetch of the next K block in gemm_fused (PoCL only: rusticl's
  *                 SPIR-V translator rejects llvm.prefetch)
  * Run-time choices (kernel arguments): grid order, streaming stores in pack_b, K block kc, N block jb,
@@ -355,6 +360,80 @@ __kernel void pack_bt_im2col(const int Kc, const int P, __global const float *X,
     }
 }
 
+#ifdef GATHER_LANES
+/* pack_b_im2col and pack_bt_im2col with one panel column per work-item, for compilers that
+ * vectorise across work-items (-DGATHER_LANES): local size (NR, 1), global (NR * ceil(P / NR),
+ * ceil(Kc / PK)) and (NR * ceil(Kc / NR), ceil(P / PK)). Lane q decomposes its own column once;
+ * its loads are one masked gather across the lanes and its stores one contiguous vector. Same
+ * values as the per-work-item kernels (a copy: nothing is summed). */
+__kernel void pack_b_im2col_wg(const int Kc, const int P, __global const float *X, const int n, const int h,
+                               const int w, const int kh, const int kw, const int stride, const int pad, const int ho,
+                               const int wo, const int i0, __global float *Bp)
+{
+    const int q = get_local_id(0), j = get_group_id(0), kb = get_group_id(1);
+    const int k0 = kb * PK, p = j * NR + q;
+    if (k0 >= Kc) return;
+    const int k1 = min(Kc, k0 + PK);
+    const int hw = h * w;
+    const size_t cstride = (size_t)n * hw;
+    int off = 0, iy0 = -(1 << 30), ix0 = 0; /* columns past P read nothing */
+    if (p < P) {
+        const int img = p / (ho * wo), r = p - img * (ho * wo);
+        const int oy = r / wo, ox = r - oy * wo;
+        iy0 = oy * stride - pad;
+        ix0 = ox * stride - pad;
+        off = (i0 + img) * hw + iy0 * w + ix0;
+    }
+    const int khw = kh * kw;
+    int ci = k0 / khw, rem = k0 - ci * khw;
+    int ky = rem / kw, kx = rem - ky * kw;
+    __global float *dst = Bp + ((size_t)j * Kc + k0) * NR + q;
+    for (int k = k0; k < k1; k++, dst += NR) {
+        const int iy = iy0 + ky, ix = ix0 + kx;
+        *dst = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? X[(size_t)ci * cstride + off + ky * w + kx] : 0.0f;
+        if (++kx == kw) {
+            kx = 0;
+            if (++ky == kh) {
+                ky = 0;
+                ci++;
+            }
+        }
+    }
+}
+
+__kernel void pack_bt_im2col_wg(const int Kc, const int P, __global const float *X, const int n, const int h,
+                                const int w, const int kh, const int kw, const int stride, const int pad,
+                                const int ho, const int wo, const int i0, __global float *Bp)
+{
+    const int c = get_local_id(0), j = get_group_id(0), pb = get_group_id(1);
+    const int p0 = pb * PK, k = j * NR + c;
+    if (p0 >= P) return;
+    const int p1 = min(P, p0 + PK);
+    const int hw = h * w, khw = kh * kw;
+    int chan = 0, kyv = -(1 << 30), kxv = 0; /* rows past Kc read nothing */
+    if (k < Kc) {
+        const int ci = k / khw, rem = k - ci * khw;
+        chan = ci * n * hw;
+        kyv = rem / kw;
+        kxv = rem - kyv * kw;
+    }
+    int img = p0 / (ho * wo), r = p0 - img * (ho * wo);
+    int oy = r / wo, ox = r - oy * wo;
+    __global float *dst = Bp + ((size_t)j * P + p0) * NR + c;
+    for (int p = p0; p < p1; p++, dst += NR) {
+        const int iy = oy * stride - pad + kyv, ix = ox * stride - pad + kxv;
+        *dst = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? X[chan + (i0 + img) * hw + iy * w + ix] : 0.0f;
+        if (++ox == wo) {
+            ox = 0;
+            if (++oy == ho) {
+                oy = 0;
+                img++;
+            }
+        }
+    }
+}
+#endif
+
 /* ------------------------------------------------------------------------------------------ */
 /* Micro-kernel                                                                               */
 /* ------------------------------------------------------------------------------------------ */
@@ -455,6 +534,58 @@ __kernel void gemm_packed(const int M, const int N, const int K, const float alp
     }
 }
 
+#ifdef LANES
+/* gemm_packed with the register tile spread over the lanes of a work-group, for compilers that
+ * vectorise across work-items (Intel's CPU runtime, GPU compilers; docs/portability.md): local
+ * size (VW, 1), one work-group per MR x NR tile (grid as gemm_packed's, dimension 0 times VW).
+ * Lane l keeps the scalars acc[r][v] = C[row0 + r, col0 + v*VW + l]: the A value of row r is
+ * the same for every lane (one broadcast load), and the lanes' B values are VW consecutive
+ * floats of the panel row (one vector load once the compiler maps lanes to vector elements).
+ * Each element is the same fma chain over k in order as in gemm_packed: bit-identical results. */
+__kernel void gemm_packed_wg(const int M, const int N, const int K, const float alpha,
+                             __global const float *restrict Ap, __global const float *restrict Bp, const float beta,
+                             __global float *restrict C, const int c_off, const int ldc, const int order)
+{
+    const int l = get_local_id(0);
+    const int g0 = get_group_id(0), g1 = get_group_id(1);
+    const int row0 = (order ? g1 : g0) * MR;
+    const int col0 = (order ? g0 : g1) * NR;
+    if (row0 >= M || col0 >= N) return;
+    __global const float *a = Ap + (size_t)row0 * K;
+    __global const float *b = Bp + (size_t)col0 * K + l;
+    float acc[MR][NV];
+#pragma unroll
+    for (int r = 0; r < MR; r++)
+#pragma unroll
+        for (int v = 0; v < NV; v++) acc[r][v] = 0.0f;
+    for (int k = 0; k < K; k++, a += MR, b += NR) {
+        float bv[NV];
+#pragma unroll
+        for (int v = 0; v < NV; v++) bv[v] = b[v * VW];
+#pragma unroll
+        for (int r = 0; r < MR; r++) {
+            const float av = a[r];
+#pragma unroll
+            for (int v = 0; v < NV; v++) acc[r][v] = fma(av, bv[v], acc[r][v]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MR; r++) {
+        if (row0 + r >= M) break;
+        __global float *c = C + c_off + (size_t)(row0 + r) * ldc + col0 + l;
+#pragma unroll
+        for (int v = 0; v < NV; v++) {
+            if (col0 + v * VW + l < N) {
+                float o = alpha * acc[r][v];
+                if (beta != 0.0f) o = fma(beta, c[v * VW], o);
+                c[v * VW] = o;
+            }
+        }
+    }
+}
+#endif
+
+#ifndef NO_FUSED
 /* ------------------------------------------------------------------------------------------ */
 /* Fused variants: B is packed on the fly, one K block at a time, into __local memory          */
 /* ------------------------------------------------------------------------------------------ */
@@ -710,3 +841,4 @@ __kernel void gemm_fused_im2col_t(const int M, const int N, const int K, const f
         FUSED_COMPUTE();
     }
 }
+#endif /* NO_FUSED */

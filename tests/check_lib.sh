@@ -6,6 +6,9 @@ fail=0
 # CLRESNET, CLRESNET_CACHE_DIR and CLRESNET_FIXTURES).
 unset CLRESNET_DATA CLRESNET_GEMM CLRESNET_BN_LAYOUT CLRESNET_PROGRESS_SECONDS XDG_CACHE_HOME \
     OMPI_COMM_WORLD_SIZE PMIX_RANK PMI_SIZE PMI_RANK
+# the device's default GEMM plan, never a measured (timing-dependent) one;
+# test_tune.sh measures in a cache folder of its own
+export CLRESNET_AUTOTUNE=0
 # wait_for_line PATTERN FILE PID: until FILE holds a line matching PATTERN (a
 # state the program reports), or PID has ended without it (then it fails)
 wait_for_line() {

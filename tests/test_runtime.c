@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "clresnet/runtime/device.h"
+#include "clresnet/ops/conv.h"
 #include "clresnet/ops/gemm.h"
 #include "clresnet/runtime/kernel_cache.h"
 #include "clresnet/runtime/kernels.h"
@@ -61,7 +62,7 @@ START_TEST(test_every_kernel_file_builds)
         clReleaseProgram(p);
     }
     const char *tiles[] = {"-DMR=8 -DNR=32 -DVW=16 -DPK=16 -DPJ=8", "-DMR=6 -DNR=16 -DVW=8 -DPK=16 -DPJ=8",
-                           "-DMR=4 -DNR=8 -DVW=4 -DPK=16 -DPJ=8"};
+                           "-DMR=4 -DNR=8 -DVW=4 -DPK=16 -DPJ=8", "-DMR=5 -DNR=48 -DVW=16 -DPK=16 -DPJ=8 -DNO_FUSED -DLANES -DGATHER_LANES"};
     for (int i = 0; i < crn_cl_op_source_count; i++)
         for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
             char opts[160];
@@ -166,6 +167,125 @@ START_TEST(test_sgemm_odd_sizes)
                 crn_tensor_free(&dc);
                 free(a), free(b), free(c), free(ref), free(prod), free(got);
             }
+    }
+}
+END_TEST
+
+/* Every packed plan (vector widths, tiles, lanes, fused or pre-packed B)
+ * gives the same bits, for matrix GEMMs (every transpose, odd sizes, beta)
+ * and for convolutions forward and backward (the implicit im2col paths),
+ * and they agree with the double-accumulating reference. Plans that the
+ * tuner chooses between therefore change no result. */
+static void run_plan_cases(crn_ops *ops, float **out, size_t *nout)
+{
+    crn_error err = {0};
+    const size_t shapes[][3] = {{7, 13, 5}, {33, 17, 65}, {67, 50, 129}, {5, 250, 3}};
+    size_t at = 0;
+    unsigned seed = 11;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                size_t lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, na = (ta ? k : m) * lda, nb = (tb ? n : k) * ldb;
+                float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(m * n * 4);
+                for (size_t i = 0; i < na; i++) a[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 1.6e7f - 0.5f;
+                for (size_t i = 0; i < nb; i++) b[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 1.6e7f - 0.5f;
+                for (size_t i = 0; i < m * n; i++) c[i] = 0.5f;
+                crn_tensor da, db, dc;
+                size_t nc = m * n;
+                test_upload(&da, a, 1, &na);
+                test_upload(&db, b, 1, &nb);
+                test_upload(&dc, c, 1, &nc);
+                CK_OK(crn_sgemm(ops, ta, tb, m, n, k, 1.5f, da.buf, 0, lda, db.buf, 0, ldb, s % 2 ? 0.25f : 0.0f,
+                                dc.buf, 0, n, &err));
+                float *got = test_download(&dc);
+                memcpy(out[0] + at, got, nc * 4);
+                at += nc;
+                free(got), free(a), free(b), free(c);
+                crn_tensor_free(&da), crn_tensor_free(&db), crn_tensor_free(&dc);
+            }
+    *nout = at;
+    /* convolutions: 3x3/2 pad 1, 1x1/1, 7x7/2 pad 3 on odd sizes, batch 3 */
+    const crn_conv_desc convs[] = {{5, 19, 3, 3, 2, 1, false}, {21, 34, 1, 1, 1, 0, false}, {3, 9, 7, 7, 2, 3, false}};
+    at = 0;
+    for (size_t t = 0; t < sizeof convs / sizeof convs[0]; t++) {
+        const crn_conv_desc *d = &convs[t];
+        int nb_ = 3, h = 11, w = 13, ho = crn_conv_out_size(h, d->kh, d->stride, d->pad),
+            wo = crn_conv_out_size(w, d->kw, d->stride, d->pad);
+        size_t nx = (size_t)d->cin * nb_ * h * w, nw = (size_t)d->cout * d->cin * d->kh * d->kw,
+               ny = (size_t)d->cout * nb_ * ho * wo;
+        float *x = malloc(nx * 4), *wt = malloc(nw * 4), *dy = malloc(ny * 4);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 1.6e7f - 0.5f;
+        for (size_t i = 0; i < nw; i++) wt[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 1.6e7f - 0.5f;
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)((seed = seed * 1664525u + 1013904223u) >> 8) / 1.6e7f - 0.5f;
+        crn_tensor dx_, dw_, dy_, tx, tw, ty;
+        test_upload(&tx, x, 1, &nx);
+        test_upload(&tw, wt, 1, &nw);
+        CK_OK(crn_tensor_zeros(crn_ops_runtime(ops), &ty, CRN_F32, 1, &ny, &err));
+        CK_OK(crn_tensor_zeros(crn_ops_runtime(ops), &dx_, CRN_F32, 1, &nx, &err));
+        CK_OK(crn_tensor_zeros(crn_ops_runtime(ops), &dw_, CRN_F32, 1, &nw, &err));
+        crn_workspace ws = {0};
+        size_t wsb = crn_conv_workspace_bytes(ops, d, nb_, h, w);
+        if (wsb) CK_OK(crn_workspace_reserve(crn_ops_runtime(ops), &ws, wsb, &err));
+        CK_OK(crn_conv2d_forward(ops, d, nb_, h, w, &tx, &tw, NULL, &ty, &ws, &err));
+        test_upload(&dy_, dy, 1, &ny);
+        CK_OK(crn_conv2d_backward(ops, d, nb_, h, w, &tx, &tw, &dy_, &dx_, &dw_, NULL, &ws, &err));
+        float *parts[3] = {test_download(&ty), test_download(&dx_), test_download(&dw_)};
+        size_t sizes[3] = {ny, nx, nw};
+        for (int i = 0; i < 3; i++) {
+            memcpy(out[1] + at, parts[i], sizes[i] * 4);
+            at += sizes[i];
+            free(parts[i]);
+        }
+        crn_tensor *all[] = {&tx, &tw, &ty, &dx_, &dw_, &dy_};
+        for (size_t i = 0; i < 6; i++) crn_tensor_free(all[i]);
+        crn_workspace_free(&ws);
+        free(x), free(wt), free(dy);
+    }
+    nout[1] = at;
+}
+
+START_TEST(test_packed_plans_bit_identical)
+{
+    crn_ops *ops = test_ops();
+    crn_error err = {0};
+    crn_gemm_plan keep = *crn_gemm_get_plan(ops);
+    /* one fused plan (its build takes 18 s on Intel's CPU runtime) */
+    const char *plans[] = {"packed:vw=8,mr=5,nr=24,lanes=0,fused=0,gather=0", "packed:vw=16,mr=8,nr=32,lanes=0,fused=1,gather=0",
+                           "packed:vw=4,mr=3,nr=16,lanes=0,fused=0,gather=1", "packed:vw=16,mr=4,nr=48,lanes=1,fused=0,gather=1"};
+    enum { NP = sizeof plans / sizeof plans[0] };
+    float *first[2] = {malloc(1 << 20), malloc(1 << 22)};
+    float *now[2] = {malloc(1 << 20), malloc(1 << 22)};
+    size_t n0[2] = {0, 0}, n1[2] = {0, 0};
+    for (int i = 0; i < NP; i++) {
+        crn_gemm_plan p;
+        CK_OK(crn_gemm_plan_parse(plans[i], &p, &err));
+        char back[CRN_GEMM_PLAN_TEXT];
+        crn_gemm_plan_format(&p, back, sizeof back);
+        ck_assert_str_eq(back, plans[i]);
+        CK_OK(crn_gemm_set_plan(ops, &p, "test", &err));
+        run_plan_cases(ops, i ? now : first, i ? n1 : n0);
+        if (i == 0) continue;
+        ck_assert_int_eq((int)n0[0], (int)n1[0]);
+        ck_assert_int_eq((int)n0[1], (int)n1[1]);
+        ck_assert_msg(!memcmp(first[0], now[0], n0[0] * 4), "GEMMs with %s differ from %s", plans[i], plans[0]);
+        ck_assert_msg(!memcmp(first[1], now[1], n0[1] * 4), "convolutions with %s differ from %s", plans[i], plans[0]);
+    }
+    /* the packed results against CLBlast's (another summation order): close */
+    CK_OK(crn_gemm_set_plan(ops, &(crn_gemm_plan){CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0}, "test", &err));
+    run_plan_cases(ops, now, n1);
+    test_check_close("GEMMs, packed vs CLBlast", now[0], first[0], n0[0], 1e-4, 1e-5);
+    test_check_close("convolutions, packed vs CLBlast", now[1], first[1], n0[1], 1e-4, 1e-5);
+    CK_OK(crn_gemm_set_plan(ops, &keep, "", &err));
+    for (int i = 0; i < 2; i++) free(first[i]), free(now[i]);
+    /* plans the kernels are not written for are refused, naming the rule */
+    const char *bad[] = {"packed:vw=12,mr=8,nr=24,lanes=0,fused=1,gather=0", "packed:vw=8,mr=0,nr=16,lanes=0,fused=1,gather=0",
+                         "packed:vw=8,mr=4,nr=12,lanes=0,fused=1,gather=0", "packed:vw=8,mr=4,nr=16,lanes=1,fused=1,gather=0",
+                         "packed:vw=8,mr=4,nr=16,lanes=0,fused=1,gather=1", "packed:vw=8", "fastest"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        crn_gemm_plan p;
+        ck_assert_int_eq(crn_gemm_plan_parse(bad[i], &p, &err), CRN_EINVAL);
+        ck_assert_msg(strstr(err.msg, bad[i]), "%s: %s", bad[i], err.msg);
     }
 }
 END_TEST
@@ -408,6 +528,7 @@ int main(void)
     tcase_add_test(tc, test_build_warnings_kept);
     tcase_add_test(tc, test_sgemm_odd_sizes);
     tcase_add_test(tc, test_sgemm_long_k);
+    tcase_add_test(tc, test_packed_plans_bit_identical);
     tcase_add_test(tc, test_kernel_cache);
     tcase_add_test(tc, test_cache_entry_validation);
     tcase_add_test(tc, test_device_selection_errors);

@@ -40,9 +40,20 @@ typedef struct cli_device {
 int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev);
 void cli_close_device(cli_device *dev);
 
-/* The ops' overrides from $CLRESNET_GEMM (packed|clblast) and
- * $CLRESNET_BN_LAYOUT (blocked|interleaved), for debugging. */
+/* The ops' overrides from $CLRESNET_GEMM (a GEMM plan: packed, clblast, or
+ * one that `list-devices --check` shows) and $CLRESNET_BN_LAYOUT
+ * (blocked|interleaved), for debugging. */
 crn_ops_options cli_ops_options(void);
+
+/* The GEMM plan for a model on this device: the one measured for it before
+ * (the cache), else (none forced by $CLRESNET_GEMM, not $CLRESNET_AUTOTUNE=0,
+ * one rank) measured now on the model's convolutions within budget_s
+ * ($CLRESNET_AUTOTUNE=SECONDS overrides it), a line per candidate on
+ * stderr, and cached (gemm_autotune.h). force: measure anyway (`clresnet
+ * tune`). 0, or 1 after printing the error. */
+enum { AUTOTUNE_BUDGET_S = 60 };
+int cli_autotune(const cli_globals *g, cli_device *dev, const crn_model_config *mc, int batch, bool force,
+                 double budget_s);
 
 /* One line on stderr: which GEMM the convolutions use on this device. */
 void cli_print_gemm(const cli_device *dev);

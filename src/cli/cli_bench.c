@@ -185,6 +185,10 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
     int batch = b.batch, steps = b.steps;
     cli_device dev;
     if (cli_open_device(g, true, &dev) != 0) return 1;
+    if (cli_autotune(g, &dev, mc, batch, false, AUTOTUNE_BUDGET_S) != 0) {
+        cli_close_device(&dev);
+        return 1;
+    }
     if (!g->verbose) cli_print_gemm(&dev); /* a figure means little without it */
     crn_runtime *rt = dev.rt;
     crn_error err = {0};

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clresnet/ops/gemm_autotune.h"
 #include "clresnet/runtime/device.h"
 
 int cli_error(const crn_error *err)
@@ -65,6 +66,63 @@ int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
         if (log) fprintf(stderr, "clresnet: the OpenCL compiler said:\n%s\n", log);
         cli_print_gemm(dev);
     }
+    return 0;
+}
+
+static void autotune_progress(void *ctx, int i, int n, const char *plan, double s, double gflops, bool skipped)
+{
+    (void)ctx;
+    if (skipped) fprintf(stderr, "  [%2d/%d] %-44s dropped: slower than the best so far\n", i, n, plan);
+    else if (s < 0) fprintf(stderr, "  [%2d/%d] %-44s does not build or run here\n", i, n, plan);
+    else fprintf(stderr, "  [%2d/%d] %-44s %9.1f ms %7.1f GFLOP/s\n", i, n, plan, s * 1e3, gflops);
+}
+
+int cli_autotune(const cli_globals *g, cli_device *dev, const crn_model_config *mc, int batch, bool force,
+                 double budget_s)
+{
+    crn_ops_options oo = cli_ops_options();
+    const char *off = getenv("CLRESNET_AUTOTUNE");
+    if (!force && ((oo.gemm && *oo.gemm) || (off && !strcmp(off, "0")))) return 0;
+    if (!force && off && atof(off) > 0) budget_s = atof(off); /* CLRESNET_AUTOTUNE=SECONDS: the first-run budget */
+    /* the tuning batch: the run's, capped at 4 images of 224 px (the choice
+     * depends on the shapes' proportions far more than on their size) */
+    long long px = (long long)mc->image_size * mc->image_size;
+    int tb = batch;
+    while (tb > 1 && tb * px > 4LL * 224 * 224) tb = (tb + 1) / 2;
+    char what[160];
+    /* what sets the convolutions' shapes (not the activation) */
+    char width[32] = "";
+    if (mc->width != 1.0) snprintf(width, sizeof width, " width %g", mc->width);
+    snprintf(what, sizeof what, "%s%s %d px batch %d", crn_model_name(mc->kind), width, mc->image_size, tb);
+    crn_gemm_plan cached;
+    char where[200];
+    crn_error err = {0};
+    if (!force && crn_gemm_plan_cached_for(dev->ops, what, &cached, where, sizeof where))
+        return crn_gemm_set_plan(dev->ops, &cached, where, &err) == CRN_OK ? 0 : cli_error(&err);
+    if (!force && g->dist && g->dist->size > 1) { /* ranks would race and may choose differently */
+        if (g->dist->rank == 0)
+            fprintf(stderr, "clresnet: no GEMM plan measured for %s on this device yet: `%s tune` measures it "
+                            "(one process)\n", what, g->prog);
+        return 0;
+    }
+    crn_conv_work *work = NULL;
+    int nwork = 0;
+    if (crn_model_conv_work(mc, tb, &work, &nwork, &err) != CRN_OK) return cli_error(&err);
+    fprintf(stderr, "clresnet: %s the GEMM plans on %s's %d convolutions (%s), at most %.0f s%s:\n",
+            force ? "measuring" : "first run of this model on this device: measuring", crn_model_name(mc->kind), nwork, what,
+            budget_s, force ? "" : " (`clresnet tune` searches longer; CLRESNET_AUTOTUNE=0 skips this, =S sets the seconds)");
+    crn_autotune_options ao = {budget_s, what};
+    crn_autotune_result res;
+    int rc = crn_gemm_autotune(dev->ops, work, nwork, &ao, autotune_progress, NULL, &res, &err);
+    free(work);
+    if (rc != CRN_OK) return cli_error(&err);
+    char plan[CRN_GEMM_PLAN_TEXT], path[4200] = "";
+    crn_gemm_plan_format(&res.plan, plan, sizeof plan);
+    crn_gemm_plan_cache_path(dev->ops, path, sizeof path, &err);
+    fprintf(stderr,
+            "clresnet: GEMM plan %s: %.1f GFLOP/s, %.2fx the default plan (%d of %d plans measured in %.0f s); "
+            "cached in %s\n",
+            plan, res.gflops, res.default_seconds / res.seconds, res.tried, res.candidates, res.elapsed_s, path);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clresnet/ops/gemm.h"
 #include "clresnet/runtime/device.h"
 #include "clresnet/runtime/runtime.h"
 #include "clresnet/ops/selftest.h"
@@ -45,6 +46,10 @@ static int check_device(const cli_globals *g, const crn_device_info *d)
                "SGEMM %zu^3 %.1f GFLOP/s)\n",
                bs.seconds, bs.cache_hits, res.max_rel_error, res.gflops_n, res.gflops);
         const char *gemm = crn_ops_gemm_desc(ops);
+        char plan[CRN_GEMM_PLAN_TEXT];
+        crn_gemm_plan_format(crn_gemm_get_plan(ops), plan, sizeof plan);
+        printf("      GEMM plan: %s%s\n", plan, strstr(gemm, "measured") ? "" : " (the default: no plan measured "
+                                                                                    "on this device yet)");
         printf("      convolution GEMM: %s\n", gemm[0] ? gemm : "CLBlast, its default parameters");
     } else {
         printf("      check: FAILED: %s\n", err.msg);

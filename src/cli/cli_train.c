@@ -393,6 +393,25 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
                   cli_device *dev, cli_test_pause pause)
 {
     bool lead = d->rank == 0, quiet = g->quiet || !lead;
+    /* The GEMM plan: a resumed run's own (its config.json), so that it
+     * computes the same bits as if it had never stopped; a new run's from
+     * the measurement for its model on this device (made now if none). */
+    crn_error perr = {0};
+    crn_ops_options oo = cli_ops_options();
+    if (c->resume && c->gemm_plan && !(oo.gemm && *oo.gemm)) {
+        crn_gemm_plan p;
+        if (crn_gemm_plan_parse(c->gemm_plan, &p, &perr) != CRN_OK ||
+            crn_gemm_set_plan(dev->ops, &p, "the run's own (config.json)", &perr) != CRN_OK)
+            return cli_error(&perr);
+    } else if (!c->resume) {
+        crn_model_config mc = c->model;
+        mc.image_size = c->transform.image_size;
+        if (cli_autotune(g, dev, &mc, c->batch_size, false, AUTOTUNE_BUDGET_S) != 0) return 1;
+    }
+    char plan[CRN_GEMM_PLAN_TEXT];
+    crn_gemm_plan_format(crn_gemm_get_plan(dev->ops), plan, sizeof plan);
+    c->gemm_plan = plan;
+    if (g->verbose && lead) cli_print_gemm(dev);
     const crn_device_info *di = crn_runtime_device(dev->rt);
     char device_desc[800];
     snprintf(device_desc, sizeof device_desc, "%s (%s, %s)", di->name, di->platform_name, di->driver_version);

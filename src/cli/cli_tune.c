@@ -11,11 +11,15 @@
 
 void help_tune(void)
 {
-    printf("usage: clresnet [--device N] tune [--model M] [--image-size S] [--batch-size B]\n\n"
+    printf("usage: clresnet [--device N] tune [--model M] [--image-size S] [--batch-size B] [--budget SECONDS]\n\n"
            "Times CLBlast's GEMM kernels with a set of parameter candidates on the GEMM shapes\n"
-           "of one training step of the model (default resnet50, 64x64, batch 32), keeps the\n"
-           "fastest and caches it for this device ($XDG_CACHE_HOME/clresnet/tune-*.txt): every\n"
-           "later run on the device uses it. Run it on an otherwise idle machine.\n");
+           "of one training step of the model (default resnet50, 64x64, batch 32) and keeps the\n"
+           "fastest; then measures every GEMM plan (clresnet's packed GEMM with each tile shape,\n"
+           "per work-item or over a work-group's lanes, B fused or pre-packed; CLBlast so tuned)\n"
+           "on the model's convolutions, forward and backward, for up to --budget seconds\n"
+           "(default 600; a run measures for at most %d s the first time it meets a model on a\n"
+           "device). Both are cached for this device ($XDG_CACHE_HOME/clresnet): every later run\n"
+           "uses them. Run it on an otherwise idle machine.\n", (int)AUTOTUNE_BUDGET_S);
 }
 
 static void progress(void *ctx, const char *config, double s)
@@ -30,6 +34,7 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
 {
     crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 64, 1.0, false};
     int batch = 32;
+    double budget = 600;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int k;
@@ -38,6 +43,7 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
         if (!strcmp(a, "--model") && (k = crn_model_parse(v)) >= 0) mc.kind = (crn_model_kind)k;
         else if (!strcmp(a, "--image-size") && (mc.image_size = atoi(v)) >= 8) continue;
         else if (!strcmp(a, "--batch-size") && (batch = atoi(v)) >= 1) continue;
+        else if (!strcmp(a, "--budget") && (budget = atof(v)) > 0) continue;
         else goto bad;
         continue;
     bad:
@@ -76,7 +82,9 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
     if (rc == CRN_OK)
         printf("best: %s: %.1f ms for the step's GEMMs, %.2fx CLBlast's defaults (%.1f ms); cached for this device\n",
                res.config, res.best_s * 1e3, res.default_s / res.best_s, res.default_s * 1e3);
+    fflush(stdout);
+    int trc = rc == CRN_OK ? cli_autotune(g, &dev, &mc, batch, true, budget) : 0;
     free(x), free(y);
     cli_close_device(&dev);
-    return rc == CRN_OK ? 0 : cli_error(&err);
+    return rc != CRN_OK ? cli_error(&err) : trc;
 }

@@ -65,6 +65,46 @@ static int alloc_zero(crn_model *m, cl_mem *buf, size_t bytes, const char *what,
     return CRN_OK;
 }
 
+static bool same_conv(const crn_conv_work *a, const crn_conv_work *b)
+{
+    const crn_conv_desc *x = &a->d, *y = &b->d;
+    return x->cin == y->cin && x->cout == y->cout && x->kh == y->kh && x->kw == y->kw && x->stride == y->stride &&
+           x->pad == y->pad && x->bias == y->bias && a->h == b->h && a->w == b->w && a->dx == b->dx;
+}
+
+int crn_model_conv_work(const crn_model_config *cfg, int n, crn_conv_work **work, int *count, crn_error *err)
+{
+    *work = NULL;
+    *count = 0;
+    crn_model *m = calloc(1, sizeof *m);
+    if (!m) return crn_fail(err, CRN_ENOMEM, "model: out of host memory");
+    m->cfg = *cfg;
+    m->max_batch = n;
+    builder b = {m, err, CRN_OK};
+    int rc = models_build(&b);
+    crn_conv_work *w = rc == CRN_OK ? calloc((size_t)m->nlayers + 1, sizeof *w) : NULL;
+    if (rc == CRN_OK && !w) rc = crn_fail(err, CRN_ENOMEM, "model: out of host memory");
+    int k = 0;
+    for (int i = 0; rc == CRN_OK && i < m->nlayers; i++) {
+        const layer *l = &m->layers[i];
+        if (l->kind != L_CONV) continue;
+        const act_info *in = &m->acts[l->in];
+        crn_conv_work c = {l->conv, n, in->h, in->w, 1, l->in != 0}; /* activation 0 is the image: no dx */
+        int j = 0;
+        while (j < k && !same_conv(&w[j], &c)) j++;
+        if (j < k) w[j].count++;
+        else w[k++] = c;
+    }
+    free(m->params), free(m->init_kind), free(m->fan_in), free(m->acts), free(m->layers), free(m);
+    if (rc != CRN_OK) {
+        free(w);
+        return rc;
+    }
+    *work = w;
+    *count = k;
+    return CRN_OK;
+}
+
 int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, crn_model **out, crn_error *err)
 {
     *out = NULL;

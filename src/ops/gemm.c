@@ -2,9 +2,11 @@
 
 #include <clblast_c.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clresnet/ops/gemm_autotune.h"
 #include "clresnet/runtime/tensor.h"
 #include "ops_impl.h"
 
@@ -69,31 +71,109 @@ void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k)
     if (ops->gemm.log_on) log_shape(&ops->gemm, ta, tb, m, n, k);
 }
 
-int crn_gemm_choose_backend(crn_ops *ops, const char *force, crn_error *err)
+crn_gemm_plan crn_gemm_default_plan(const crn_device_info *d)
 {
     /* A CPU whose fma is in hardware runs the packed GEMM far faster than
      * CLBlast's GPU-shaped kernels; where fma is emulated (Mesa's llvmpipe)
-     * it would crawl, and GPUs keep CLBlast. force overrides. */
-    const crn_device_info *d = ops->dev;
-    ops->gemm.backend = (d->type & CL_DEVICE_TYPE_CPU) && d->fma ? CRN_GEMM_PACKED : CRN_GEMM_CLBLAST;
-    if (force && !strcmp(force, "packed")) ops->gemm.backend = CRN_GEMM_PACKED;
-    else if (force && !strcmp(force, "clblast")) ops->gemm.backend = CRN_GEMM_CLBLAST;
-    else if (force && *force)
-        return crn_fail(err, CRN_EINVAL, "GEMM '%s': want packed or clblast", force);
-    return ops->gemm.backend == CRN_GEMM_PACKED ? crn_pgemm_init(ops, err) : CRN_OK;
+     * it would crawl. Tiles from the preferred vector width: MR x NR of
+     * NR / VW vectors in registers plus a B row and an A broadcast, so 16
+     * vector registers (AVX2, NEON) fit 6 x 2 accumulators, 32 (AVX-512) 8 x 2.
+     * Only a start: the tuner measures the others. */
+    int vw = d->vector_width >= 16 ? 16 : d->vector_width >= 8 ? 8 : 4;
+    crn_gemm_plan p = {CRN_GEMM_PACKED, vw, vw == 16 ? 8 : vw == 8 ? 6 : 4, 2 * vw, 0, 1, 0};
+    if (!((d->type & CL_DEVICE_TYPE_CPU) && d->fma)) p.backend = CRN_GEMM_CLBLAST;
+    return p;
+}
+
+void crn_gemm_plan_format(const crn_gemm_plan *p, char *buf, size_t size)
+{
+    if (p->backend == CRN_GEMM_CLBLAST) snprintf(buf, size, "clblast");
+    else
+        snprintf(buf, size, "packed:vw=%d,mr=%d,nr=%d,lanes=%d,fused=%d,gather=%d", p->vw, p->mr, p->nr, p->lanes,
+                 p->fused, p->gather);
+}
+
+/* The limits the kernels are written for: vector widths OpenCL has, a tile
+ * that fits registers, and lanes only with a pre-packed B. */
+static int plan_check(const crn_gemm_plan *p, const char *text, crn_error *err)
+{
+    if (p->backend == CRN_GEMM_CLBLAST) return CRN_OK;
+    if (p->vw != 4 && p->vw != 8 && p->vw != 16)
+        return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': vw must be 4, 8 or 16", text);
+    if (p->mr < 1 || p->mr > 16) return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': mr must be 1 to 16", text);
+    if (p->nr < p->vw || p->nr > 4 * p->vw || p->nr % p->vw)
+        return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': nr must be 1 to 4 times vw", text);
+    if ((p->lanes != 0 && p->lanes != 1) || (p->fused != 0 && p->fused != 1) || (p->gather != 0 && p->gather != 1))
+        return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': lanes, fused and gather are 0 or 1", text);
+    if ((p->lanes || p->gather) && p->fused)
+        return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': lanes and gather take a pre-packed B (fused=0)", text);
+    return CRN_OK;
+}
+
+int crn_gemm_plan_parse(const char *text, crn_gemm_plan *p, crn_error *err)
+{
+    if (!strcmp(text, "clblast")) {
+        *p = (crn_gemm_plan){CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0};
+        return CRN_OK;
+    }
+    crn_gemm_plan q = {CRN_GEMM_PACKED, 0, 0, 0, 0, 0, 0};
+    int used = 0;
+    if (sscanf(text, "packed:vw=%d,mr=%d,nr=%d,lanes=%d,fused=%d,gather=%d%n", &q.vw, &q.mr, &q.nr, &q.lanes,
+               &q.fused, &q.gather, &used) != 6 ||
+        text[used])
+        return crn_fail(err, CRN_EINVAL,
+                        "GEMM plan '%s': want clblast, packed, or packed:vw=V,mr=M,nr=N,lanes=0|1,fused=0|1,gather=0|1",
+                        text);
+    int rc = plan_check(&q, text, err);
+    if (rc == CRN_OK) *p = q;
+    return rc;
+}
+
+int crn_gemm_set_plan(crn_ops *ops, const crn_gemm_plan *p, const char *where, crn_error *err)
+{
+    char text[CRN_GEMM_PLAN_TEXT];
+    crn_gemm_plan_format(p, text, sizeof text);
+    int rc = plan_check(p, text, err);
+    if (rc != CRN_OK) return rc;
+    crn_gemm_state *g = &ops->gemm;
+    crn_pgemm_release(&g->pg);
+    if (p->backend == CRN_GEMM_PACKED && (rc = crn_pgemm_init(ops, p, err)) != CRN_OK) {
+        crn_error_prefix(err, "GEMM plan %s", text);
+        return rc;
+    }
+    g->plan = *p;
+    snprintf(g->plan_from, sizeof g->plan_from, "%s", where ? where : "");
+    if (p->backend == CRN_GEMM_PACKED) snprintf(g->desc, sizeof g->desc, "%s", g->pg.desc);
+    else snprintf(g->desc, sizeof g->desc, "CLBlast%s%s", g->tuning[0] ? ", " : "", g->tuning);
+    if (g->plan_from[0]) {
+        size_t n = strlen(g->desc);
+        snprintf(g->desc + n, sizeof g->desc - n, "; %s", g->plan_from);
+    }
+    return CRN_OK;
+}
+
+const crn_gemm_plan *crn_gemm_get_plan(const crn_ops *ops) { return &ops->gemm.plan; }
+
+int crn_gemm_choose_plan(crn_ops *ops, const char *force, crn_error *err)
+{
+    crn_gemm_plan p = crn_gemm_default_plan(ops->dev);
+    if (force && *force) {
+        int rc = strcmp(force, "packed") ? crn_gemm_plan_parse(force, &p, err) : CRN_OK;
+        if (!strcmp(force, "packed")) p.backend = CRN_GEMM_PACKED;
+        return rc != CRN_OK ? rc : crn_gemm_set_plan(ops, &p, "as asked", err);
+    }
+    char where[160];
+    if (crn_gemm_plan_cached(ops, &p, where, sizeof where))
+        return crn_gemm_set_plan(ops, &p, where, err);
+    return crn_gemm_set_plan(ops, &p, "", err);
 }
 
 crn_gemm_backend crn_gemm_backend_for(const crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k)
 {
-    const crn_gemm_state *g = &ops->gemm;
-    for (int i = 0; i < g->nchoices; i++) {
-        const crn_gemm_choice *c = &g->choices[i];
-        if (c->shape.trans_a == ta && c->shape.trans_b == tb && c->shape.m == m && c->shape.n == n && c->shape.k == k)
-            return c->backend;
-    }
+    (void)ta, (void)tb;
     /* the packed kernels index with int */
     if (m > INT_MAX / 8 || n > INT_MAX / 8 || k > INT_MAX / 8) return CRN_GEMM_CLBLAST;
-    return g->backend;
+    return ops->gemm.plan.backend;
 }
 
 int crn_sgemm(crn_ops *ops, bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,

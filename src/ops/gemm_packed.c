@@ -16,15 +16,11 @@
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-/* Tile sizes from the device's preferred float vector: an MR x NR tile of
- * NR / VW vectors per row in registers, plus a B row and an A broadcast:
- * 16 vector registers (AVX2, NEON) fit 6 x 2 accumulators, 32 (AVX-512) 8 x 2. */
-static void choose_tiles(const crn_device_info *d, crn_pgemm *pg)
+/* The blocking of the fused kernels: a K block of 512 floats and N blocks
+ * of 4 panels (so the local B block is 512 x 4 x NR floats), an A block
+ * within 96 KiB of L2; packing 16 k values and 8 panels per work-item. */
+static void set_blocking(crn_pgemm *pg)
 {
-    int vw = d->vector_width >= 16 ? 16 : d->vector_width >= 8 ? 8 : 4;
-    pg->vw = vw;
-    pg->nr = 2 * vw;
-    pg->mr = vw == 16 ? 8 : vw == 8 ? 6 : 4;
     pg->pk = 16;
     pg->pj = 8;
     pg->kc = 512;
@@ -38,32 +34,53 @@ static const struct {
 } KERNELS[] = {
 #define K(field, name) {name, offsetof(crn_pgemm, field)}
     K(pack_a, "pack_a"), K(pack_b, "pack_b"), K(pack_b_im2col, "pack_b_im2col"),
-    K(pack_bt_im2col, "pack_bt_im2col"), K(gemm, "gemm_packed"), K(fused, "gemm_fused"),
-    K(fused_im2col, "gemm_fused_im2col"), K(fused_im2col_t, "gemm_fused_im2col_t"),
+    K(pack_bt_im2col, "pack_bt_im2col"), K(gemm, "gemm_packed"), K(fused_gemm, "gemm_fused"),
+    K(fused_im2col, "gemm_fused_im2col"), K(fused_im2col_t, "gemm_fused_im2col_t"), K(gemm_wg, "gemm_packed_wg"),
+    K(pack_b_im2col_wg, "pack_b_im2col_wg"), K(pack_bt_im2col_wg, "pack_bt_im2col_wg"),
 #undef K
 };
 
-int crn_pgemm_init(crn_ops *ops, crn_error *err)
+/* The kernels a plan uses: the fused ones only when it fuses (they take
+ * most of the build: 17 of 18 s on Intel's CPU runtime), the lane-mapped
+ * micro-kernel only with lanes. */
+static bool kernel_used(const crn_pgemm *pg, size_t offset)
+{
+    if (offset == offsetof(crn_pgemm, fused_gemm) || offset == offsetof(crn_pgemm, fused_im2col) ||
+        offset == offsetof(crn_pgemm, fused_im2col_t))
+        return pg->fused;
+    if (offset == offsetof(crn_pgemm, gemm)) return !pg->lanes;
+    if (offset == offsetof(crn_pgemm, gemm_wg)) return pg->lanes;
+    if (offset == offsetof(crn_pgemm, pack_b_im2col_wg) || offset == offsetof(crn_pgemm, pack_bt_im2col_wg))
+        return pg->gather;
+    return true;
+}
+
+int crn_pgemm_init(crn_ops *ops, const crn_gemm_plan *plan, crn_error *err)
 {
     crn_pgemm *pg = &ops->gemm.pg;
     if (pg->prog) return CRN_OK;
     const crn_cl_source *src = crn_cl_op_source("gemm_packed.cl");
     if (!src) return crn_fail(err, CRN_EINVAL, "the packed GEMM's kernel file is not built in");
-    choose_tiles(ops->dev, pg);
-    char opts[128];
-    snprintf(opts, sizeof opts, "-DMR=%d -DNR=%d -DVW=%d -DPK=%d -DPJ=%d", pg->mr, pg->nr, pg->vw, pg->pk, pg->pj);
+    set_blocking(pg);
+    pg->vw = plan->vw, pg->mr = plan->mr, pg->nr = plan->nr, pg->lanes = plan->lanes, pg->fused = plan->fused;
+    pg->gather = plan->gather;
+    char opts[160];
+    snprintf(opts, sizeof opts, "-DMR=%d -DNR=%d -DVW=%d -DPK=%d -DPJ=%d%s%s%s", pg->mr, pg->nr, pg->vw, pg->pk,
+             pg->pj, pg->fused ? "" : " -DNO_FUSED", pg->lanes ? " -DLANES" : "", pg->gather ? " -DGATHER_LANES" : "");
     int cached = 0;
     int rc = crn_build_program(ops->rt, src->name, src->text, opts, &pg->prog, crn_runtime_uses_cache(ops->rt),
                                &cached, err);
     for (size_t i = 0; rc == CRN_OK && i < sizeof KERNELS / sizeof KERNELS[0]; i++)
-        rc = crn_program_kernel(ops->rt, pg->prog, KERNELS[i].name, (crn_kernel *)((char *)pg + KERNELS[i].offset),
-                                err);
+        if (kernel_used(pg, KERNELS[i].offset))
+            rc = crn_program_kernel(ops->rt, pg->prog, KERNELS[i].name,
+                                    (crn_kernel *)((char *)pg + KERNELS[i].offset), err);
     if (rc != CRN_OK) {
         crn_pgemm_release(pg);
         return rc;
     }
-    snprintf(pg->desc, sizeof pg->desc, "clresnet's packed GEMM (%dx%d register tiles of %d-float vectors)", pg->mr, pg->nr,
-             pg->vw);
+    snprintf(pg->desc, sizeof pg->desc, "clresnet's packed GEMM (%dx%d tiles of %d-float vectors%s, %s B%s)", pg->mr,
+             pg->nr, pg->vw, pg->lanes ? " over a work-group's lanes" : "", pg->fused ? "fused" : "pre-packed",
+             pg->gather ? ", gathered by lanes" : "");
     return CRN_OK;
 }
 
@@ -134,13 +151,20 @@ static int pack_im2col(crn_ops *ops, const crn_pgemm_conv *v, bool transposed, c
                    sizeof(float);
     int rc = crn_ops_buffer(ops, &pg->bp, &pg->bp_bytes, bytes, err);
     if (rc) return rc;
-    const crn_kernel *k = transposed ? &pg->pack_bt_im2col : &pg->pack_b_im2col;
+    const crn_kernel *k = pg->gather ? (transposed ? &pg->pack_bt_im2col_wg : &pg->pack_b_im2col_wg)
+                                     : (transposed ? &pg->pack_bt_im2col : &pg->pack_b_im2col);
     crn_args s = crn_args_begin(k);
     crn_arg_ints(&s, 2, (const int[]){kc, p});
     crn_arg_mem(&s, v->x);
     crn_arg_ints(&s, 10, (const int[]){v->n, v->h, v->w, v->kh, v->kw, v->stride, v->pad, v->ho, v->wo, v->i0});
     crn_arg_mem(&s, pg->bp);
     if ((rc = crn_args_end(&s, err))) return rc;
+    if (pg->gather) { /* a work-group of NR lanes per panel */
+        size_t nr = (size_t)pg->nr;
+        size_t gs[2] = {nr * (size_t)cdiv(transposed ? kc : p, pg->nr), (size_t)cdiv(transposed ? p : kc, pg->pk)};
+        size_t l[2] = {nr, 1};
+        return crn_launch(ops->rt, k, 2, gs, l, err);
+    }
     return transposed ? launch2(ops, k, (size_t)cdiv(p, pg->pk), (size_t)cdiv(kc, pg->nr), err)
                       : launch2(ops, k, (size_t)cdiv(kc, pg->pk), (size_t)cdiv(p, pg->nr), err);
 }
@@ -159,8 +183,9 @@ typedef struct gemm_dims {
 static int run_packed(crn_ops *ops, const gemm_dims *g, crn_error *err)
 {
     crn_pgemm *pg = &ops->gemm.pg;
+    const crn_kernel *k = pg->lanes ? &pg->gemm_wg : &pg->gemm;
     int order = g->m > g->n;
-    crn_args s = crn_args_begin(&pg->gemm);
+    crn_args s = crn_args_begin(k);
     crn_arg_ints(&s, 3, (const int[]){g->m, g->n, g->k});
     crn_arg_float(&s, g->alpha);
     crn_arg_mems(&s, 2, (const cl_mem[]){pg->ap, pg->bp});
@@ -169,8 +194,9 @@ static int run_packed(crn_ops *ops, const gemm_dims *g, crn_error *err)
     crn_arg_ints(&s, 3, (const int[]){g->c_off, g->ldc, order});
     int rc = crn_args_end(&s, err);
     if (rc) return rc;
-    size_t mt = (size_t)cdiv(g->m, pg->mr), nt = (size_t)cdiv(g->n, pg->nr);
-    return order == 0 ? launch2(ops, &pg->gemm, mt, nt, err) : launch2(ops, &pg->gemm, nt, mt, err);
+    size_t mt = (size_t)cdiv(g->m, pg->mr), nt = (size_t)cdiv(g->n, pg->nr), w = pg->lanes ? (size_t)pg->vw : 1;
+    size_t gs[2] = {w * (order ? nt : mt), order ? mt : nt}, l[2] = {w, 1};
+    return crn_launch(ops->rt, k, 2, gs, l, err);
 }
 
 /* The fused kernels' blocking: partial sums go through C between K blocks,
@@ -179,7 +205,7 @@ static int run_packed(crn_ops *ops, const gemm_dims *g, crn_error *err)
 static bool fused_ok(const crn_ops *ops, int k, float beta)
 {
     const crn_pgemm *pg = &ops->gemm.pg;
-    if (beta != 0.0f && k > pg->kc) return false;
+    if (!pg->fused || (beta != 0.0f && k > pg->kc)) return false;
     return (size_t)pg->kc * pg->jb * pg->nr * sizeof(float) <= ops->dev->local_mem;
 }
 
@@ -229,14 +255,14 @@ static int fused_matrix(crn_ops *ops, const gemm_dims *g, cl_mem b, int b_off, i
 {
     crn_pgemm *pg = &ops->gemm.pg;
     fused_grid f = plan_fused(ops, g->m, g->n, g->k, tb ? 2 : 8);
-    crn_args s = crn_args_begin(&pg->fused);
+    crn_args s = crn_args_begin(&pg->fused_gemm);
     crn_arg_ints(&s, 3, (const int[]){g->m, g->n, g->k});
     crn_arg_float(&s, g->alpha);
     crn_arg_mems(&s, 2, (const cl_mem[]){pg->ap, b});
     crn_arg_ints(&s, 3, (const int[]){b_off, ldb, tb});
     arg_fused_tail(&s, g, &f);
     int rc = crn_args_end(&s, err);
-    return rc ? rc : launch_fused(ops, &pg->fused, g, &f, err);
+    return rc ? rc : launch_fused(ops, &pg->fused_gemm, g, &f, err);
 }
 
 static int fused_im2col(crn_ops *ops, const gemm_dims *g, const crn_pgemm_conv *v, bool transposed, crn_error *err)
@@ -256,10 +282,15 @@ static int fused_im2col(crn_ops *ops, const gemm_dims *g, const crn_pgemm_conv *
 
 /* ------------------------------------------------------------ entry points */
 
+static int pg_ready(crn_ops *ops, crn_error *err)
+{
+    return ops->gemm.pg.prog ? CRN_OK : crn_pgemm_init(ops, &ops->gemm.plan, err);
+}
+
 int crn_pgemm_matrix(crn_ops *ops, bool ta, bool tb, int m, int n, int k, float alpha, cl_mem a, int a_off, int lda,
                      cl_mem b, int b_off, int ldb, float beta, cl_mem c, int c_off, int ldc, crn_error *err)
 {
-    int rc = crn_pgemm_init(ops, err);
+    int rc = pg_ready(ops, err);
     if (rc == CRN_OK) rc = pack_a(ops, ta, m, k, a, a_off, lda, err);
     if (rc != CRN_OK) return rc;
     gemm_dims g = {m, n, k, alpha, beta, c, c_off, ldc};
@@ -272,7 +303,7 @@ int crn_pgemm_conv_forward(crn_ops *ops, const crn_pgemm_conv *v, int cout, cl_m
                            crn_error *err)
 {
     int kc = v->cin * v->kh * v->kw, p = v->nc * v->ho * v->wo;
-    int rc = crn_pgemm_init(ops, err);
+    int rc = pg_ready(ops, err);
     if (rc == CRN_OK) rc = pack_a(ops, false, cout, kc, weight, 0, kc, err);
     if (rc != CRN_OK) return rc;
     gemm_dims g = {cout, p, kc, 1.0f, beta, y, v->i0 * v->ho * v->wo, v->n * v->ho * v->wo};
@@ -285,7 +316,7 @@ int crn_pgemm_conv_weight_grad(crn_ops *ops, const crn_pgemm_conv *v, int cout, 
                                crn_error *err)
 {
     int kc = v->cin * v->kh * v->kw, p = v->nc * v->ho * v->wo, hw = v->ho * v->wo;
-    int rc = crn_pgemm_init(ops, err);
+    int rc = pg_ready(ops, err);
     if (rc == CRN_OK) rc = pack_a(ops, false, cout, p, dy, v->i0 * hw, v->n * hw, err);
     if (rc != CRN_OK) return rc;
     gemm_dims g = {cout, kc, p, 1.0f, beta, dweight, 0, kc};

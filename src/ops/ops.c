@@ -64,12 +64,7 @@ int crn_ops_create_opts(crn_runtime *rt, const crn_ops_options *opt, crn_ops **o
         rc = crn_kernel_find(rt, KERNELS[i].name, (const crn_kernel **)((char *)ops + KERNELS[i].offset), err);
     if (rc == CRN_OK) rc = crn_batchnorm_choose_layout(ops, opt->bn_layout, err);
     if (rc == CRN_OK) rc = crn_gemm_tune_apply_cached(ops, err);
-    if (rc == CRN_OK) rc = crn_gemm_choose_backend(ops, opt->gemm, err);
-    crn_gemm_state *g = &ops->gemm;
-    if (g->backend == CRN_GEMM_PACKED)
-        snprintf(g->desc, sizeof g->desc, "%s", g->pg.desc);
-    else
-        snprintf(g->desc, sizeof g->desc, "%s%s", g->tuning[0] ? "CLBlast, " : "", g->tuning);
+    if (rc == CRN_OK) rc = crn_gemm_choose_plan(ops, opt->gemm, err);
     if (rc != CRN_OK) {
         crn_ops_destroy(ops);
         return rc;
@@ -82,7 +77,6 @@ void crn_ops_destroy(crn_ops *ops)
 {
     if (!ops) return;
     free(ops->gemm.log);
-    free(ops->gemm.choices);
     crn_pgemm_release(&ops->gemm.pg);
     if (ops->gemm.splitk_buf) clReleaseMemObject(ops->gemm.splitk_buf);
     if (ops->bn.part) clReleaseMemObject(ops->bn.part);

@@ -7,34 +7,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clresnet/ops/gemm.h"
 #include "clresnet/ops/gemm_tune.h"
 #include "clresnet/ops/ops.h"
 
-/* The packed GEMM (gemm_packed.c): its program, built for the device with
- * tile sizes chosen from its vector width, and its packing buffers. */
+/* The packed GEMM (gemm_packed.c): its program, built for the plan's
+ * tiles, and its packing buffers. */
 typedef struct crn_pgemm {
-    int mr, nr, vw, pk, pj;   /* build options */
+    int mr, nr, vw, lanes, fused, gather, pk, pj; /* build options */
     int kc, jb, a_kb;         /* fused kernels: K block, N block (panels), L2 budget of an A block (KiB) */
     cl_program prog;          /* NULL until first used */
-    crn_kernel pack_a, pack_b, pack_b_im2col, pack_bt_im2col, gemm, fused, fused_im2col, fused_im2col_t;
+    crn_kernel pack_a, pack_b, pack_b_im2col, pack_bt_im2col, pack_b_im2col_wg, pack_bt_im2col_wg;
+    crn_kernel gemm, gemm_wg, fused_gemm, fused_im2col, fused_im2col_t;
     cl_mem ap, bp;            /* packed A, packed B (the non-fused path) */
     size_t ap_bytes, bp_bytes;
-    char desc[96];
+    char desc[160];
 } crn_pgemm;
 
-/* Which GEMM runs a call. */
-typedef enum crn_gemm_backend { CRN_GEMM_CLBLAST, CRN_GEMM_PACKED } crn_gemm_backend;
-
-/* A shape whose backend `tune` measured. */
-typedef struct crn_gemm_choice {
-    crn_gemm_shape shape;
-    crn_gemm_backend backend;
-} crn_gemm_choice;
-
 typedef struct crn_gemm_state {
-    crn_gemm_backend backend; /* the default for this device: packed on CPUs with hardware fma */
-    crn_gemm_choice *choices; /* per shape, from the tuning cache */
-    int nchoices;
+    crn_gemm_plan plan;     /* what runs GEMMs (crn_gemm_set_plan) */
+    char plan_from[200];    /* how the plan was chosen */
     crn_pgemm pg;
     char tuning[200];       /* the tuned CLBlast configuration applied at creation, or "" */
     char desc[320];         /* what runs GEMMs, for the start-up line */
@@ -80,8 +72,9 @@ int crn_batchnorm_choose_layout(crn_ops *ops, const char *force, crn_error *err)
 /* Applies the cached tuning for the device (gemm_tune.c), at creation. */
 int crn_gemm_tune_apply_cached(crn_ops *ops, crn_error *err);
 
-/* The device's default backend (gemm.c, at creation). */
-int crn_gemm_choose_backend(crn_ops *ops, const char *force, crn_error *err);
+/* The plan at creation (gemm.c): forced (plan text), else the tuned one
+ * cached for this device (gemm_autotune.c), else the default. */
+int crn_gemm_choose_plan(crn_ops *ops, const char *force, crn_error *err);
 
 /* Records a GEMM shape run outside crn_sgemm (the implicit im2col) for `tune`. */
 void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k);
@@ -90,7 +83,7 @@ void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k);
 crn_gemm_backend crn_gemm_backend_for(const crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k);
 
 /* The packed GEMM (gemm_packed.c). */
-int crn_pgemm_init(crn_ops *ops, crn_error *err);
+int crn_pgemm_init(crn_ops *ops, const crn_gemm_plan *plan, crn_error *err);
 void crn_pgemm_release(crn_pgemm *pg);
 int crn_pgemm_matrix(crn_ops *ops, bool ta, bool tb, int m, int n, int k, float alpha, cl_mem a, int a_off, int lda,
                      cl_mem b, int b_off, int ldb, float beta, cl_mem c, int c_off, int ldc, crn_error *err);

@@ -95,6 +95,7 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
                                                    c->early_stop_threshold));
     json_object_set_new(o, "init", c->init_path ? json_string(c->init_path) : json_null());
     json_object_set_new(o, "device", json_string(c->device_desc ? c->device_desc : ""));
+    json_object_set_new(o, "gemm_plan", c->gemm_plan ? json_string(c->gemm_plan) : json_null());
     json_object_set_new(o, "changes", changes_json(c, previous, epoch, step));
     /* numbers as people write them (0.1, not 0.10000000000000001) where
      * 15 digits give back the same doubles, else all 17: resume reads them */
@@ -179,6 +180,10 @@ int crn_run_config_parse(const char *text, const char *path, crn_train_config *c
     }
     snprintf(s->data, sizeof s->data, "%s", data);
     c->data_root = s->data;
+    /* runs from before plans were recorded have none: the device's plan */
+    const char *plan = json_string_value(json_object_get(o, "gemm_plan"));
+    snprintf(s->gemm_plan, sizeof s->gemm_plan, "%s", plan ? plan : "");
+    c->gemm_plan = s->gemm_plan[0] ? s->gemm_plan : NULL;
     parse_model_and_data(o, c);
     parse_schedule(o, c);
     json_decref(o);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "clresnet/ops/activation.h"
+#include "clresnet/ops/gemm_autotune.h"
 #include "clresnet/ops/ops.h"
 #include "clresnet/runtime/tensor.h"
 
@@ -112,6 +113,11 @@ cl_mem crn_model_buffers_buffer(crn_model *m, size_t *n);
  * rounding half to even as Python does. resnet50/plain50 scale the bottleneck
  * width b and use 4 * scaled(b) outputs; the stem uses scaled(64). */
 int crn_model_scale_channels(int c, double width);
+
+/* The distinct convolutions of the model cfg at batch n, with how many
+ * layers have each, for the GEMM tuner (gemm_autotune.h): built on the host
+ * only, no device memory. *work is malloc'd. */
+int crn_model_conv_work(const crn_model_config *cfg, int n, crn_conv_work **work, int *count, crn_error *err);
 
 /* Floating-point operations of the layers profiled under `tag` (e.g.
  * "conv3x3/1 fwd") at batch n: the GEMM work of convolutions and the linear

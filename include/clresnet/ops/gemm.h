@@ -1,5 +1,7 @@
-/* GEMM on the device through CLBlast, row-major, on the runtime's queue.
- * The ops context carries its state: tuning, split-K workspace, shape log. */
+/* GEMM on the device, row-major, on the runtime's queue: clresnet's packed
+ * GEMM (cl/gemm_packed.cl) or CLBlast, as the ops context's plan says. The
+ * ops context carries the state: the plan, CLBlast's tuning, the split-K
+ * workspace, the shape log. */
 #ifndef CLRESNET_GEMM_H
 #define CLRESNET_GEMM_H
 
@@ -7,6 +9,45 @@
 #include <stddef.h>
 
 #include "clresnet/ops/ops.h"
+
+/* Which GEMM runs, and how it is built: the choice that gemm_autotune.h
+ * measures per device. Every packed plan computes each element of C as one
+ * fma chain over k in order, so all packed plans give bit-identical results
+ * (tests/test_runtime.c checks it); CLBlast sums in another order. */
+typedef enum crn_gemm_backend { CRN_GEMM_CLBLAST, CRN_GEMM_PACKED } crn_gemm_backend;
+
+typedef struct crn_gemm_plan {
+    crn_gemm_backend backend;
+    /* packed: the register tile, MR rows x NR columns held as NR / VW vectors
+     * of VW floats per row, in one work-item (lanes == 0: PoCL vectorises
+     * the explicit vectors) or spread over the lanes of a work-group
+     * (lanes > 0: compilers that vectorise across work-items, as Intel's
+     * CPU runtime and GPU compilers do, each work-item one column of VW) */
+    int vw, mr, nr, lanes;
+    /* packed: B gathered per K block into local memory inside the GEMM
+     * kernel (1), or packed by its own kernel first (0) */
+    int fused;
+    /* packed, pre-packed B: a convolution's columns gathered one panel row
+     * per work-item (0, for PoCL) or one panel column per lane (1) */
+    int gather;
+} crn_gemm_plan;
+
+enum { CRN_GEMM_PLAN_TEXT = 64 };
+
+/* "clblast" or "packed:vw=16,mr=8,nr=32,lanes=0,fused=1,gather=0" (crn_gemm_plan_parse
+ * reads it back; "packed" alone is the device's default packed plan). */
+void crn_gemm_plan_format(const crn_gemm_plan *p, char *buf, size_t size);
+int crn_gemm_plan_parse(const char *text, crn_gemm_plan *p, crn_error *err);
+
+/* The device's plan before any measurement: the packed GEMM with tiles from
+ * its preferred vector width where fma is in hardware, else CLBlast. */
+crn_gemm_plan crn_gemm_default_plan(const crn_device_info *dev);
+
+/* Switches the GEMM to plan p (builds its kernels); an invalid plan is an
+ * error that leaves the current one. where: how it was chosen, for
+ * crn_ops_gemm_desc ("tuned on ...", "from the checkpoint"). */
+int crn_gemm_set_plan(crn_ops *ops, const crn_gemm_plan *p, const char *where, crn_error *err);
+const crn_gemm_plan *crn_gemm_get_plan(const crn_ops *ops);
 
 /* C[m x n] = alpha * op(A) * op(B) + beta * C; offsets and leading
  * dimensions in elements. */

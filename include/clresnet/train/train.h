@@ -53,6 +53,8 @@ typedef struct crn_train_config {
     bool test_if_done;               /* with resume: a run with nothing left to train is tested again */
     bool overwrite;                  /* replace a run already in out_dir (else that is an error) */
     const char *device_desc;         /* recorded in config.json */
+    const char *gemm_plan;           /* the GEMM plan in use (gemm.h), recorded in config.json: a resumed run
+                                        uses it again, so that it computes the same bits */
     /* Data-parallel ranks (NULL: one). Each rank calls crn_train with the
      * same configuration on its own device; batch_size is per rank, the
      * global batch is batch_size * ranks. Gradients are averaged over every
