@@ -97,7 +97,7 @@ int cli_autotune(const cli_globals *g, cli_device *dev, const crn_model_config *
     crn_gemm_plan cached;
     char where[200];
     crn_error err = {0};
-    if (!force && crn_gemm_plan_cached_for(dev->ops, what, &cached, where, sizeof where))
+    if (!force && crn_gemm_plan_cached(dev->ops, what, &cached, where, sizeof where))
         return crn_gemm_set_plan(dev->ops, &cached, where, &err) == CRN_OK ? 0 : cli_error(&err);
     if (!force && g->dist && g->dist->size > 1) { /* ranks would race and may choose differently */
         if (g->dist->rank == 0)

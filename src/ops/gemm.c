@@ -157,13 +157,16 @@ const crn_gemm_plan *crn_gemm_get_plan(const crn_ops *ops) { return &ops->gemm.p
 int crn_gemm_choose_plan(crn_ops *ops, const char *force, crn_error *err)
 {
     crn_gemm_plan p = crn_gemm_default_plan(ops->dev);
+    if (force && !strcmp(force, "packed")) { /* the default tiles, even where CLBlast is the default */
+        p.backend = CRN_GEMM_PACKED;
+        return crn_gemm_set_plan(ops, &p, "as asked", err);
+    }
     if (force && *force) {
-        int rc = strcmp(force, "packed") ? crn_gemm_plan_parse(force, &p, err) : CRN_OK;
-        if (!strcmp(force, "packed")) p.backend = CRN_GEMM_PACKED;
+        int rc = crn_gemm_plan_parse(force, &p, err);
         return rc != CRN_OK ? rc : crn_gemm_set_plan(ops, &p, "as asked", err);
     }
     char where[160];
-    if (crn_gemm_plan_cached(ops, &p, where, sizeof where))
+    if (crn_gemm_plan_cached(ops, NULL, &p, where, sizeof where))
         return crn_gemm_set_plan(ops, &p, where, err);
     return crn_gemm_set_plan(ops, &p, "", err);
 }

@@ -42,17 +42,21 @@ static bool same_plan(const crn_gemm_plan *a, const crn_gemm_plan *b)
 
 /* ------------------------------------------------------------ the cache */
 
-/* The key: everything that changes what the plan's kernels do or how fast
- * (platform, device, driver, the packed GEMM's source) and this format. */
-static uint64_t cache_key(const crn_ops *ops)
+uint64_t crn_ops_cache_key(const crn_ops *ops, const char *tag, const char *extra)
 {
     const crn_device_info *d = ops->dev;
-    const crn_cl_source *src = crn_cl_op_source("gemm_packed.cl");
-    const char *parts[] = {"clresnet-gemm-plan-1", d->platform_name, d->platform_version, d->name, d->driver_version,
-                           src ? src->text : ""};
+    const char *parts[] = {tag, d->platform_name, d->platform_version, d->name, d->driver_version, extra ? extra : ""};
     uint64_t h = CRN_FNV1A64_INIT;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = crn_fnv1a64(h, parts[i], strlen(parts[i]) + 1);
     return h;
+}
+
+/* The key: everything that changes what the plan's kernels do or how fast
+ * (the device and driver, the packed GEMM's source) and this format. */
+static uint64_t cache_key(const crn_ops *ops)
+{
+    const crn_cl_source *src = crn_cl_op_source("gemm_packed.cl");
+    return crn_ops_cache_key(ops, "clresnet-gemm-plan-1", src ? src->text : "");
 }
 
 /* what == NULL: the device's entry (the plan measured last, which every
@@ -73,8 +77,18 @@ int crn_gemm_plan_cache_path(const crn_ops *ops, char *buf, size_t size, crn_err
     return entry_path(ops, NULL, buf, size, err);
 }
 
+/* How a measured plan was chosen, for crn_ops_gemm_desc. */
+static void describe(char *where, size_t size, time_t when, double gflops, const char *what, double gain)
+{
+    char day[32] = "?";
+    struct tm tm;
+    if (gmtime_r(&when, &tm)) strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    snprintf(where, size, "measured on this device %s: %.1f GFLOP/s on %s, %.2fx the default plan", day, gflops,
+             what[0] ? what : "its convolutions", gain);
+}
+
 /* The entry: "<plan> <GFLOP/s> <seconds> <default seconds> <unix time> <workload>". */
-static bool read_entry(const crn_ops *ops, const char *what, crn_gemm_plan *plan, char *where, size_t where_size)
+bool crn_gemm_plan_cached(const crn_ops *ops, const char *what, crn_gemm_plan *plan, char *where, size_t where_size)
 {
     char path[4200], *text = NULL, ptext[CRN_GEMM_PLAN_TEXT];
     crn_error e = {0};
@@ -94,27 +108,11 @@ static bool read_entry(const crn_ops *ops, const char *what, crn_gemm_plan *plan
         ok = !what || !strcmp(got, what); /* a hash collision is not a hit */
     }
     if (ok) {
-        char day[32] = "?";
-        time_t t = (time_t)when;
-        struct tm tm;
-        if (gmtime_r(&t, &tm)) strftime(day, sizeof day, "%Y-%m-%d", &tm);
-        snprintf(where, where_size, "measured on this device %s: %.1f GFLOP/s on %s, %.2fx the default plan", day,
-                 gflops, got[0] ? got : "its convolutions", s_def / s);
+        describe(where, where_size, (time_t)when, gflops, got, s_def / s);
         *plan = p;
     }
     free(text);
     return ok;
-}
-
-bool crn_gemm_plan_cached(const crn_ops *ops, crn_gemm_plan *plan, char *where, size_t where_size)
-{
-    return read_entry(ops, NULL, plan, where, where_size);
-}
-
-bool crn_gemm_plan_cached_for(const crn_ops *ops, const char *what, crn_gemm_plan *plan, char *where,
-                              size_t where_size)
-{
-    return read_entry(ops, what, plan, where, where_size);
 }
 
 static int cache_store(const crn_ops *ops, const crn_autotune_result *r, const char *what, crn_error *err)
@@ -212,7 +210,6 @@ static int time_workload(crn_ops *ops, const crn_conv_work *work, int nwork, ben
 {
     *dropped = false;
     *seconds = 0;
-    double warm = 0;
     for (int pass = 0; pass < 2; pass++) {
         double total = 0;
         for (int i = 0; i < nwork; i++) {
@@ -227,10 +224,8 @@ static int time_workload(crn_ops *ops, const crn_conv_work *work, int nwork, ben
                 return CRN_OK;
             }
         }
-        if (pass == 0) warm = total;
-        else *seconds = total;
+        if (pass == 1) *seconds = total;
     }
-    (void)warm;
     return CRN_OK;
 }
 
@@ -295,9 +290,10 @@ int crn_gemm_autotune(crn_ops *ops, const crn_conv_work *work, int nwork, const 
     res->gflops = flops / best_s * 1e-9;
     if (res->default_seconds <= 0) res->default_seconds = best_s;
     res->elapsed_s = crn_now_s() - t_start;
-    rc = cache_store(ops, res, opt->what ? opt->what : "its convolutions", err);
+    const char *what = opt->what ? opt->what : "its convolutions";
+    rc = cache_store(ops, res, what, err);
     char where[200];
-    if (!crn_gemm_plan_cached(ops, &best, where, sizeof where)) where[0] = '\0';
+    describe(where, sizeof where, time(NULL), res->gflops, what, res->default_seconds / res->seconds);
     int rc2 = crn_gemm_set_plan(ops, &res->plan, where, err);
     return rc != CRN_OK ? rc : rc2;
 }

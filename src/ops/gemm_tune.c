@@ -131,11 +131,7 @@ static void cache_path(const crn_ops *ops, char *buf, size_t n)
         buf[0] = '\0';
         return;
     }
-    const crn_device_info *d = ops->dev;
-    const char *parts[] = {"clresnet-gemm-tune-1", d->platform_name, d->name, d->driver_version};
-    uint64_t h = CRN_FNV1A64_INIT;
-    for (size_t i = 0; i < 4; i++) h = crn_fnv1a64(h, parts[i], strlen(parts[i]) + 1);
-    snprintf(buf, n, "%s/tune-%016llx.txt", dir, (unsigned long long)h);
+    snprintf(buf, n, "%s/tune-%016llx.txt", dir, (unsigned long long)crn_ops_cache_key(ops, "clresnet-gemm-tune-2", NULL));
 }
 
 int crn_gemm_tune(crn_ops *ops, const crn_gemm_shape *shapes, int nshapes, crn_tune_progress_fn progress, void *ctx,

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "clresnet/ops/gemm.h"
 #include "clresnet/ops/gemm_tune.h"
@@ -62,6 +63,10 @@ struct crn_ops {
     struct { const crn_kernel *splitk_reduce; } gemm_k;
     crn_gemm_state gemm;
 };
+
+/* A key for per-device cache entries (gemm_tune.c, gemm_autotune.c): tag,
+ * platform, device, driver version, and extra (a kernel source, or NULL). */
+uint64_t crn_ops_cache_key(const crn_ops *ops, const char *tag, const char *extra);
 
 /* A scratch buffer of at least `bytes`, grown on demand (contents lost). */
 int crn_ops_buffer(crn_ops *ops, cl_mem *buf, size_t *have, size_t bytes, crn_error *err);

@@ -19,10 +19,10 @@ typedef enum crn_gemm_backend { CRN_GEMM_CLBLAST, CRN_GEMM_PACKED } crn_gemm_bac
 typedef struct crn_gemm_plan {
     crn_gemm_backend backend;
     /* packed: the register tile, MR rows x NR columns held as NR / VW vectors
-     * of VW floats per row, in one work-item (lanes == 0: PoCL vectorises
-     * the explicit vectors) or spread over the lanes of a work-group
-     * (lanes > 0: compilers that vectorise across work-items, as Intel's
-     * CPU runtime and GPU compilers do, each work-item one column of VW) */
+     * of VW floats per row, in one work-item (lanes = 0: PoCL vectorises
+     * the explicit vectors) or spread over the VW lanes of a work-group
+     * (lanes = 1: compilers that vectorise across work-items, as Intel's
+     * CPU runtime and GPU compilers do) */
     int vw, mr, nr, lanes;
     /* packed: B gathered per K block into local memory inside the GEMM
      * kernel (1), or packed by its own kernel first (0) */

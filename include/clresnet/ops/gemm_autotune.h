@@ -47,15 +47,11 @@ typedef void (*crn_autotune_progress)(void *ctx, int index, int total, const cha
 int crn_gemm_autotune(crn_ops *ops, const crn_conv_work *work, int nwork, const crn_autotune_options *opt,
                       crn_autotune_progress progress, void *ctx, crn_autotune_result *res, crn_error *err);
 
-/* The cached plan for this ops' device and kernel source: true with the
- * plan and a line saying where it came from, or false (none, or an entry
- * that does not parse: never trusted). */
-bool crn_gemm_plan_cached(const crn_ops *ops, crn_gemm_plan *plan, char *where, size_t where_size);
-
-/* The plan cached for one workload (crn_autotune_options.what) on this
- * device, as crn_gemm_plan_cached. */
-bool crn_gemm_plan_cached_for(const crn_ops *ops, const char *what, crn_gemm_plan *plan, char *where,
-                              size_t where_size);
+/* The plan cached for this ops' device and kernel source: for one workload
+ * (crn_autotune_options.what), or with what == NULL the device's latest.
+ * True with the plan and a line saying where it came from, or false (none,
+ * or an entry that does not parse: never trusted). */
+bool crn_gemm_plan_cached(const crn_ops *ops, const char *what, crn_gemm_plan *plan, char *where, size_t where_size);
 
 /* The cache file of this device's plan (for messages and tests). */
 int crn_gemm_plan_cache_path(const crn_ops *ops, char *buf, size_t size, crn_error *err);
