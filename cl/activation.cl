@@ -1,9 +1,10 @@
 /* Activations: kind 0 ReLU, 1 LeakyReLU (slope 0.01), 2 SiLU (crn_act_kind).
  * Backward takes the forward input x. */
 #include "act_math.h"
+#include "per_item.h"
 
 /* 8 elements a work-item (explicit vectors: these passes are memory-bound) */
-__kernel void act_forward(__global const float *x, __global float *y, const int kind, const int n)
+__kernel PER_ITEM void act_forward(__global const float *x, __global float *y, const int kind, const int n)
 {
     const int i = get_global_id(0) * 8;
     if (i + 8 <= n) {
@@ -13,7 +14,7 @@ __kernel void act_forward(__global const float *x, __global float *y, const int 
     }
 }
 
-__kernel void act_backward(__global const float *x, __global const float *dy, __global float *dx, const int kind,
+__kernel PER_ITEM void act_backward(__global const float *x, __global const float *dy, __global float *dx, const int kind,
                            const int n)
 {
     const int i = get_global_id(0) * 8;

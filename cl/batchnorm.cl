@@ -17,6 +17,7 @@
  * backward takes the activation's output gradient and recomputes z from x,
  * so z is never stored. */
 #include "act_math.h"
+#include "per_item.h"
 
 /* The vectors [*first, *first + *count * *step) of part p, by layout. */
 static void bn_part_range(int p, int parts, ulong nvec, int blocked, ulong *first, ulong *count, ulong *step)
@@ -42,7 +43,7 @@ static float bn_hsum(float8 v)
 
 /* Partial sums of d = x - shift[ch] and d*d (shift 0 unless centered);
  * part [c, parts, 2]. */
-__kernel void bn_partial_moments(__global const float *x, __global const float *shift, const int centered,
+__kernel PER_ITEM void bn_partial_moments(__global const float *x, __global const float *shift, const int centered,
                                  __global float *part, const ulong m, const int parts, const int blocked)
 {
     const int p = get_global_id(0), ch = get_global_id(1);
@@ -113,7 +114,7 @@ __kernel void bn_finalize(__global const float *part, const int parts, const ulo
 
 /* y = act((x - mean) * gamma * invstd + beta); 2-D range (element within
  * row, channel). */
-__kernel void bn_normalize(__global const float *x, __global const float *gamma, __global const float *beta,
+__kernel PER_ITEM void bn_normalize(__global const float *x, __global const float *gamma, __global const float *beta,
                            __global const float *mean, __global const float *invstd, __global float *y,
                            const ulong m, const int act)
 {
@@ -146,7 +147,7 @@ __kernel void bn_forward_eval(__global const float *x, __global const float *gam
 
 /* Backward, partial sums of dz and dz * xhat, where dz = dy (act -1) or
  * dy through the activation at the recomputed z; part [c, parts, 2]. */
-__kernel void bn_partial_grad(__global const float *x, __global const float *dy, __global const float *gamma,
+__kernel PER_ITEM void bn_partial_grad(__global const float *x, __global const float *dy, __global const float *gamma,
                               __global const float *beta, __global const float *mean, __global const float *invstd,
                               __global float *part, const ulong m, const int parts, const int blocked, const int act)
 {
@@ -198,7 +199,7 @@ __kernel void bn_finalize_grad(__global const float *part, const int parts, cons
 /* dx = gamma * invstd * (dz - dbeta/m - xhat * dgamma/m), dz as in
  * bn_partial_grad; 2-D range (element within row, channel). dx may alias
  * dy: each element is read and written by the same item. */
-__kernel void bn_backward_dx(__global const float *x, __global const float *dy, __global const float *gamma,
+__kernel PER_ITEM void bn_backward_dx(__global const float *x, __global const float *dy, __global const float *gamma,
                              __global const float *beta, __global const float *mean, __global const float *invstd,
                              __global const float *dgamma, __global const float *dbeta, __global float *dx,
                              const ulong m, const int act)

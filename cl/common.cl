@@ -1,5 +1,6 @@
 /* Elementwise helpers shared by every model: fills and linear combinations
  * of whole buffers. Bounds are checked: launches round the range up. */
+#include "per_item.h"
 
 __kernel void fill_f32(__global float *x, const float value, const int n)
 {
@@ -8,7 +9,7 @@ __kernel void fill_f32(__global float *x, const float value, const int n)
 }
 
 /* y = a * x + b * y */
-__kernel void axpby_f32(__global const float *x, __global float *y, const float a, const float b, const int n)
+__kernel PER_ITEM void axpby_f32(__global const float *x, __global float *y, const float a, const float b, const int n)
 {
     const int i = get_global_id(0) * 8; /* 8 elements a work-item */
     if (i + 8 <= n) {

@@ -87,13 +87,16 @@ __kernel void conv_scatter_1x1(__global const float *dcols, __global float *dx, 
 /* A stride-1 convolution's input gradient is the convolution of dy with the
  * weights turned around: wf [cin, cout, kk] holds w [cout, cin, kk] with
  * channels swapped and the window (kk = kh * kw positions) reversed.
- * Global: (kk, cout, cin). */
+ * Global: (cout, cin), one window a work-item: neighbouring items write
+ * neighbouring windows, and no index is divided. */
 __kernel void conv_weight_flip(__global const float *w, __global float *wf, const int cout, const int cin,
                                const int kk)
 {
-    const int t = get_global_id(0), co = get_global_id(1), ci = get_global_id(2);
-    if (t >= kk || co >= cout || ci >= cin) return;
-    wf[(ci * cout + co) * kk + t] = w[(co * cin + ci) * kk + (kk - 1 - t)];
+    const size_t co = get_global_id(0), ci = get_global_id(1);
+    if (co >= (size_t)cout || ci >= (size_t)cin) return;
+    __global const float *src = w + (co * cin + ci) * kk + (kk - 1);
+    __global float *dst = wf + (ci * cout + co) * kk;
+    for (int t = 0; t < kk; t++) dst[t] = src[-t];
 }
 
 /* y[c, p] += b[c] for y [rows, cols]. Global: (cols, rows). */

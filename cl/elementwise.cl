@@ -1,9 +1,10 @@
 /* Elementwise helpers beyond common.cl: residual add and the input layout
  * conversion. */
+#include "per_item.h"
 
 /* y = a + b; y may alias a or b (each item reads then writes its element). */
 /* 8 elements a work-item */
-__kernel void add_f32(__global const float *a, __global const float *b, __global float *y, const int n)
+__kernel PER_ITEM void add_f32(__global const float *a, __global const float *b, __global float *y, const int n)
 {
     const int i = get_global_id(0) * 8;
     if (i + 8 <= n) {

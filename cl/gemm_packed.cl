@@ -46,6 +46,7 @@
  * Indices: sizes up to 2^31 elements (int); panel and row offsets computed in size_t.
  */
 #pragma OPENCL FP_CONTRACT OFF
+#include "per_item.h"
 
 #ifndef MR
 #define MR 4
@@ -116,7 +117,7 @@ inline void pack_gather(__global const float *src, const int ld, const int count
 }
 
 /* Ap <- op(A) [M, K] in MR-row panels. */
-__kernel void pack_a(const int M, const int K, __global const float *A, const int a_off, const int lda,
+__kernel PER_ITEM void pack_a(const int M, const int K, __global const float *A, const int a_off, const int lda,
                      const int trans, __global float *Ap)
 {
     const int kb = get_global_id(0), pb = get_global_id(1);
@@ -159,7 +160,7 @@ __kernel void pack_a(const int M, const int K, __global const float *A, const in
 #endif
 
 /* Bp <- op(B) [K, N] in NR-column panels. */
-__kernel void pack_b(const int N, const int K, __global const float *B, const int b_off, const int ldb,
+__kernel PER_ITEM void pack_b(const int N, const int K, __global const float *B, const int b_off, const int ldb,
                      const int trans, __global float *Bp, const int nt)
 {
     const int kb = get_global_id(0), pb = get_global_id(1);
@@ -281,7 +282,7 @@ __kernel void pack_b(const int N, const int K, __global const float *B, const in
  *   k = (ci*kh + ky)*kw + kx,  p = (img*ho + oy)*wo + ox.
  * Global: (ceil(Kc / PK), ceil(P / NR)); a work-item decomposes its NR columns once and walks PK
  * rows k. */
-__kernel void pack_b_im2col(const int Kc, const int P, __global const float *X, const int n, const int h,
+__kernel PER_ITEM void pack_b_im2col(const int Kc, const int P, __global const float *X, const int n, const int h,
                             const int w, const int kh, const int kw, const int stride, const int pad, const int ho,
                             const int wo, const int i0, __global float *Bp)
 {
@@ -315,7 +316,7 @@ __kernel void pack_b_im2col(const int Kc, const int P, __global const float *X, 
  *   Bp[(j*P + p)*NR + c] = cols[j*NR + c, p].
  * Global: (ceil(P / PK), ceil(Kc / NR)); a work-item decomposes its NR rows k once and walks PK
  * columns p. */
-__kernel void pack_bt_im2col(const int Kc, const int P, __global const float *X, const int n, const int h,
+__kernel PER_ITEM void pack_bt_im2col(const int Kc, const int P, __global const float *X, const int n, const int h,
                              const int w, const int kh, const int kw, const int stride, const int pad, const int ho,
                              const int wo, const int i0, __global float *Bp)
 {
@@ -512,7 +513,7 @@ __kernel void pack_bt_im2col_wg(const int Kc, const int P, __global const float 
  * order == 0 dimension 0 walks the M tiles (the B panel stays in cache while A panels stream),
  * with order == 1 it walks the N tiles. Each work-item does TM consecutive M tiles of one N
  * tile. */
-__kernel void gemm_packed(const int M, const int N, const int K, const float alpha, __global const float *restrict Ap,
+__kernel PER_ITEM void gemm_packed(const int M, const int N, const int K, const float alpha, __global const float *restrict Ap,
                           __global const float *restrict Bp, const float beta, __global float *restrict C,
                           const int c_off, const int ldc, const int order)
 {
@@ -688,7 +689,7 @@ __kernel void gemm_packed_wg(const int M, const int N, const int K, const float 
     const int jn = min(jb, (N - n0 + NR - 1) / NR) /* panels in this block */
 
 /* op(B) = B (row-major [K, N], ldb) or B^T (B stored [N, K]). */
-__kernel void gemm_fused(const int M, const int N, const int K, const float alpha, __global const float *restrict Ap,
+__kernel PER_ITEM void gemm_fused(const int M, const int N, const int K, const float alpha, __global const float *restrict Ap,
                          __global const float *restrict B, const int b_off, const int ldb, const int btrans,
                          const float beta, __global float *restrict C, const int c_off, const int ldc, const int jb,
                          const int kc, const int mblk, const int mc, __local float *restrict Bl)
@@ -746,7 +747,7 @@ __kernel void gemm_fused(const int M, const int N, const int K, const float alph
 
 /* Implicit im2col, forward: op(B) = cols [Kc, P] of images i0.. of X[Cin, n, h, w] (see
  * pack_b_im2col); K = Kc, N = P. */
-__kernel void gemm_fused_im2col(const int M, const int N, const int K, const float alpha,
+__kernel PER_ITEM void gemm_fused_im2col(const int M, const int N, const int K, const float alpha,
                                 __global const float *restrict Ap, __global const float *restrict X, const int n,
                                 const int h, const int w, const int kh, const int kw, const int stride, const int pad,
                                 const int ho, const int wo, const int i0, const float beta, __global float *restrict C,
@@ -781,7 +782,7 @@ __kernel void gemm_fused_im2col(const int M, const int N, const int K, const flo
 
 /* Implicit im2col, transposed (weight gradient): op(B) = cols^T [P, Kc]; K = P, N = Kc (see
  * pack_bt_im2col). */
-__kernel void gemm_fused_im2col_t(const int M, const int N, const int K, const float alpha,
+__kernel PER_ITEM void gemm_fused_im2col_t(const int M, const int N, const int K, const float alpha,
                                   __global const float *restrict Ap, __global const float *restrict X, const int n,
                                   const int h, const int w, const int kh, const int kw, const int stride,
                                   const int pad, const int ho, const int wo, const int i0, const float beta,

@@ -1,7 +1,12 @@
 /* Optimiser updates over one flat parameter buffer (src/train/optim.c), with
  * PyTorch's arithmetic (torch/optim/nadam.py, adam.py, sgd.py, torch 1.13):
  * the per-step scalar factors (and 1 - beta, as Python computes them) are
- * computed on the host in double and passed in as floats; each element is independent, so the update is one launch. */
+ * computed on the host in double and passed in as floats; each element is independent, so the update is one launch.
+ *
+ * Indices are size_t straight from get_global_id: compilers that vectorise
+ * across work-items (Intel's CPU runtime) then see consecutive addresses and
+ * emit vector loads; an int index (truncated, then sign-extended) made them
+ * gather and scatter, 4x slower on NAdam (docs/portability.md). */
 
 /* NAdam: g += wd * p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
  * denom = sqrt(v / bc2) + eps; p -= c_grad * g / denom + c_avg * m / denom. */
@@ -9,8 +14,8 @@ __kernel void nadam_step(__global float *p, __global const float *grad, __global
                          const int n, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float bc2,
                          const float eps, const float c_grad, const float c_avg)
 {
-    int i = get_global_id(0);
-    if (i >= n) return;
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)n) return;
     float pi = p[i];
     float g = grad[i];
     if (wd != 0.0f) g = g + wd * pi;
@@ -29,8 +34,8 @@ __kernel void adam_step(__global float *p, __global const float *grad, __global 
                         const int n, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float sqrt_bc2,
                         const float eps, const float step_size)
 {
-    int i = get_global_id(0);
-    if (i >= n) return;
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)n) return;
     float pi = p[i];
     float g = grad[i];
     if (wd != 0.0f) g = g + wd * pi;
@@ -47,8 +52,8 @@ __kernel void adam_step(__global float *p, __global const float *grad, __global 
 __kernel void sgd_step(__global float *p, __global const float *grad, __global float *buf, const int n,
                        const float wd, const float momentum, const float lr, const int first)
 {
-    int i = get_global_id(0);
-    if (i >= n) return;
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)n) return;
     float pi = p[i];
     float g = grad[i];
     if (wd != 0.0f) g = g + wd * pi;

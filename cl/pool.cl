@@ -1,6 +1,7 @@
 /* Pooling on channel-major [c, n, h, w]: planes = c * n independent h x w
  * images. argmax holds the in-plane offset ih * w + iw of the first maximum
  * in row-major window order (PyTorch's return_indices convention). */
+#include "per_item.h"
 
 __kernel void maxpool_forward(__global const float *x, __global float *y, __global int *argmax, const int planes,
                               const int h, const int w, const int ho, const int wo, const int k, const int stride,
@@ -42,7 +43,7 @@ static void max2x2_take(float8 v, int8 pos, float8 *best, int8 *arg)
     *arg = select(*arg, pos, take);
 }
 
-__kernel void maxpool2x2_forward(__global const float *x, __global float *y, __global int *argmax, const int planes,
+__kernel PER_ITEM void maxpool2x2_forward(__global const float *x, __global float *y, __global int *argmax, const int planes,
                                  const int h, const int w, const int ho, const int wo, const int k, const int stride,
                                  const int pad)
 {
@@ -93,7 +94,7 @@ static float16 max2x2_grad_row(float8 g, int8 arg, int8 at)
     return shuffle2(even, odd, (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
 }
 
-__kernel void maxpool2x2_backward(__global const float *dy, __global const int *argmax, __global float *dx,
+__kernel PER_ITEM void maxpool2x2_backward(__global const float *dy, __global const int *argmax, __global float *dx,
                                   const int planes, const int h, const int w, const int ho, const int wo, const int k,
                                   const int stride, const int pad)
 {

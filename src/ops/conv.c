@@ -221,8 +221,8 @@ static int dx_flipped(crn_ops *ops, const crn_conv_desc *d, int n, int h, int w,
     crn_arg_mems(&a, 2, (const cl_mem[]){weight, ops->conv.wflip});
     crn_arg_ints(&a, 3, (const int[]){d->cout, d->cin, (int)kk});
     if ((rc = crn_args_end(&a, err))) return rc;
-    size_t gs[3] = {kk, (size_t)d->cout, (size_t)d->cin};
-    if ((rc = crn_launch(ops->rt, k, 3, gs, NULL, err))) return rc;
+    size_t gs[2] = {(size_t)d->cout, (size_t)d->cin};
+    if ((rc = crn_launch(ops->rt, k, 2, gs, NULL, err))) return rc;
     crn_log_gemm(ops, false, false, d->cin, (size_t)n * h * w, (size_t)d->cout * kk);
     return crn_pgemm_conv_forward(ops, &(crn_pgemm_conv){dy, d->cout, n, ho, wo, d->kh, d->kw, 1, d->kh - 1 - d->pad,
                                                          h, w, 0, n}, d->cin, ops->conv.wflip, 0.0f, dx, err);
