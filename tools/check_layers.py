@@ -31,7 +31,7 @@ ALLOWED = {
 # Headers generated at build time (not in the source tree): the folder whose
 # files may include them by their bare name.
 GENERATED = {
-    'onnx.pb-c.h': 'nn',  # protoc-c's C of onnx.proto (src/nn/proto/meson.build)
+    'onnx.pb-c.h': 'nn',  # protoc-c's C of onnx.proto (src/meson.build)
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

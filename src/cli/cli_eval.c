@@ -1,5 +1,5 @@
-/* `clresnet evaluate`, `report` and `compare`: the seed report's
- * results from checkpoints and run folders. */
+/* `clresnet evaluate`, `report` and `compare`: the seed experiment's
+ * results (README.md, "Commands") from checkpoints and run folders. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <jansson.h>
 #include <stdio.h>

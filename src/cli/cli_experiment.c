@@ -1,6 +1,7 @@
-/* `clresnet experiment`: the seed report's experiment in one command. The
- * runs of the report (resnet50 with relu, leaky and silu; the baseline with
- * relu; optionally plain50 and the no-final-act variant), each in its own
+/* `clresnet experiment`: the seed experiment in one command (the runs
+ * tools/seed_torch.py makes in PyTorch: resnet50 with relu, leaky and
+ * silu; the baseline with relu; optionally plain50 and the no-final-act
+ * variant), each in its own
  * folder under --out, trained one after the other with the same settings,
  * then compared (compare.md, compare.csv, compare.html). OUT/experiment.json
  * keeps the settings: run again with just --out to continue a stopped

@@ -214,7 +214,6 @@ fail:
 const crn_model_config *crn_model_get_config(const crn_model *m) { return &m->cfg; }
 size_t crn_model_param_count(const crn_model *m) { return m->trainable; }
 crn_runtime *crn_model_runtime(const crn_model *m) { return m->rt; }
-crn_ops *crn_model_ops(const crn_model *m) { return m->ops; }
 int crn_model_tensor_count(const crn_model *m) { return m->nparams; }
 crn_param *crn_model_tensor(crn_model *m, int i) { return i >= 0 && i < m->nparams ? &m->params[i] : NULL; }
 size_t crn_model_device_bytes(const crn_model *m) { return m->bytes; }

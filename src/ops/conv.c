@@ -1,10 +1,15 @@
-/* 2-D convolution on channel-major activations: im2col of a chunk of images
- * (cl/conv.cl) + one CLBlast SGEMM per chunk; 1x1 stride-1 pad-0
- * convolutions are straight GEMMs on x. The batch is one chunk unless the
- * column buffer would exceed the device's max allocation (or the cap below),
- * in which case it is split into chunks of whole images: the columns of one
- * image range are contiguous within each row of y [cout, n*ho*wo], so a
- * chunk's GEMM writes y at offset i0*ho*wo with ldc = n*ho*wo. */
+/* 2-D convolution on channel-major activations (docs/layout.md) as GEMMs
+ * (crn_gemm picks the backend per shape): 1x1 stride-1 pad-0 convolutions
+ * are straight GEMMs on x. Where the packed GEMM (cl/gemm_packed.cl) runs
+ * the shape, it gathers the columns itself (implicit im2col: forward and
+ * weight gradient over the whole batch, and a stride-1 dx as the forward
+ * convolution of dy with the turned-around weights). Otherwise (CLBlast,
+ * GPUs) im2col of a chunk of images (cl/conv.cl) + one GEMM per chunk, and
+ * col2im for dx. The batch is one chunk unless the column buffer would
+ * exceed the device's max allocation (or the cap below), in which case it
+ * is split into chunks of whole images: the columns of one image range are
+ * contiguous within each row of y [cout, n*ho*wo], so a chunk's GEMM writes
+ * y at offset i0*ho*wo with ldc = n*ho*wo. */
 #include "clresnet/ops/conv.h"
 
 #include <limits.h>

@@ -407,7 +407,6 @@ int crn_finish(crn_runtime *rt, crn_error *err)
 const crn_device_info *crn_runtime_device(const crn_runtime *rt) { return &rt->dev; }
 cl_context crn_runtime_context(const crn_runtime *rt) { return rt->ctx; }
 cl_command_queue crn_runtime_queue(const crn_runtime *rt) { return rt->queue; }
-const char *crn_runtime_build_options(const crn_runtime *rt) { return rt->build_options; }
 const char *crn_runtime_build_log(const crn_runtime *rt) { return rt->build_log; }
 bool crn_runtime_uses_cache(const crn_runtime *rt) { return rt->use_cache; }
 

@@ -158,7 +158,6 @@ int crn_optim_create(crn_runtime *rt, const crn_optim_config *cfg, size_t n, crn
 }
 
 void crn_optim_set_lr(crn_optimizer *o, double lr) { o->cfg.lr = lr; }
-double crn_optim_get_lr(const crn_optimizer *o) { return o->cfg.lr; }
 
 int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err)
 {

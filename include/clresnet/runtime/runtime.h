@@ -40,10 +40,6 @@ typedef struct crn_build_stats {
 } crn_build_stats;
 crn_build_stats crn_runtime_build_stats(const crn_runtime *rt);
 
-/* The build options every kernel file was compiled with (what the device
- * reports: -cl-std, CRN_MAX_WG, fp64). */
-const char *crn_runtime_build_options(const crn_runtime *rt);
-
 /* What the OpenCL compiler said while building kernels from source that
  * built (warnings, notes), each part headed by its file; NULL when it said
  * nothing or everything came from the binary cache. */
