@@ -58,7 +58,7 @@ enum { BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR, BN_COUNT };
  * layer after this one was folded into it. */
 static crn_bn_params bn_params(const crn_model *m, const layer *l)
 {
-    return (crn_bn_params){1e-5f, 0.1f, l->act_fused, m->cfg.act};
+    return (crn_bn_params){CRN_BN_EPS, CRN_BN_MOMENTUM, l->act_fused, m->cfg.act};
 }
 
 static int bn_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)

@@ -16,14 +16,10 @@
 #include <string.h>
 
 #include "clresnet/core/file_util.h"
+#include "clresnet/ops/constants.h"
 #include "clresnet/runtime/cl_status.h"
 #include "graph.h"
 #include "onnx.pb-c.h"
-
-/* PyTorch's BatchNorm2d eps, as the BN row of layers.c uses it. */
-static const float BN_EPS = 1e-5f;
-/* LeakyReLU's slope (include/clresnet/ops/activation.h). */
-static const float LEAKY_ALPHA = 0.01f;
 
 /* ------------------------------------------------------------ arena */
 
@@ -259,7 +255,7 @@ static void export_layer(exporter *e, int li, const char *out)
         for (int j = 0; j < 4; j++) in[j + 1] = init_param(e, l->p[j]); /* weight, bias, running mean, var */
         Onnx__NodeProto *n = node_new(e, "BatchNormalization", name, out, 5, in);
         if (!n) return;
-        attr_float(e, n, "epsilon", BN_EPS);
+        attr_float(e, n, "epsilon", CRN_BN_EPS);
         y = n->output[0];
         break;
     }
@@ -275,7 +271,7 @@ static void export_layer(exporter *e, int li, const char *out)
             n = node_new(e, "Mul", name, out, 2, in);
         } else {
             n = node_new(e, k == CRN_ACT_LEAKY ? "LeakyRelu" : "Relu", name, out, 1, &x);
-            if (n && k == CRN_ACT_LEAKY) attr_float(e, n, "alpha", LEAKY_ALPHA);
+            if (n && k == CRN_ACT_LEAKY) attr_float(e, n, "alpha", CRN_LEAKY_SLOPE);
         }
         if (!n) return;
         y = n->output[0];

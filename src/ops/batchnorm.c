@@ -161,8 +161,8 @@ static int set_backward_dx(const crn_kernel *k, crn_error *err, const cl_mem buf
     return crn_args_end(&a, err);
 }
 
-/* The kernels' act argument: -1 for none. */
-static int act_arg(const crn_bn_params *p) { return p && p->fuse_act ? (int)p->act : -1; }
+/* The kernels' act argument: CRN_ACT_NONE for none. */
+static int act_arg(const crn_bn_params *p) { return p && p->fuse_act ? (int)p->act : CRN_ACT_NONE; }
 
 /* ---------------------------------------------------------------- the ops */
 
@@ -185,7 +185,7 @@ int crn_batchnorm_forward_train(crn_ops *ops, const crn_bn_params *p, int c, siz
     if (m < 2)
         return crn_fail(err, CRN_EINVAL,
                         "batchnorm training needs more than 1 value per channel (m=%zu), as PyTorch", m);
-    float eps = p ? p->eps : 1e-5f, mom = p ? p->momentum : 0.1f;
+    float eps = p ? p->eps : CRN_BN_EPS, mom = p ? p->momentum : CRN_BN_MOMENTUM;
     bn_split s = bn_split_for(ops, c, m);
     if ((rc = part_buffer(ops, s, c, err))) return rc;
     cl_mem part = ops->bn.part;
@@ -212,7 +212,7 @@ int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size
 {
     int rc = check_rows(err, "batchnorm eval", c, m, x);
     if (rc) return rc;
-    float eps = p ? p->eps : 1e-5f;
+    float eps = p ? p->eps : CRN_BN_EPS;
     const cl_mem bufs[6] = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
     if ((rc = set_forward_eval(ops->bn.forward_eval, err, bufs, m, eps, act_arg(p)))) return rc;
     return launch_rows(ops, ops->bn.forward_eval, c, m, 1, err);

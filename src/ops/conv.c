@@ -195,12 +195,16 @@ static int col2im(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_m
     return crn_launch(ops->rt, k, 3, gs, l, err);
 }
 
+/* The largest kernel height and width the packed GEMM's implicit im2col
+ * takes: its gather keeps a window's rows and columns as bits of an int
+ * (cl/gemm_packed.cl). */
+#define IMPLICIT_WINDOW_MAX 30
+
 /* Whether the packed GEMM runs this convolution's forward (or weight
  * gradient) with its implicit im2col: the backend of that GEMM shape. */
 static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_grad, size_t ncols, size_t krows)
 {
-    /* the gather keeps a window's rows and columns as bits of an int */
-    if (d->kh > 30 || d->kw > 30) return false;
+    if (d->kh > IMPLICIT_WINDOW_MAX || d->kw > IMPLICIT_WINDOW_MAX) return false;
     return weight_grad ? crn_gemm_backend_for(ops, false, true, d->cout, krows, ncols) == CRN_GEMM_PACKED
                        : crn_gemm_backend_for(ops, false, false, d->cout, ncols, krows) == CRN_GEMM_PACKED;
 }
@@ -210,7 +214,7 @@ static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_gra
  * so that neither the column gradient nor col2im is needed. */
 static bool dx_by_flip(const crn_ops *ops, const crn_conv_desc *d, size_t ncols_x)
 {
-    return d->stride == 1 && d->pad <= d->kh - 1 && d->pad <= d->kw - 1 && d->kh == d->kw && d->kh <= 30 &&
+    return d->stride == 1 && d->pad <= d->kh - 1 && d->pad <= d->kw - 1 && d->kh == d->kw && d->kh <= IMPLICIT_WINDOW_MAX &&
            crn_gemm_backend_for(ops, false, false, d->cin, ncols_x, (size_t)d->cout * d->kh * d->kw) ==
                CRN_GEMM_PACKED;
 }
