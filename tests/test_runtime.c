@@ -421,9 +421,9 @@ START_TEST(test_cache_entry_validation)
     ck_assert_int_eq(crn_cache_load(dir, 43, &got, &len, why, sizeof why), 0);
     ck_assert_str_eq(why, "not cached");
     /* An entry renamed to another key is stale: its header key disagrees. */
-    char a[4200], b[4200];
-    crn_cache_path(dir, 42, a, sizeof a);
-    crn_cache_path(dir, 44, b, sizeof b);
+    char a[CRN_PATH_MAX], b[CRN_PATH_MAX];
+    CK_OK(crn_cache_path(dir, 42, a, sizeof a, &err));
+    CK_OK(crn_cache_path(dir, 44, b, sizeof b, &err));
     ck_assert_int_eq(rename(a, b), 0);
     ck_assert_int_eq(crn_cache_load(dir, 44, &got, &len, why, sizeof why), 0);
     ck_assert_str_eq(why, "key mismatch");

@@ -12,6 +12,14 @@ int cli_error(const crn_error *err)
     return 1;
 }
 
+void cli_parent_dir(const char *path, char *dir)
+{
+    snprintf(dir, CRN_PATH_MAX, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, CRN_PATH_MAX, ".");
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -116,7 +124,7 @@ int cli_autotune(const cli_globals *g, cli_device *dev, const crn_model_config *
     int rc = crn_gemm_autotune(dev->ops, work, nwork, &ao, autotune_progress, NULL, &res, &err);
     free(work);
     if (rc != CRN_OK) return cli_error(&err);
-    char plan[CRN_GEMM_PLAN_TEXT], path[4200] = "";
+    char plan[CRN_GEMM_PLAN_TEXT], path[CRN_PATH_MAX] = "";
     crn_gemm_plan_format(&res.plan, plan, sizeof plan);
     crn_gemm_plan_cache_path(dev->ops, path, sizeof path, &err);
     fprintf(stderr,

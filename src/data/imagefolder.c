@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "clresnet/data/imagefolder.h"
+#include "clresnet/core/file_util.h"
 
 typedef struct strlist {
     char **v;
@@ -94,9 +95,9 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
     strlist classes = {0};
     strlist per[3] = {{0}};
     int rc = CRN_OK;
-    char path[4096];
+    char path[CRN_PATH_MAX];
     for (int s = 0; s < 3 && rc == CRN_OK; s++) {
-        snprintf(path, sizeof(path), "%s/%s", root, splits[s]);
+        if ((rc = crn_path_fmt(path, sizeof path, err, "%s/%s", root, splits[s])) != CRN_OK) break;
         if (!is_dir(path)) {
             rc = crn_fail(err, CRN_EFORMAT, "%s: missing split folder (an image folder needs train/, val/, test/)",
                           path);
@@ -140,7 +141,8 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
         size_t cap = 0;
         int id = 0;
         for (int c = 0; c < ds->num_classes && rc == CRN_OK; c++) {
-            snprintf(path, sizeof(path), "%s/%s/%s", root, splits[s], ds->class_names[c]);
+            if ((rc = crn_path_fmt(path, sizeof path, err, "%s/%s/%s", root, splits[s], ds->class_names[c])) != CRN_OK)
+                break;
             if (!is_dir(path))
                 continue;
             strlist files = {0};

@@ -96,7 +96,7 @@ static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, con
 int crn_build_program(crn_runtime *rt, const char *name, const char *source, const char *extra, cl_program *out,
                       bool use_cache, int *from_cache, crn_error *err)
 {
-    char dir[4096] = "", opts[1024];
+    char dir[CRN_PATH_MAX] = "", opts[1024];
     snprintf(opts, sizeof opts, "%s%s%s", rt->build_options, extra && *extra ? " " : "", extra ? extra : "");
     uint64_t key = cache_key(rt, name, source, opts);
     *from_cache = 0;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "clresnet/core/error.h"
+#include "clresnet/core/file_util.h"
 #include "clresnet/core/hash.h"
 
 
@@ -24,6 +25,7 @@ int crn_cache_load(const char *dir, uint64_t key, unsigned char **bin, size_t *l
 int crn_cache_store(const char *dir, uint64_t key, const unsigned char *bin, size_t len,
                     crn_error *err);
 
-void crn_cache_path(const char *dir, uint64_t key, char *buf, size_t size);
+/* The entry of key in dir (an error naming it when it exceeds size). */
+int crn_cache_path(const char *dir, uint64_t key, char *buf, size_t size, crn_error *err);
 
 #endif
