@@ -25,6 +25,7 @@
 #include "clresnet/data/transforms.h"
 #include "clresnet/io/safetensors.h"
 #include "clresnet/runtime/device.h"
+#include "clresnet/runtime/kernel_cache.h"
 #include "clresnet/train/checkpoint.h"
 #include "onnx_support.h"
 
@@ -39,7 +40,12 @@ static int open_device(crn_error *err)
     int rc = crn_devices_list(&list, err);
     if (rc != CRN_OK) return rc;
     rc = crn_devices_select(&list, getenv("CLRESNET_TEST_DEVICE"), &index, why, sizeof why, err);
-    if (rc == CRN_OK) rc = crn_runtime_create(&g_rt, &list.devices[index], NULL, err);
+    static char dir[CRN_PATH_MAX];
+    crn_runtime_options opt = {0};
+    if (crn_cache_dir_choose(getenv("CLRESNET_CACHE_DIR"), getenv("XDG_CACHE_HOME"), getenv("HOME"), dir, sizeof dir,
+                             NULL) == CRN_OK)
+        opt.cache_dir = dir;
+    if (rc == CRN_OK) rc = crn_runtime_create(&g_rt, &list.devices[index], &opt, err);
     crn_devices_free(&list);
     if (rc == CRN_OK) rc = crn_ops_create(g_rt, &g_ops, err);
     return rc;

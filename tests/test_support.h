@@ -16,6 +16,8 @@
 crn_runtime *test_runtime(void);
 /* The ops context on that runtime. */
 crn_ops *test_ops(void);
+/* The cache folder the environment names (as the CLI reads it), or NULL. */
+const char *test_cache_dir(void);
 
 /* Full path of a committed fixture: $CLRESNET_FIXTURES/name. */
 const char *test_fixture_path(const char *name);

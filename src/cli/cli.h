@@ -34,6 +34,9 @@ typedef struct cli_device {
     crn_ops *ops;
 } cli_device;
 
+/* The runtime's options: the global flags, and the cache folder that
+ * CLRESNET_CACHE_DIR, XDG_CACHE_HOME or HOME names. */
+crn_runtime_options cli_runtime_options(const cli_globals *g, bool profiling);
 /* Selects the device as --device says (for a rank of an MPI job: its own
  * device, crn_devices_select_rank), says which one and why on stderr,
  * and starts the runtime (kernels built or loaded from the cache) and the

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "clresnet/ops/gemm_autotune.h"
 #include "clresnet/runtime/device.h"
+#include "clresnet/runtime/kernel_cache.h"
 
 int cli_error(const crn_error *err)
 {
@@ -33,6 +34,17 @@ crn_ops_options cli_ops_options(void)
     return (crn_ops_options){.gemm = getenv("CLRESNET_GEMM"), .bn_layout = getenv("CLRESNET_BN_LAYOUT")};
 }
 
+crn_runtime_options cli_runtime_options(const cli_globals *g, bool profiling)
+{
+    /* the cache folder from the environment, read here: the library reads
+     * none (no folder: nothing cached on disk) */
+    static char dir[CRN_PATH_MAX];
+    bool have = crn_cache_dir_choose(getenv("CLRESNET_CACHE_DIR"), getenv("XDG_CACHE_HOME"), getenv("HOME"), dir,
+                                     sizeof dir, NULL) == CRN_OK;
+    return (crn_runtime_options){.profiling = profiling, .no_kernel_cache = g->no_kernel_cache,
+                                 .cache_dir = have ? dir : NULL};
+}
+
 int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
 {
     crn_device_list list;
@@ -49,7 +61,7 @@ int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
     }
     if (d && d->size > 1) fprintf(stderr, "clresnet: rank %d of %d on %s: %s\n", d->rank, d->size, d->host, why);
     else if (!g->quiet) fprintf(stderr, "clresnet: %s\n", why);
-    crn_runtime_options opt = {.profiling = profiling, .no_kernel_cache = g->no_kernel_cache};
+    crn_runtime_options opt = cli_runtime_options(g, profiling);
     if (!g->quiet) { /* the first run on a device compiles every kernel: seconds to minutes */
         fprintf(stderr, "clresnet: getting the kernels ready (built on the first run on a device, then cached) ... ");
         fflush(stderr);

@@ -127,7 +127,7 @@ static double time_shapes(crn_ops *ops, const crn_gemm_shape *sh, int n, cl_mem 
 /* The tuning's cache entry; its folder in dir (both CRN_PATH_MAX). */
 static int cache_path(const crn_ops *ops, char *buf, char *dir, crn_error *err)
 {
-    int rc = crn_cache_dir(dir, CRN_PATH_MAX, err);
+    int rc = crn_runtime_cache_dir(ops->rt, dir, CRN_PATH_MAX, err);
     if (rc == CRN_OK)
         rc = crn_path_fmt(buf, CRN_PATH_MAX, err, "%s/tune-%016llx.txt", dir,
                           (unsigned long long)crn_ops_cache_key(ops, "clresnet-gemm-tune-2", NULL));

@@ -28,15 +28,6 @@ bool crn_dist_built_with_mpi(void)
 #endif
 }
 
-bool crn_dist_launched(void)
-{
-    /* Open MPI, PMIx launchers, MPICH/Hydra */
-    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
-        if (getenv(vars[i])) return true;
-    return false;
-}
-
 static void single(crn_dist *d)
 {
     memset(d, 0, sizeof *d);
@@ -72,10 +63,10 @@ static int mpi_fail(crn_error *err, int code, const char *what)
     return crn_fail(err, CRN_EIO, "%s failed: %s", what, msg);
 }
 
-int crn_dist_init(crn_dist *d, int *argc, char ***argv, crn_error *err)
+int crn_dist_init(crn_dist *d, bool launched, int *argc, char ***argv, crn_error *err)
 {
     single(d);
-    if (!crn_dist_launched()) return CRN_OK;
+    if (!launched) return CRN_OK;
     int provided = 0;
     /* Only the main thread calls MPI; the loader's threads never do. */
     int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
@@ -222,11 +213,11 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
 
 #else /* no MPI: one rank */
 
-int crn_dist_init(crn_dist *d, int *argc, char ***argv, crn_error *err)
+int crn_dist_init(crn_dist *d, bool launched, int *argc, char ***argv, crn_error *err)
 {
     (void)argc, (void)argv;
     single(d);
-    if (crn_dist_launched())
+    if (launched)
         return crn_fail(err, CRN_EINVAL,
                         "started by mpirun, but this clresnet was built without MPI; install Open MPI "
                         "(libopenmpi-dev) and rebuild (meson option -Dmpi=enabled)");

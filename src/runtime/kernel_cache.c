@@ -10,14 +10,13 @@
 static const char MAGIC[8] = {'C', 'R', 'N', 'K', 'C', 'v', '0', '1'};
 enum { HEADER = 32 };
 
-int crn_cache_dir(char *buf, size_t size, crn_error *err)
+int crn_cache_dir_choose(const char *cache_dir, const char *xdg_cache_home, const char *home, char *buf, size_t size,
+                         crn_error *err)
 {
-    const char *v = getenv("CLRESNET_CACHE_DIR");
-    if (v && *v) return crn_path_fmt(buf, size, err, "%s", v);
-    v = getenv("XDG_CACHE_HOME");
-    if (v && *v) return crn_path_fmt(buf, size, err, "%s/clresnet", v);
-    v = getenv("HOME");
-    if (v && *v) return crn_path_fmt(buf, size, err, "%s/.cache/clresnet", v);
+    if (cache_dir && *cache_dir) return crn_path_fmt(buf, size, err, "%s", cache_dir);
+    if (xdg_cache_home && *xdg_cache_home) return crn_path_fmt(buf, size, err, "%s/clresnet", xdg_cache_home);
+    if (home && *home) return crn_path_fmt(buf, size, err, "%s/.cache/clresnet", home);
+    if (size) buf[0] = '\0';
     return crn_fail(err, CRN_EIO, "no cache folder: neither XDG_CACHE_HOME nor HOME is set");
 }
 

@@ -100,7 +100,7 @@ int crn_build_program(crn_runtime *rt, const char *name, const char *source, con
     snprintf(opts, sizeof opts, "%s%s%s", rt->build_options, extra && *extra ? " " : "", extra ? extra : "");
     uint64_t key = cache_key(rt, name, source, opts);
     *from_cache = 0;
-    if (use_cache && crn_cache_dir(dir, sizeof dir, NULL) == CRN_OK) {
+    if (use_cache && crn_runtime_cache_dir(rt, dir, sizeof dir, NULL) == CRN_OK) {
         unsigned char *bin = NULL;
         size_t len = 0;
         if (crn_cache_load(dir, key, &bin, &len, NULL, 0)) {
@@ -196,6 +196,11 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
     rt->use_cache = !opt->no_kernel_cache;
     rt->profiling = opt->profiling;
     rt->werror = opt->warnings_as_errors;
+    int rc = crn_path_fmt(rt->cache_dir, sizeof rt->cache_dir, err, "%s", opt->cache_dir ? opt->cache_dir : "");
+    if (rc != CRN_OK) {
+        free(rt);
+        return crn_error_prefix(err, "the cache folder");
+    }
     cl_int s;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
     rt->ctx = clCreateContext(props, 1, &dev->device, NULL, NULL, &s);
@@ -409,6 +414,12 @@ cl_context crn_runtime_context(const crn_runtime *rt) { return rt->ctx; }
 cl_command_queue crn_runtime_queue(const crn_runtime *rt) { return rt->queue; }
 const char *crn_runtime_build_log(const crn_runtime *rt) { return rt->build_log; }
 bool crn_runtime_uses_cache(const crn_runtime *rt) { return rt->use_cache; }
+
+int crn_runtime_cache_dir(const crn_runtime *rt, char *buf, size_t size, crn_error *err)
+{
+    if (!rt->cache_dir[0]) return crn_fail(err, CRN_EIO, "no cache folder (the runtime was given none)");
+    return crn_path_fmt(buf, size, err, "%s", rt->cache_dir);
+}
 
 const crn_cl_source *crn_cl_op_source(const char *name)
 {

@@ -21,6 +21,10 @@ typedef struct crn_runtime_options {
     bool profiling;        /* queue with CL_QUEUE_PROFILING_ENABLE */
     bool no_kernel_cache;  /* always build from source, write nothing */
     bool warnings_as_errors; /* build every kernel with -Werror (a compiler warning fails the build) */
+    /* The folder of the on-disk caches (kernel binaries, the GEMM tuning
+     * and plans; crn_cache_dir_choose gives the usual one); NULL or "":
+     * nothing cached on disk. */
+    const char *cache_dir;
 } crn_runtime_options;
 
 int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_runtime_options *opt,
@@ -108,6 +112,10 @@ int crn_build_program(crn_runtime *rt, const char *name, const char *source, con
 
 /* Whether programs go through the binary cache (not --no-kernel-cache). */
 bool crn_runtime_uses_cache(const crn_runtime *rt);
+
+/* The cache folder the runtime was given into buf; an error when it was
+ * given none. */
+int crn_runtime_cache_dir(const crn_runtime *rt, char *buf, size_t size, crn_error *err);
 
 /* A kernel of a program an op built (crn_build_program): k receives its
  * handle, which the caller releases (clReleaseKernel(k->handle)). */
