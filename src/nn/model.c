@@ -53,14 +53,11 @@ void crn_model_destroy(crn_model *m)
 
 static int alloc_zero(crn_model *m, cl_mem *buf, size_t bytes, const char *what, crn_error *err)
 {
-    int rc = crn_buffer_alloc(m->rt, buf, bytes, err);
+    int rc = crn_buffer_alloc_zero(m->rt, buf, bytes, err);
     if (rc != CRN_OK) {
         crn_error_prefix(err, "model %s (%s)", crn_model_name(m->cfg.kind), what);
         return rc;
     }
-    float zero = 0.0f;
-    cl_int s = clEnqueueFillBuffer(crn_runtime_queue(m->rt), *buf, &zero, sizeof zero, 0, bytes ? bytes : 4, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "model: zeroing %s: %s", what, crn_cl_strerror(s));
     m->bytes += bytes;
     return CRN_OK;
 }

@@ -366,13 +366,9 @@ static int read_weights(exporter *e, crn_error *err)
     e->hp = malloc((m->np ? m->np : 1) * sizeof *e->hp);
     e->hb = malloc((m->nb ? m->nb : 1) * sizeof *e->hb);
     if (!e->hp || !e->hb) return crn_fail(err, CRN_ENOMEM, "onnx export: out of host memory");
-    cl_command_queue q = crn_runtime_queue(m->rt);
-    cl_int s = CL_SUCCESS;
-    if (m->np) s = clEnqueueReadBuffer(q, m->pbuf, CL_TRUE, 0, m->np * sizeof(float), e->hp, 0, NULL, NULL);
-    if (s == CL_SUCCESS && m->nb)
-        s = clEnqueueReadBuffer(q, m->bbuf, CL_TRUE, 0, m->nb * sizeof(float), e->hb, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "onnx export: reading the weights: %s", crn_cl_strerror(s));
-    return CRN_OK;
+    int rc = crn_buffer_read(m->rt, m->pbuf, 0, m->np * sizeof(float), e->hp, true, "the parameters", err);
+    if (rc == CRN_OK) rc = crn_buffer_read(m->rt, m->bbuf, 0, m->nb * sizeof(float), e->hb, true, "the buffers", err);
+    return rc;
 }
 
 static Onnx__ModelProto *build_model(exporter *e, const crn_onnx_options *o)

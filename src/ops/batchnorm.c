@@ -48,9 +48,9 @@ int crn_batchnorm_choose_layout(crn_ops *ops, const char *force, crn_error *err)
 
 static int launch_parts(crn_ops *ops, const crn_kernel *k, bn_split s, int c, crn_error *err)
 {
-    /* GPUs: 64 neighbouring parts per work-group; CPUs: one per group, each
-     * reading its own block */
-    size_t l0 = s.blocked ? 1 : (k->max_wg < 64 ? k->max_wg : 64);
+    /* GPUs: CRN_WG_RUN neighbouring parts per work-group; CPUs: one per
+     * group, each reading its own block */
+    size_t l0 = s.blocked ? 1 : crn_kernel_wg(k, CRN_WG_RUN);
     size_t global[2] = {(size_t)s.parts, (size_t)c}, local[2] = {l0, 1};
     return crn_launch(ops->rt, k, 2, global, local, err);
 }
@@ -58,7 +58,7 @@ static int launch_parts(crn_ops *ops, const crn_kernel *k, bn_split s, int c, cr
 /* One work-item per `per_item` elements of each row. */
 static int launch_rows(crn_ops *ops, const crn_kernel *k, int c, size_t m, size_t per_item, crn_error *err)
 {
-    size_t items = (m + per_item - 1) / per_item, l0 = k->max_wg < 256 ? k->max_wg : 256;
+    size_t items = (m + per_item - 1) / per_item, l0 = crn_kernel_wg(k, CRN_WG_MAX);
     size_t local[2] = {items < l0 ? items : l0, 1};
     size_t global[2] = {items, (size_t)c};
     return crn_launch(ops->rt, k, 2, global, local, err);

@@ -99,10 +99,9 @@ size_t crn_conv_workspace_bytes(const crn_ops *ops, const crn_conv_desc *d, int 
  * allow. */
 static void pick_local(const crn_device_info *dev, const crn_kernel *k, size_t gx, size_t gy, size_t local[3])
 {
-    size_t cap = k->max_wg < 256 ? k->max_wg : 256;
-    if (cap == 0) cap = 1;
+    size_t cap = crn_kernel_wg(k, CRN_WG_MAX);
     size_t lx = 1, ly = 1;
-    while (lx < gx && lx * 2 <= 64 && lx * 2 <= cap && lx * 2 <= dev->max_work_item[0]) lx *= 2;
+    while (lx < gx && lx * 2 <= CRN_WG_RUN && lx * 2 <= cap && lx * 2 <= dev->max_work_item[0]) lx *= 2;
     while (ly < gy && lx * ly * 2 <= cap && ly * 2 <= dev->max_work_item[1]) ly *= 2;
     local[0] = lx;
     local[1] = ly;
@@ -123,7 +122,7 @@ int crn_row_sum(crn_ops *ops, cl_mem x, cl_mem out, int rows, int cols, crn_erro
 {
     const crn_kernel *k = ops->conv.row_sum;
     const crn_device_info *dev = ops->dev;
-    size_t cap = k->max_wg < 256 ? k->max_wg : 256;
+    size_t cap = crn_kernel_wg(k, CRN_WG_MAX);
     if (cap > dev->max_work_item[0]) cap = dev->max_work_item[0];
     if (dev->local_mem / sizeof(float) / 2 < cap) cap = (size_t)(dev->local_mem / sizeof(float) / 2);
     size_t ls = 1;

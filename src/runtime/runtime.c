@@ -332,6 +332,14 @@ int crn_kernel_find(crn_runtime *rt, const char *name, const crn_kernel **out, c
     return crn_fail(err, CRN_EINVAL, "no kernel named '%s' in the cl/ kernel files", name);
 }
 
+int crn_kernels_find(crn_runtime *rt, const crn_kernel_slot *slots, size_t n, void *owner, crn_error *err)
+{
+    int rc = CRN_OK;
+    for (size_t i = 0; rc == CRN_OK && i < n; i++)
+        rc = crn_kernel_find(rt, slots[i].name, (const crn_kernel **)((char *)owner + slots[i].offset), err);
+    return rc;
+}
+
 crn_args crn_args_begin(const crn_kernel *k)
 {
     crn_args a = {k, 0, CL_SUCCESS, 0};
@@ -396,9 +404,15 @@ int crn_launch(crn_runtime *rt, const crn_kernel *k, int dims, const size_t *glo
     return CRN_OK;
 }
 
+size_t crn_kernel_wg(const crn_kernel *k, size_t want)
+{
+    size_t wg = k->max_wg < want ? k->max_wg : want;
+    return wg ? wg : 1;
+}
+
 int crn_launch_1d(crn_runtime *rt, const crn_kernel *k, size_t n, crn_error *err)
 {
-    size_t local = k->max_wg < 256 ? k->max_wg : 256;
+    size_t local = crn_kernel_wg(k, CRN_WG_MAX);
     return crn_launch(rt, k, 1, &n, &local, err);
 }
 

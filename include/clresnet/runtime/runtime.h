@@ -69,6 +69,15 @@ typedef struct crn_kernel {
  * never per launch. */
 int crn_kernel_find(crn_runtime *rt, const char *name, const crn_kernel **out, crn_error *err);
 
+/* How every module resolves its kernels, once, when it is set up: a table
+ * of slots, each a kernel's name and where its handle (a const crn_kernel
+ * *) lives in the module's struct (offsetof), filled in owner. */
+typedef struct crn_kernel_slot {
+    const char *name;
+    size_t offset;
+} crn_kernel_slot;
+int crn_kernels_find(crn_runtime *rt, const crn_kernel_slot *slots, size_t n, void *owner, crn_error *err);
+
 /* Typed argument setting. Each op wraps a kernel in a function whose
  * parameters are that kernel's, in order (so the compiler checks count and
  * types at every call), and whose body is crn_args_begin, one crn_arg_* per
@@ -98,7 +107,18 @@ int crn_args_end(const crn_args *a, crn_error *err);
 int crn_launch(crn_runtime *rt, const crn_kernel *k, int dims, const size_t *global, const size_t *local,
                crn_error *err);
 
-/* A 1-D launch of n work items with a work-group size the kernel allows. */
+/* Work-group sizes: CRN_WG_MAX work-items a group at most (what the ops
+ * ask for; larger groups bought nothing on the devices measured), and
+ * CRN_WG_RUN neighbouring work-items along x (a coalesced run, or the
+ * lanes that share a row). */
+enum { CRN_WG_MAX = 256, CRN_WG_RUN = 64 };
+
+/* The work-group size for k: want, capped by what the device allows for
+ * this kernel (CL_KERNEL_WORK_GROUP_SIZE, asked when the kernel was looked
+ * up); at least 1. Every launch picks its sizes through this. */
+size_t crn_kernel_wg(const crn_kernel *k, size_t want);
+
+/* A 1-D launch of n work items in groups of crn_kernel_wg(k, CRN_WG_MAX). */
 int crn_launch_1d(crn_runtime *rt, const crn_kernel *k, size_t n, crn_error *err);
 
 int crn_finish(crn_runtime *rt, crn_error *err);
