@@ -19,6 +19,8 @@
 #include "clresnet/train/optim.h"
 #include "clresnet/nn/weights.h"
 #include "test_support.h"
+/* white-box: the layer table (src/nn/graph.h) */
+#include "../src/nn/graph.h"
 
 /* max |got - want| / max |want| over a tensor: float32 through 50 layers
  * (BN renormalising each) loses digits on small entries, so the
@@ -43,6 +45,29 @@ static crn_model *make(crn_model_kind kind, crn_act_kind act, bool final_act, in
     CK_OK(crn_model_create(test_ops(), &c, batch, &m, &err));
     return m;
 }
+
+/* The layer table's completeness check passes on LAYER_OPS and fails,
+ * naming the row and the field, on a row without its backward and on a
+ * row left out (all NULL). */
+START_TEST(test_layer_table)
+{
+    crn_error err = {0};
+    CK_OK(layer_table_check(LAYER_OPS, L_KIND_COUNT, &err));
+    layer_ops rows[L_KIND_COUNT];
+    memcpy(rows, LAYER_OPS, sizeof rows);
+    rows[L_GAP].backward = NULL;
+    ck_assert_int_eq(layer_table_check(rows, L_KIND_COUNT, &err), CRN_EINVAL);
+    ck_assert_msg(strstr(err.msg, "avgpool") && strstr(err.msg, "backward"), "%s", err.msg);
+    memcpy(rows, LAYER_OPS, sizeof rows);
+    memset(&rows[L_ADD], 0, sizeof rows[L_ADD]);
+    ck_assert_int_eq(layer_table_check(rows, L_KIND_COUNT, &err), CRN_EINVAL);
+    ck_assert_msg(strstr(err.msg, "unnamed") && strstr(err.msg, "a name"), "%s", err.msg);
+    for (int k = 0; k < L_KIND_COUNT; k++) { /* the fusion pair: BN takes over the activation */
+        ck_assert(!LAYER_OPS[k].is_activation || k == L_ACT);
+        ck_assert(!LAYER_OPS[k].can_apply_act || k == L_BN);
+    }
+}
+END_TEST
 
 START_TEST(test_param_counts)
 {
@@ -614,6 +639,7 @@ int main(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase(s, "basics");
+    tcase_add_test(tc, test_layer_table);
     tcase_add_test(tc, test_param_counts);
     tcase_add_test(tc, test_default_init);
     tcase_add_test(tc, test_usage_errors);

@@ -84,9 +84,10 @@ int crn_model_conv_work(const crn_model_config *cfg, int n, crn_conv_work **work
     int k = 0;
     for (int i = 0; rc == CRN_OK && i < m->nlayers; i++) {
         const layer *l = &m->layers[i];
-        if (l->kind != L_CONV) continue;
+        const crn_conv_desc *d = LAYER_OPS[l->kind].conv ? LAYER_OPS[l->kind].conv(l) : NULL;
+        if (!d) continue;
         const act_info *in = &m->acts[l->in];
-        crn_conv_work c = {l->conv, n, in->h, in->w, 1, l->in != 0}; /* activation 0 is the image: no dx */
+        crn_conv_work c = {*d, n, in->h, in->w, 1, l->in != 0}; /* activation 0 is the image: no dx */
         int j = 0;
         while (j < k && !same_conv(&w[j], &c)) j++;
         if (j < k) w[j].count++;
@@ -109,6 +110,8 @@ int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, c
     if (cfg->image_size < 1) return crn_fail(err, CRN_EINVAL, "model: image size %d", cfg->image_size);
     if (!(cfg->width > 0) || cfg->width > 64) return crn_fail(err, CRN_EINVAL, "model: width %g out of range", cfg->width);
     if (max_batch < 1) return crn_fail(err, CRN_EINVAL, "model: batch size %d", max_batch);
+    int trc = layer_table_check(LAYER_OPS, L_KIND_COUNT, err);
+    if (trc != CRN_OK) return trc;
     crn_model *m = calloc(1, sizeof *m);
     if (!m) return crn_fail(err, CRN_ENOMEM, "model: out of host memory");
     crn_runtime *rt = crn_ops_runtime(ops);
