@@ -20,7 +20,7 @@
 #include "clresnet/nn/weights.h"
 #include "test_support.h"
 /* white-box: the layer table (src/nn/graph.h) */
-#include "../src/nn/graph.h"
+#include "../../src/nn/graph.h"
 
 /* max |got - want| / max |want| over a tensor: float32 through 50 layers
  * (BN renormalising each) loses digits on small entries, so the

@@ -8,12 +8,12 @@
  *       model on them in evaluation mode in one batch, and writes "x"
  *       [n, 3, S, S] (the preprocessed input, NCHW) and "logits" [n, K].
  *   onnx_reference checkpoint CASE OUT.safetensors
- *       the model of a fixture case (tests/onnx_support.h) as a weights-only
+ *       the model of a fixture case (tests/nn/onnx_support.h) as a weights-only
  *       clresnet checkpoint (for `clresnet export`).
  *   onnx_reference fixture-logits CASE X.safetensors OUT.safetensors
  *       that model's logits on the "x" of X.safetensors.
  *   onnx_reference graph-hash FILE.onnx
- *       prints onnx_graph_hash of the file (tests/onnx_support.h) in hex.
+ *       prints onnx_graph_hash of the file (tests/nn/onnx_support.h) in hex.
  *
  * The device: CLRESNET_TEST_DEVICE as for the tests. */
 #include <inttypes.h>

@@ -25,7 +25,7 @@
 #define CLASSES 3
 
 /* max |got - want| / max |want|: logits are compared relative to their
- * magnitude, as in tests/test_model.c. */
+ * magnitude, as in tests/nn/test_model.c. */
 static double scaled_err(const float *got, const float *want, size_t n)
 {
     double num = 0, den = 0;
@@ -224,7 +224,7 @@ END_TEST
  * up to 50 layers, in eval mode (no batch statistics, so none of the
  * cancellation that costs training-mode logits digits): measured 7e-8 ..
  * 4e-7 on PoCL, so 1e-5 leaves 25x for devices that sum in another order.
- * It is 10x tighter than tests/test_model.c's 1e-3 for eval logits after
+ * It is 10x tighter than tests/nn/test_model.c's 1e-3 for eval logits after
  * its own 3 steps, which must absorb the steps' float32 sensitivity. Training-
  * mode logits of the same weights and input (batch statistics of 4 images
  * instead of running statistics 3 momentum-0.1 steps from 0 / 1) are 4 to 23

@@ -4,7 +4,7 @@
 # making a circle), with another folder's private header, and with a getenv()
 # in the library.
 set -u
-src=$(cd "$(dirname "$0")/.." && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 . "$src/tests/check_lib.sh"
 py=${PYTHON:-python3}
 tmp=$(mktemp -d)
