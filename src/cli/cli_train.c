@@ -293,12 +293,13 @@ static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings
     if (t->data) {
         char *abs = realpath(t->data, NULL);
         add_change(ch, nch, "data", c->data_root, abs ? abs : t->data);
-        snprintf(strs->data, sizeof strs->data, "%s", abs ? abs : t->data);
+        int prc = crn_path_fmt(strs->data, sizeof strs->data, &err, "%s", abs ? abs : t->data);
         free(abs);
+        if (prc != CRN_OK) return cli_error(&err);
     }
     t->out = t->resume;
     c->resume = true;
-    snprintf(path, sizeof path, "%s/last.safetensors", t->resume);
+    if (crn_path_fmt(path, sizeof path, &err, "%s/last.safetensors", t->resume) != CRN_OK) return cli_error(&err);
     if (access(path, F_OK) != 0) { /* nothing to resume from: the run starts again, as it was set up */
         if (d->rank == 0)
             fprintf(stderr, "clresnet: %s has no checkpoint yet (it stopped before its first one): starting it again "

@@ -22,6 +22,20 @@ int crn_path_fmt(char *buf, size_t size, crn_error *err, const char *fmt, ...)
     return rc;
 }
 
+char *crn_path_alloc(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!p) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
 int crn_mkdirs(const char *path, crn_error *err)
 {
     char tmp[CRN_PATH_MAX];

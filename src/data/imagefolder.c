@@ -68,13 +68,11 @@ static int list_dir(const char *dir, int want_dirs, strlist *out, crn_error *err
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = malloc(n);
+        char *p = crn_path_alloc("%s/%s", dir, e->d_name);
         if (!p) {
             rc = crn_fail(err, CRN_ENOMEM, "out of memory");
             break;
         }
-        snprintf(p, n, "%s/%s", dir, e->d_name);
         int ok = want_dirs ? is_dir(p) : (is_image_name(e->d_name) && !is_dir(p));
         free(p);
         if (ok && sl_push(out, e->d_name) != 0) {
@@ -157,13 +155,11 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
                     }
                     ds->samples[s] = ns;
                 }
-                size_t n = strlen(path) + strlen(files.v[i]) + 2;
-                char *p = malloc(n);
+                char *p = crn_path_alloc("%s/%s", path, files.v[i]);
                 if (!p) {
                     rc = crn_fail(err, CRN_ENOMEM, "out of memory");
                     break;
                 }
-                snprintf(p, n, "%s/%s", path, files.v[i]);
                 crn_sample *smp = &ds->samples[s][ds->count[s]++];
                 smp->path = p;
                 smp->label = c;

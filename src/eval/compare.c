@@ -99,7 +99,7 @@ static int run_load(run_info *r, const char *dir, crn_error *err)
         if (rc != CRN_OK) return rc;
         r->has_metrics = true;
     }
-    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    if ((prc = crn_path_fmt(p, sizeof p, err, "%s/log.jsonl", dir))) return prc;
     if (access(p, R_OK) == 0) {
         r->ep = calloc(MAX_EPOCHS, sizeof *r->ep);
         if (!r->ep) return crn_fail(err, CRN_ENOMEM, "compare: out of memory");

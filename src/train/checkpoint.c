@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clresnet/core/file_util.h"
 #include "clresnet/core/hash.h"
 #include "clresnet/io/safetensors.h"
 #include "clresnet/nn/weights.h"
@@ -305,7 +306,8 @@ int crn_checkpoint_resolve(const char *arg, char *path, size_t size, crn_error *
     if (stat(arg, &sb) != 0)
         return crn_fail(err, CRN_EIO, "%s: %s; give a checkpoint (.safetensors) or a run folder", arg, strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
-        snprintf(path, size, "%s/best.safetensors", arg);
+        int rc = crn_path_fmt(path, size, err, "%s/best.safetensors", arg);
+        if (rc) return rc;
         if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
             return crn_fail(err, CRN_EINVAL,
                             "%s is a folder without best.safetensors: give a run folder of clresnet train (after its "
@@ -314,6 +316,5 @@ int crn_checkpoint_resolve(const char *arg, char *path, size_t size, crn_error *
     }
     if (!S_ISREG(sb.st_mode))
         return crn_fail(err, CRN_EINVAL, "%s is not a file: give a checkpoint (.safetensors) or a run folder", arg);
-    snprintf(path, size, "%s", arg);
-    return CRN_OK;
+    return crn_path_fmt(path, size, err, "%s", arg);
 }

@@ -20,6 +20,14 @@ int crn_path_fmt(char *buf, size_t size, crn_error *err, const char *fmt, ...)
 #endif
     ;
 
+/* The same into a malloc'd string of the path's own length (for paths kept,
+ * such as a dataset's files); NULL when out of memory. */
+char *crn_path_alloc(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* mkdir -p */
 int crn_mkdirs(const char *path, crn_error *err);
 
