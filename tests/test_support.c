@@ -54,6 +54,20 @@ const char *test_cache_dir(void)
                                 sizeof dir, NULL) == CRN_OK ? dir : NULL;
 }
 
+void test_read(cl_mem buf, size_t bytes, void *host)
+{
+    crn_error err = {0};
+    int rc = crn_buffer_read(test_runtime(), buf, 0, bytes, host, true, "a test buffer", &err);
+    ck_assert_msg(rc == CRN_OK, "%s", err.msg);
+}
+
+void test_write(cl_mem buf, size_t bytes, const void *host)
+{
+    crn_error err = {0};
+    int rc = crn_buffer_write(test_runtime(), buf, 0, bytes, host, true, "a test buffer", &err);
+    ck_assert_msg(rc == CRN_OK, "%s", err.msg);
+}
+
 crn_ops *test_ops(void)
 {
     test_runtime();

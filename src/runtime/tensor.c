@@ -34,7 +34,7 @@ int crn_buffer_alloc(crn_runtime *rt, cl_mem *buf, size_t bytes, crn_error *err)
 int crn_buffer_alloc_zero(crn_runtime *rt, cl_mem *buf, size_t bytes, crn_error *err)
 {
     int rc = crn_buffer_alloc(rt, buf, bytes, err);
-    return rc ? rc : crn_buffer_zero(rt, *buf, 0, bytes ? bytes : 4, "a new buffer", err);
+    return rc ? rc : crn_buffer_fill(rt, *buf, 0, bytes ? bytes : 4, 0.0f, "a new buffer", err);
 }
 
 /* The one error path of device memory I/O. */
@@ -61,13 +61,13 @@ int crn_buffer_read(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, vo
     return io_status(rt, s, "reading", what, bytes, err);
 }
 
-int crn_buffer_zero(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const char *what, crn_error *err)
+int crn_buffer_fill(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, float value, const char *what,
+                    crn_error *err)
 {
     if (bytes == 0) return CRN_OK;
     /* clEnqueueFillBuffer is OpenCL 1.2; every device we target has it. */
-    const float zero = 0.0f;
-    cl_int s = clEnqueueFillBuffer(rt->queue, buf, &zero, sizeof zero, offset, bytes, 0, NULL, NULL);
-    return io_status(rt, s, "zeroing", what, bytes, err);
+    cl_int s = clEnqueueFillBuffer(rt->queue, buf, &value, sizeof value, offset, bytes, 0, NULL, NULL);
+    return io_status(rt, s, "filling", what, bytes, err);
 }
 
 int crn_buffer_copy(crn_runtime *rt, cl_mem src, size_t src_offset, cl_mem dst, size_t dst_offset, size_t bytes,
@@ -152,7 +152,7 @@ int crn_tensor_download(crn_runtime *rt, const crn_tensor *t, void *host, crn_er
 
 int crn_tensor_fill_zero(crn_runtime *rt, crn_tensor *t, crn_error *err)
 {
-    return crn_buffer_zero(rt, t->buf, 0, crn_tensor_bytes(t), "a tensor", err);
+    return crn_buffer_fill(rt, t->buf, 0, crn_tensor_bytes(t), 0.0f, "a tensor", err);
 }
 
 int crn_workspace_reserve(crn_runtime *rt, crn_workspace *ws, size_t bytes, crn_error *err)

@@ -53,9 +53,7 @@ static bn_state bn_snapshot(crn_model *m)
     ck_assert_msg(buf != NULL && s.n > 0, "the model has no BN buffers");
     s.buffers = malloc(s.n * sizeof *s.buffers);
     ck_assert_ptr_nonnull(s.buffers);
-    cl_int rc = clEnqueueReadBuffer(crn_runtime_queue(crn_model_runtime(m)), buf, CL_TRUE, 0, s.n * sizeof(float),
-                                    s.buffers, 0, NULL, NULL);
-    ck_assert_int_eq(rc, CL_SUCCESS);
+    test_read(buf, s.n * sizeof(float), s.buffers);
     s.counters = malloc((size_t)crn_model_tensor_count(m) * sizeof *s.counters);
     for (int i = 0; i < crn_model_tensor_count(m); i++)
         if (crn_model_tensor(m, i)->is_counter) s.counters[s.ncounters++] = crn_model_tensor(m, i)->counter;

@@ -125,8 +125,7 @@ START_TEST(test_default_init)
     crn_model_params_buffer(m, &np);
     float *a = malloc(np * 4), *b = malloc(np * 4);
     crn_runtime *rt = test_runtime();
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, a, 0, NULL,
-                                         NULL), 0);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, a);
     int checked = 0;
     for (int t = 0; t < crn_model_tensor_count(m); t++) {
         crn_param *p = crn_model_tensor(m, t);
@@ -157,12 +156,10 @@ START_TEST(test_default_init)
     ck_assert_int_gt(checked, 10);
     /* same seed, same weights; another seed, others */
     CK_OK(crn_model_init(m, 7, &err));
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
-                                         NULL), 0);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, b);
     ck_assert(memcmp(a, b, np * 4) == 0);
     CK_OK(crn_model_init(m, 8, &err));
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
-                                         NULL), 0);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, b);
     ck_assert(memcmp(a, b, np * 4) != 0);
     free(a), free(b);
     crn_model_destroy(m);
@@ -294,8 +291,7 @@ static int cmp_double(const void *a, const void *b)
 static void read_params(crn_model *m, float *host, size_t np)
 {
     cl_mem buf = crn_model_params_buffer(m, NULL);
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(test_runtime()), buf, CL_TRUE, 0, np * sizeof(float), host,
-                                         0, NULL, NULL), CL_SUCCESS);
+    test_read(buf, np * sizeof(float), host);
 }
 
 /* Checks step `step`'s update (after - before, flat parameter buffers) of
@@ -519,8 +515,7 @@ static void run_fixture(const char *name)
         CK_OK(crn_optim_step(opt, pbuf, gbuf, &err));
         read_params(m, after, np);
         check_updates(name, &f, m, s, before, after, nalt, lg);
-        ck_assert_int_eq(clEnqueueWriteBuffer(crn_runtime_queue(rt), pbuf, CL_TRUE, 0, np * sizeof(float), before, 0,
-                                              NULL, NULL), CL_SUCCESS);
+        test_write(pbuf, np * sizeof(float), before);
     }
     {
         int cap = (int)(sizeof lg->tol / sizeof *lg->tol), nt = lg->checked < cap ? lg->checked : cap;

@@ -64,8 +64,9 @@ int crn_buffer_write(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, c
                      const char *what, crn_error *err);
 int crn_buffer_read(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *host, bool wait,
                     const char *what, crn_error *err);
-/* Zeros (as float) into bytes [offset, offset + bytes), a multiple of 4. */
-int crn_buffer_zero(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const char *what, crn_error *err);
+/* value (a float) into bytes [offset, offset + bytes), a multiple of 4. */
+int crn_buffer_fill(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, float value, const char *what,
+                    crn_error *err);
 int crn_buffer_copy(crn_runtime *rt, cl_mem src, size_t src_offset, cl_mem dst, size_t dst_offset, size_t bytes,
                     const char *what, crn_error *err);
 
