@@ -1,4 +1,4 @@
-/* Activations: kind 0 ReLU, 1 LeakyReLU (slope 0.01), 2 SiLU (crn_act_kind).
+/* Activations: kind a crn_act_kind (ReLU, LeakyReLU, SiLU; act_math.h).
  * Backward takes the forward input x. */
 #include "act_math.h"
 #include "per_item.h"

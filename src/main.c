@@ -107,12 +107,22 @@ static int run(cli_globals *g0, int argc, char **argv)
     return 2;
 }
 
+/* Whether the environment says mpirun started this process: Open MPI,
+ * PMIx launchers, MPICH/Hydra. */
+static bool mpi_launched(void)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i])) return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     /* Under mpirun this process is one rank of a data-parallel job. */
     crn_dist dist;
     crn_error err = {0};
-    if (crn_dist_init(&dist, &argc, &argv, &err) != CRN_OK) {
+    if (crn_dist_init(&dist, mpi_launched(), &argc, &argv, &err) != CRN_OK) {
         fprintf(stderr, "clresnet: error: %s\n", err.msg);
         return 1;
     }

@@ -5,7 +5,7 @@
 #
 #   check_report_render.sh [REPORT.html]
 #
-# Without an argument, the synthetic run of tests/test_report.c is written
+# Without an argument, the synthetic run of tests/eval/test_report.c is written
 # first ($TEST_REPORT: that test program; CLRESNET_REPORT_DIR names where).
 # Exit 77 (skipped) when chromium or Python's PIL is not installed. The PNG
 # is left at $RENDER_PNG (default: next to the report, report.png; a

@@ -13,7 +13,7 @@
 #      names the file and the cause, the previous last.safetensors is left
 #      byte for byte as it was, and once space is freed the run resumes from
 #      it and ends with the uninterrupted run's losses.
-#  (c) a checkpoint with a flipped byte is refused: tests/test_train.c
+#  (c) a checkpoint with a flipped byte is refused: tests/train/test_train.c
 #      (test_damaged_checkpoint_refused: flipped data bits, a changed metadata
 #      digit, truncated files; test_damaged_checkpoint_refused_on_resume),
 #      run by `meson test train`.

@@ -2,7 +2,7 @@
 """Makes tests/fixtures/augment_torchvision.safetensors: the distributions of
 torchvision's random augmentation parameters, drawn with torchvision's own
 get_params (and its `torch.rand(1) < p` for the flips), for the test of
-clresnet's sampling (tests/test_augment.c). Counts per histogram bin over N
+clresnet's sampling (tests/data/test_augment.c). Counts per histogram bin over N
 draws, for a resized image of H x W cropped to S, as the seed protocol's
 augmentation: flip 0.5, rotation 15 degrees, grayscale 0.1, jitter 0.2 each.
 Run with Debian's torch: /usr/bin/python3 tests/make_fixtures_augment.py"""

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes tests/fixtures/conv_*.safetensors and linear_*.safetensors: forward
 outputs and autograd gradients of torch.nn.functional.conv2d / linear, for
-tests/test_conv_linear.c. Run with /usr/bin/python3 (Debian's torch).
+tests/ops/test_conv_linear.c. Run with /usr/bin/python3 (Debian's torch).
 
 Layouts in the files: activations are stored CHANNEL-MAJOR [C, N, H, W], the
 engine's layout (docs/layout.md), i.e. PyTorch's NCHW tensors permuted with

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fixtures for the data pipeline tests (tests/test_data_*.c), made with PIL,
+"""Fixtures for the data pipeline tests (tests/data/test_data_*.c), made with PIL,
 torchvision and scipy (Debian's /usr/bin/python3):
   tests/fixtures/data/jpeg/*.jpg      colour, grayscale, CMYK, progressive, truncated, empty, not-a-JPEG
   tests/fixtures/data/pil.safetensors PIL's decoded RGB of each valid JPEG, PIL resizes (bilinear),

@@ -1,4 +1,4 @@
-"""Metric fixtures from scikit-learn for tests/test_metrics.c.
+"""Metric fixtures from scikit-learn for tests/eval/test_metrics.c.
 
 Run with Debian's Python (python3-sklearn, python3-torch):
     /usr/bin/python3 tests/make_fixtures_metrics.py

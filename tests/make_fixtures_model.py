@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerates the model and optimiser fixtures of tests/test_optim.c,
-tests/test_model.c and tests/test_weights.c (the model ones are also read by
-tests/test_eval_mode.c) with PyTorch (torch 1.13 on the CPU). Run with
+"""Regenerates the model and optimiser fixtures of tests/train/test_optim.c,
+tests/nn/test_model.c and tests/nn/test_weights.c (the model ones are also read by
+tests/eval/test_eval_mode.c) with PyTorch (torch 1.13 on the CPU). Run with
 Debian's torch: /usr/bin/python3 tests/make_fixtures_model.py [optim] [model
 [fixture names...]] (everything by default; the model fixtures take minutes).
 The model definitions are copied from tools/seed_torch.py (same module and
@@ -193,7 +193,7 @@ MARGIN, FLIP_MAX = 1e-5, 32
 # A tensor whose spread is over MAX_SPREAD of its update is not compared
 # (the C test's tolerance is 8x the spread and must stay under the update).
 MAX_SPREAD = 1 / 16
-# tests/test_model.c's tolerance factor over the spread
+# tests/nn/test_model.c's tolerance factor over the spread
 K_UPD = 8.0
 # Adam and NAdam divide by sqrt(v): where every gradient an element has seen
 # is within S_STABLE times a float32 gradient error of zero (max(TOL_GRAD =
@@ -274,7 +274,7 @@ def flipped(m, kink):
 
 
 def run(m, x, y, kind, forced=None, noise_seed=None, noise=None, changes=None):
-    """STEPS optimiser steps on one batch, the protocol of tests/test_model.c:
+    """STEPS optimiser steps on one batch, the protocol of tests/nn/test_model.c:
     before step t > 1 the parameters are set to the reference's rounded
     weights W[t-1] (teacher forcing), so that every step starts from the same
     point for every run and what is compared is one step's update, not the
@@ -504,7 +504,7 @@ def make_model(only=()):
     and gradients, the losses of every step, each step's update of every
     parameter (upd<t>, flat in state-dict order; step 1 only for ONE_STEP),
     the state after STEPS steps (step3.*: all of it in the NAdam fixtures,
-    which tests/test_eval_mode.c also loads, the buffers in the SGD and Adam
+    which tests/eval/test_eval_mode.c also loads, the buffers in the SGD and Adam
     ones) and the eval-mode logits there, and the tolerance material. The reference is
     PyTorch in float64 from the same float32 weights and input; err32.<name>
     records how far PyTorch's own float32 run lands from it (max |f32 - f64|

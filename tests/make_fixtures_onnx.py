@@ -21,8 +21,8 @@ PyPI packages onnx and onnxruntime, numpy and PIL; meson test does not).
     graphs alone. The same preprocessing done here with PIL is compared with
     clresnet's, and onnxruntime run on it too (reported). Passes when
     max |onnxruntime - clresnet| <= 1e-4 * max |clresnet| for every model.
---fixtures: tests/fixtures/onnx_logits.safetensors for tests/test_onnx.c:
-    the models of tests/onnx_support.c (width 1/16, 64 px, 10 classes;
+--fixtures: tests/fixtures/onnx_logits.safetensors for tests/nn/test_onnx.c:
+    the models of tests/nn/onnx_support.c (width 1/16, 64 px, 10 classes;
     seeded weights, BatchNorm statistics drawn away from 0 and 1) exported
     by `clresnet export`, onnxruntime's logits on the same 8 images as
     preprocessed by clresnet ("x"), and each exported graph's fingerprint.
@@ -219,8 +219,8 @@ def make_fixture(t, args):
     meta = {"images": ",".join(os.path.relpath(p, ROOT) for p in images),
             "onnxruntime": ort.__version__, "onnx": onnx.__version__,
             "note": "x: the images as clresnet's evaluation preprocesses them (64 px); ort.<case>: onnxruntime's "
-                    "logits of `clresnet export` of the model of tests/onnx_support.c; "
-                    "graph_hash.<case>: tests/onnx_support.c's fingerprint of that graph"}
+                    "logits of `clresnet export` of the model of tests/nn/onnx_support.c; "
+                    "graph_hash.<case>: tests/nn/onnx_support.c's fingerprint of that graph"}
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         x = None

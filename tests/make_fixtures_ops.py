@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Makes the PyTorch reference fixtures for the non-GEMM layers (tests/
-test_batchnorm.c, tests/test_ops.c): tests/fixtures/{bn,act,pool,gap,loss}_*.safetensors.
+test_batchnorm.c, tests/ops/test_ops.c): tests/fixtures/{bn,act,pool,gap,loss}_*.safetensors.
 Run with /usr/bin/python3 (Debian's torch); fixed seeds, so reruns give the
 same files.
 

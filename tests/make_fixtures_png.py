@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PNG fixtures for tests/test_data_png.c (Debian's /usr/bin/python3, PIL 9.4, torch for fixture_io):
+"""PNG fixtures for tests/data/test_data_png.c (Debian's /usr/bin/python3, PIL 9.4, torch for fixture_io):
   tests/fixtures/png/*.png              tiny PNGs of every colour type and bit depth, interlaced ones,
                                         and bad files (truncated, a wrong IDAT or tEXt CRC, empty, not an image)
   tests/fixtures/png/pil_png.safetensors  PIL's Image.open(f).convert("RGB") of each good one, U8 [h, w, 3]

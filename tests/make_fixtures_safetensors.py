@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Makes the safetensors fixtures of tests/test_safetensors.c with the real
+"""Makes the safetensors fixtures of tests/io/test_safetensors.c with the real
 `safetensors` package (https://github.com/huggingface/safetensors), not with
 tests/fixture_io.py, so that a misreading of the format shared by our reader
 and our fixture writer cannot pass unseen:
@@ -10,7 +10,7 @@ and our fixture writer cannot pass unseen:
                                           float16 tensor (a dtype the engine
                                           refuses, naming it)
 
-Every value is given by a formula that tests/test_safetensors.c computes
+Every value is given by a formula that tests/io/test_safetensors.c computes
 again in C (only w.f32, torch.randn under seed 0, is quoted from PyTorch), and
 dtypes, shapes (0-d, empty, 4-d), tensor order and metadata (with quotes,
 backslashes, a newline and non-ASCII text) are chosen to exercise the header.

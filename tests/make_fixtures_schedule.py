@@ -10,7 +10,7 @@ Per case NAME:
   NAME.lr_abs    F64 [n]  the same with threshold_mode "abs" (only the cases
                           built to tell the two modes apart; they differ)
   NAME.settings  F64 [7]  lr0, factor, patience, threshold, cooldown, min_lr, eps
-                          (tests/test_schedule.c configures crn_plateau from it)
+                          (tests/train/test_schedule.c configures crn_plateau from it)
 
 The first four cases are near 1.0, where "rel" and "abs" agree. The others sit
 far from 1 (near 50, where a relative threshold is 50x the absolute one, and

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "clresnet/runtime/kernel_cache.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,7 @@ crn_runtime *test_runtime(void)
         exit(77);
     }
     /* every kernel built with -Werror: a compiler warning fails the tests */
-    crn_runtime_options opt = {.warnings_as_errors = true};
+    crn_runtime_options opt = {.warnings_as_errors = true, .cache_dir = test_cache_dir()};
     int rc = crn_runtime_create(&g_rt, &list.devices[index], &opt, &err);
     crn_devices_free(&list);
     ck_assert_msg(rc == CRN_OK, "%s", err.msg);
@@ -43,6 +45,27 @@ crn_runtime *test_runtime(void)
     ck_assert_msg(rc == CRN_OK, "%s", err.msg);
     atexit(release);
     return g_rt;
+}
+
+const char *test_cache_dir(void)
+{
+    static char dir[CRN_PATH_MAX];
+    return crn_cache_dir_choose(getenv("CLRESNET_CACHE_DIR"), getenv("XDG_CACHE_HOME"), getenv("HOME"), dir,
+                                sizeof dir, NULL) == CRN_OK ? dir : NULL;
+}
+
+void test_read(cl_mem buf, size_t bytes, void *host)
+{
+    crn_error err = {0};
+    int rc = crn_buffer_read(test_runtime(), buf, 0, bytes, host, true, "a test buffer", &err);
+    ck_assert_msg(rc == CRN_OK, "%s", err.msg);
+}
+
+void test_write(cl_mem buf, size_t bytes, const void *host)
+{
+    crn_error err = {0};
+    int rc = crn_buffer_write(test_runtime(), buf, 0, bytes, host, true, "a test buffer", &err);
+    ck_assert_msg(rc == CRN_OK, "%s", err.msg);
 }
 
 crn_ops *test_ops(void)

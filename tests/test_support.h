@@ -16,6 +16,12 @@
 crn_runtime *test_runtime(void);
 /* The ops context on that runtime. */
 crn_ops *test_ops(void);
+/* The cache folder the environment names (as the CLI reads it), or NULL. */
+const char *test_cache_dir(void);
+/* Blocking copies between a device buffer and the host (crn_buffer_read /
+ * write on the test runtime); a failure fails the test. */
+void test_read(cl_mem buf, size_t bytes, void *host);
+void test_write(cl_mem buf, size_t bytes, const void *host);
 
 /* Full path of a committed fixture: $CLRESNET_FIXTURES/name. */
 const char *test_fixture_path(const char *name);

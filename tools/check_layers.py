@@ -4,7 +4,9 @@
 The order of the layers is kept here, in one place. A folder may include the
 public headers (include/clresnet/<folder>/) of the folders listed for it and
 its own; private headers only from its own folder. Anything else, or a circle
-between folders, fails with every offending line named.
+between folders, fails with every offending line named. The library (every
+folder but the command line) reads no environment variable and never ends
+the process: getenv(), exit() and abort() are the command line's.
 
 usage: tools/check_layers.py [ROOT]     (ROOT: the source tree, default: ..)
 """
@@ -31,10 +33,11 @@ ALLOWED = {
 # Headers generated at build time (not in the source tree): the folder whose
 # files may include them by their bare name.
 GENERATED = {
-    'onnx.pb-c.h': 'nn',  # protoc-c's C of onnx.proto (src/nn/proto/meson.build)
+    'onnx.pb-c.h': 'nn',  # protoc-c's C of onnx.proto (src/meson.build)
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+LIBRARY_CALL = re.compile(r'\b(getenv|secure_getenv|exit|abort)\s*\(')
 
 
 def folder_of(root, path):
@@ -64,6 +67,12 @@ def check(root):
             problems.append(f'{path}: folder {me!r} is not in the layer order of tools/check_layers.py')
             continue
         text = open(path, encoding='utf-8', errors='replace').read()
+        if me != 'cli':
+            for m in LIBRARY_CALL.finditer(text):
+                line = text.count('\n', 0, m.start()) + 1
+                problems.append(f'{os.path.relpath(path, root)}:{line}: {m.group(1)}() in the library ({me}); '
+                                f'only the command line (src/cli, src/main.c) may read the environment or end '
+                                f'the process')
         for m in INCLUDE.finditer(text):
             inc = m.group(1)
             line = text.count('\n', 0, m.start()) + 1

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "clresnet/core/file_util.h"
 #include "clresnet/data/dataset.h"
 #include "clresnet/runtime/dist.h"
 #include "clresnet/nn/model.h"
@@ -33,6 +34,9 @@ typedef struct cli_device {
     crn_ops *ops;
 } cli_device;
 
+/* The runtime's options: the global flags, and the cache folder that
+ * CLRESNET_CACHE_DIR, XDG_CACHE_HOME or HOME names. */
+crn_runtime_options cli_runtime_options(const cli_globals *g, bool profiling);
 /* Selects the device as --device says (for a rank of an MPI job: its own
  * device, crn_devices_select_rank), says which one and why on stderr,
  * and starts the runtime (kernels built or loaded from the cache) and the
@@ -93,9 +97,13 @@ void help_evaluate(void);
 int cmd_predict(const cli_globals *g, int argc, char **argv);
 void help_predict(void);
 /* Shared by evaluate and predict (cli_eval.c): the data root and split mode
- * a run's config.json names ("" when it names none), and the model of a
+ * a run's config.json names ("" when it names none; an error naming it
+ * when it does not fit in n), and the model of a
  * checkpoint on the device opened here (0, or 1 after printing the error). */
-void run_data(const char *config_json, char *root, size_t n, crn_split_mode *mode);
+/* The folder of a path shorter than CRN_PATH_MAX ("." for a bare name)
+ * into dir (CRN_PATH_MAX bytes). */
+void cli_parent_dir(const char *path, char *dir);
+int run_data(const char *config_json, char *root, size_t n, crn_split_mode *mode, crn_error *err);
 int load_model(const cli_globals *g, const char *ckpt, const crn_model_config *mc, int batch, cli_device *dev,
                crn_model **m);
 int cmd_report(const cli_globals *g, int argc, char **argv);

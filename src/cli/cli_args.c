@@ -32,11 +32,11 @@ int cli_misplaced_global(const char *command, const char *option)
 /* A dataset folder: Flowers-102's label file or an image folder's train/. */
 static bool is_dataset(const char *dir)
 {
-    char p[4400];
+    char p[CRN_PATH_MAX];
     struct stat sb;
-    if (snprintf(p, sizeof p, "%s/imagelabels.mat", dir) >= (int)sizeof p) return false;
+    if (crn_path_fmt(p, sizeof p, NULL, "%s/imagelabels.mat", dir) != CRN_OK) return false; /* too long: none */
     if (stat(p, &sb) == 0) return true;
-    if (snprintf(p, sizeof p, "%s/train", dir) >= (int)sizeof p) return false;
+    if (crn_path_fmt(p, sizeof p, NULL, "%s/train", dir) != CRN_OK) return false;
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
@@ -48,10 +48,9 @@ int cli_sample_data(char *buf, size_t size, crn_error *err)
             crn_fail(err, CRN_EINVAL, "CLRESNET_DATA=%s holds no dataset (no imagelabels.mat, no train/)", env);
             return 1;
         }
-        snprintf(buf, size, "%s", env);
-        return 0;
+        return crn_path_fmt(buf, size, err, "%s", env) == CRN_OK ? 0 : 1;
     }
-    char exe[4096];
+    char exe[CRN_PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
     char *slash = strrchr(exe, '/');
@@ -59,21 +58,19 @@ int cli_sample_data(char *buf, size_t size, crn_error *err)
     const char *rel[] = {"/data", "/../data", "/../share/clresnet/data"};
     char tried[1024] = "";
     for (size_t i = 0; n > 0 && i < sizeof rel / sizeof rel[0]; i++) {
-        char cand[4300];
-        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+        char cand[CRN_PATH_MAX];
+        if (crn_path_fmt(cand, sizeof cand, NULL, "%s%s", exe, rel[i]) != CRN_OK) continue;
         if (is_dataset(cand)) {
             char *abs = realpath(cand, NULL);
-            snprintf(buf, size, "%s", abs ? abs : cand);
+            int rc = crn_path_fmt(buf, size, err, "%s", abs ? abs : cand);
             free(abs);
-            return 0;
+            return rc == CRN_OK ? 0 : 1;
         }
         size_t used = strlen(tried);
         if (snprintf(tried + used, sizeof tried - used, "%s%.300s", i ? ", " : "", cand) < 0) break;
     }
-    if (is_dataset(CLRESNET_INSTALL_DATA_DIR)) {
-        snprintf(buf, size, "%s", CLRESNET_INSTALL_DATA_DIR);
-        return 0;
-    }
+    if (is_dataset(CLRESNET_INSTALL_DATA_DIR))
+        return crn_path_fmt(buf, size, err, "%s", CLRESNET_INSTALL_DATA_DIR) == CRN_OK ? 0 : 1;
     crn_fail(err, CRN_EINVAL, "no --data given and no sample data found (looked in %s, %s); give --data DIR or "
              "set CLRESNET_DATA", tried[0] ? tried : "the program's folder", CLRESNET_INSTALL_DATA_DIR);
     return 1;

@@ -5,11 +5,20 @@
 #include "cli.h"
 #include "clresnet/ops/gemm_autotune.h"
 #include "clresnet/runtime/device.h"
+#include "clresnet/runtime/kernel_cache.h"
 
 int cli_error(const crn_error *err)
 {
     fprintf(stderr, "clresnet: error: %s\n", err->msg[0] ? err->msg : "unknown error");
     return 1;
+}
+
+void cli_parent_dir(const char *path, char *dir)
+{
+    snprintf(dir, CRN_PATH_MAX, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, CRN_PATH_MAX, ".");
 }
 
 bool cli_wants_help(int argc, char **argv)
@@ -23,6 +32,17 @@ crn_ops_options cli_ops_options(void)
 {
     /* debugging overrides, read here: the library reads no environment */
     return (crn_ops_options){.gemm = getenv("CLRESNET_GEMM"), .bn_layout = getenv("CLRESNET_BN_LAYOUT")};
+}
+
+crn_runtime_options cli_runtime_options(const cli_globals *g, bool profiling)
+{
+    /* the cache folder from the environment, read here: the library reads
+     * none (no folder: nothing cached on disk) */
+    static char dir[CRN_PATH_MAX];
+    bool have = crn_cache_dir_choose(getenv("CLRESNET_CACHE_DIR"), getenv("XDG_CACHE_HOME"), getenv("HOME"), dir,
+                                     sizeof dir, NULL) == CRN_OK;
+    return (crn_runtime_options){.profiling = profiling, .no_kernel_cache = g->no_kernel_cache,
+                                 .cache_dir = have ? dir : NULL};
 }
 
 int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
@@ -41,7 +61,7 @@ int cli_open_device(const cli_globals *g, bool profiling, cli_device *dev)
     }
     if (d && d->size > 1) fprintf(stderr, "clresnet: rank %d of %d on %s: %s\n", d->rank, d->size, d->host, why);
     else if (!g->quiet) fprintf(stderr, "clresnet: %s\n", why);
-    crn_runtime_options opt = {.profiling = profiling, .no_kernel_cache = g->no_kernel_cache};
+    crn_runtime_options opt = cli_runtime_options(g, profiling);
     if (!g->quiet) { /* the first run on a device compiles every kernel: seconds to minutes */
         fprintf(stderr, "clresnet: getting the kernels ready (built on the first run on a device, then cached) ... ");
         fflush(stderr);
@@ -116,7 +136,7 @@ int cli_autotune(const cli_globals *g, cli_device *dev, const crn_model_config *
     int rc = crn_gemm_autotune(dev->ops, work, nwork, &ao, autotune_progress, NULL, &res, &err);
     free(work);
     if (rc != CRN_OK) return cli_error(&err);
-    char plan[CRN_GEMM_PLAN_TEXT], path[4200] = "";
+    char plan[CRN_GEMM_PLAN_TEXT], path[CRN_PATH_MAX] = "";
     crn_gemm_plan_format(&res.plan, plan, sizeof plan);
     crn_gemm_plan_cache_path(dev->ops, path, sizeof path, &err);
     fprintf(stderr,

@@ -34,7 +34,7 @@ static int check_device(const cli_globals *g, const crn_device_info *d)
     crn_error err = {0};
     crn_runtime *rt = NULL;
     crn_ops *ops = NULL;
-    crn_runtime_options opt = {.no_kernel_cache = g->no_kernel_cache};
+    crn_runtime_options opt = cli_runtime_options(g, false);
     crn_selftest_result res;
     int rc = crn_runtime_create(&rt, d, &opt, &err);
     crn_ops_options oo = cli_ops_options();

@@ -1,5 +1,5 @@
-/* `clresnet evaluate`, `report` and `compare`: the seed report's
- * results from checkpoints and run folders. */
+/* `clresnet evaluate`, `report` and `compare`: the seed experiment's
+ * results (README.md, "Commands") from checkpoints and run folders. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <jansson.h>
 #include <stdio.h>
@@ -42,18 +42,19 @@ void help_compare(void)
 }
 
 /* The data root and split mode a checkpoint was trained with. */
-void run_data(const char *config_json, char *root, size_t n, crn_split_mode *mode)
+int run_data(const char *config_json, char *root, size_t n, crn_split_mode *mode, crn_error *err)
 {
     root[0] = '\0';
     *mode = CRN_SPLITS_SEED;
-    if (!config_json) return;
+    if (!config_json) return CRN_OK;
     json_t *o = json_loads(config_json, 0, NULL);
-    if (!o) return;
+    if (!o) return CRN_OK;
     const char *d = json_string_value(json_object_get(o, "data"));
     const char *m = json_string_value(json_object_get(o, "split_mode"));
-    if (d) snprintf(root, n, "%s", d);
+    int rc = d ? crn_path_fmt(root, n, err, "%s", d) : CRN_OK;
     if (m) crn_split_mode_parse(m, mode);
     json_decref(o);
+    return rc;
 }
 
 /* The model a checkpoint holds, on the device (opened here, after every
@@ -129,11 +130,8 @@ static int parse_eval_args(int argc, char **argv, eval_args *a)
  * itself, whose metrics are the training-time test. */
 static int eval_out_dir(const eval_args *a, const char *ckpt, const char *run_root, char *out, size_t size)
 {
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", ckpt);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    else snprintf(dir, sizeof dir, ".");
+    char dir[CRN_PATH_MAX];
+    cli_parent_dir(ckpt, dir);
     if (a->out) {
         char *x = realpath(a->out, NULL), *y = realpath(dir, NULL);
         bool same = x && y && !strcmp(x, y);
@@ -143,8 +141,8 @@ static int eval_out_dir(const eval_args *a, const char *ckpt, const char *run_ro
                             "are the run's own: choose another folder\n", a->out, ckpt);
             return 2;
         }
-        snprintf(out, size, "%s", a->out);
-        return 0;
+        crn_error err = {0};
+        return crn_path_fmt(out, size, &err, "%s", a->out) ? cli_error(&err) : 0;
     }
     char other[200] = "";
     if (a->data) { /* other data than the run's: named after its folder */
@@ -155,16 +153,17 @@ static int eval_out_dir(const eval_args *a, const char *ckpt, const char *run_ro
         }
         free(x), free(y);
     }
-    snprintf(out, size, "%s/eval-%s%s", dir, crn_split_name(a->split), other);
-    return 0;
+    crn_error err = {0};
+    return crn_path_fmt(out, size, &err, "%s/eval-%s%s", dir, crn_split_name(a->split), other) ? cli_error(&err) : 0;
 }
 
 /* A folder of its own gets the run's config.json, so that its report and
  * `compare` name the model, activation and variant. */
 static int keep_run_config(const char *out, const char *run_config, crn_error *err)
 {
-    char p[4600];
-    snprintf(p, sizeof p, "%s/config.json", out);
+    char p[CRN_PATH_MAX];
+    int rc = crn_path_fmt(p, sizeof p, err, "%s/config.json", out);
+    if (rc) return rc;
     if (!run_config || access(p, F_OK) == 0) return CRN_OK;
     return crn_write_file_atomic(p, run_config, strlen(run_config), err);
 }
@@ -186,7 +185,7 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     int prc = parse_eval_args(argc, argv, &a);
     if (prc) return prc;
     crn_error err = {0};
-    char ckpt[4200], root[4096], out[4400];
+    char ckpt[CRN_PATH_MAX], root[CRN_PATH_MAX], out[CRN_PATH_MAX];
     crn_model_config mc;
     char *run_config = NULL;
     crn_split_mode mode;
@@ -194,10 +193,11 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     memset(&ds, 0, sizeof ds);
     int rc = crn_checkpoint_resolve(a.ckpt, ckpt, sizeof ckpt, &err);
     if (rc == CRN_OK) rc = crn_checkpoint_read_config(ckpt, &mc, &run_config, &err);
-    run_data(run_config, root, sizeof root, &mode);
-    char run_root[4096];
-    snprintf(run_root, sizeof run_root, "%s", root);
-    if (a.data) snprintf(root, sizeof root, "%s", a.data);
+    int drc = run_data(run_config, root, sizeof root, &mode, &err); /* no config when rc fails */
+    if (rc == CRN_OK) rc = drc;
+    char run_root[CRN_PATH_MAX];
+    snprintf(run_root, sizeof run_root, "%s", root); /* the same size */
+    if (rc == CRN_OK && a.data) rc = crn_path_fmt(root, sizeof root, &err, "%s", a.data);
     crn_dataset_options dopt;
     crn_dataset_options_default(&dopt);
     dopt.split_mode = mode;
@@ -206,10 +206,11 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
                      : crn_fail(&err, CRN_EINVAL, "%s does not say which data it was trained on: give --data", ckpt);
     if (rc == CRN_OK && ds.num_classes != mc.classes)
         rc = crn_fail(&err, CRN_EINVAL, "%s has %d classes but %s has %d", ckpt, mc.classes, root, ds.num_classes);
-    if (rc == CRN_OK && eval_out_dir(&a, ckpt, run_root, out, sizeof out) != 0) {
+    int orc = rc == CRN_OK ? eval_out_dir(&a, ckpt, run_root, out, sizeof out) : 0;
+    if (orc != 0) {
         free(run_config);
         crn_dataset_free(&ds);
-        return 2;
+        return orc;
     }
     if (rc == CRN_OK) rc = crn_mkdirs(out, &err);
     if (rc == CRN_OK) rc = keep_run_config(out, run_config, &err);
@@ -238,7 +239,7 @@ int cmd_evaluate(const cli_globals *g, int argc, char **argv)
     crn_eval_result er;
     rc = crn_evaluate(m, &ds, a.split, &lc, &er, logits, NULL, NULL, 0, &err);
     crn_metrics met;
-    char html[4200] = "";
+    char html[CRN_PATH_MAX] = "";
     int ckpt_epoch = 0;
     if (rc == CRN_OK) rc = crn_checkpoint_read_epoch(ckpt, &ckpt_epoch, &err);
     if (rc == CRN_OK)
@@ -263,7 +264,7 @@ int cmd_report(const cli_globals *g, int argc, char **argv)
         return 2;
     }
     crn_error err = {0};
-    char html[4200];
+    char html[CRN_PATH_MAX];
     if (crn_report_write(argv[1], html, sizeof html, &err) != CRN_OK) return cli_error(&err);
     printf("report: %s\n", html);
     return 0;

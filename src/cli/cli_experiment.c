@@ -1,6 +1,7 @@
-/* `clresnet experiment`: the seed report's experiment in one command. The
- * runs of the report (resnet50 with relu, leaky and silu; the baseline with
- * relu; optionally plain50 and the no-final-act variant), each in its own
+/* `clresnet experiment`: the seed experiment in one command (the runs
+ * tools/seed_torch.py makes in PyTorch: resnet50 with relu, leaky and
+ * silu; the baseline with relu; optionally plain50 and the no-final-act
+ * variant), each in its own
  * folder under --out, trained one after the other with the same settings,
  * then compared (compare.md, compare.csv, compare.html). OUT/experiment.json
  * keeps the settings: run again with just --out to continue a stopped
@@ -132,12 +133,12 @@ static char *plan_json(const plan *p)
  * was started). 0, or 1/2 after printing the error; *saved: the text. */
 static int load_saved(plan *p, char **saved)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/experiment.json", p->out);
+    char path[CRN_PATH_MAX];
     size_t n = 0;
     *saved = NULL;
-    if (access(path, F_OK) != 0) return 0;
     crn_error err = {0};
+    if (crn_path_fmt(path, sizeof path, &err, "%s/experiment.json", p->out) != CRN_OK) return cli_error(&err);
+    if (access(path, F_OK) != 0) return 0;
     if (crn_read_file(path, saved, &n, &err) != CRN_OK) return cli_error(&err);
     json_t *o = json_loads(*saved, 0, NULL);
     json_t *args = o ? json_object_get(o, "train_options") : NULL;
@@ -191,9 +192,14 @@ static int load_saved(plan *p, char **saved)
 static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_dataset *ds, cli_device *dev)
 {
     const crn_dist *d = crn_dist_single();
-    char out[4200], path[4400];
+    char out[CRN_PATH_MAX], path[CRN_PATH_MAX], last[CRN_PATH_MAX], metrics[CRN_PATH_MAX];
     crn_setting_change ch; /* a changed --epochs, logged in the run's config.json */
-    snprintf(out, sizeof out, "%s/%s", p->out, r->name);
+    crn_error err = {0};
+    if (crn_path_fmt(out, sizeof out, &err, "%s/%s", p->out, r->name) != CRN_OK ||
+        crn_path_fmt(path, sizeof path, &err, "%s/config.json", out) != CRN_OK ||
+        crn_path_fmt(last, sizeof last, &err, "%s/last.safetensors", out) != CRN_OK ||
+        crn_path_fmt(metrics, sizeof metrics, &err, "%s/metrics.json", out) != CRN_OK)
+        return cli_error(&err);
     train_args t;
     memset(&t, 0, sizeof t);
     crn_train_config_default(&t.c);
@@ -204,15 +210,11 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
     c->model.act = r->act;
     c->model.final_act = r->final_act;
     c->data_root = ds->root;
-    snprintf(path, sizeof path, "%s/config.json", out);
     crn_run_config_strings strs;
-    char last[4400];
-    snprintf(last, sizeof last, "%s/last.safetensors", out);
     if (access(last, F_OK) != 0) c->overwrite = true; /* never started, or killed before its first checkpoint */
     else if (access(path, F_OK) == 0) { /* started before: resume it with its own settings */
         char *text = NULL;
         size_t n = 0;
-        crn_error err = {0};
         int epochs = c->epochs;
         crn_train_config_default(c);
         if (crn_read_file(path, &text, &n, &err) != CRN_OK || crn_run_config_parse(text, path, c, &strs, &err) != CRN_OK) {
@@ -226,8 +228,7 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
             c->changes = &ch;
             c->epochs = epochs;
         }
-        snprintf(path, sizeof path, "%s/metrics.json", out);
-        c->test_if_done = access(path, F_OK) != 0;
+        c->test_if_done = access(metrics, F_OK) != 0;
     }
     c->out_dir = out;
     c->dist = d;
@@ -238,14 +239,15 @@ static int run_one(const cli_globals *g, const plan *p, const plan_run *r, crn_d
 static int compare_all(const plan *p)
 {
     const char *runs[MAX_RUNS];
-    char dirs[MAX_RUNS][4200], md_path[4200];
+    char dirs[MAX_RUNS][CRN_PATH_MAX], md_path[CRN_PATH_MAX];
+    crn_error err = {0};
     for (int i = 0; i < p->nruns; i++) {
-        snprintf(dirs[i], sizeof dirs[i], "%s/%s", p->out, p->runs[i].name);
+        if (crn_path_fmt(dirs[i], sizeof dirs[i], &err, "%s/%s", p->out, p->runs[i].name) != CRN_OK)
+            return cli_error(&err);
         runs[i] = dirs[i];
     }
-    snprintf(md_path, sizeof md_path, "%s/compare.md", p->out);
+    if (crn_path_fmt(md_path, sizeof md_path, &err, "%s/compare.md", p->out) != CRN_OK) return cli_error(&err);
     FILE *md = fopen(md_path, "w");
-    crn_error err = {0};
     int rc = md ? crn_compare_write(runs, p->nruns, md, p->out, &err)
                 : crn_fail(&err, CRN_EIO, "%s: cannot write", md_path);
     if (md) fclose(md);
@@ -266,10 +268,11 @@ static int open_data(const plan *p, crn_dataset *ds)
     crn_train_config_default(&t.c);
     int rc = cli_train_parse(p->argc, p->argv, &t);
     if (rc) return rc;
-    static char data[4096];
+    static char data[CRN_PATH_MAX];
     crn_error err = {0};
-    if (t.data) snprintf(data, sizeof data, "%s", t.data);
-    else if (cli_sample_data(data, sizeof data, &err) != 0) return cli_error(&err);
+    if (t.data) {
+        if (crn_path_fmt(data, sizeof data, &err, "%s", t.data) != CRN_OK) return cli_error(&err);
+    } else if (cli_sample_data(data, sizeof data, &err) != 0) return cli_error(&err);
     crn_dataset_options dopt;
     crn_dataset_options_default(&dopt);
     dopt.split_mode = t.c.split_mode;
@@ -296,9 +299,9 @@ int cmd_experiment(const cli_globals *g, int argc, char **argv)
     }
     crn_error err = {0};
     char *text = rc == 0 ? plan_json(&p) : NULL;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/experiment.json", p.out ? p.out : ".");
-    if (rc == 0 && (crn_mkdirs(p.out, &err) != CRN_OK || crn_write_file_atomic(path, text, strlen(text), &err) != CRN_OK))
+    char path[CRN_PATH_MAX];
+    if (rc == 0 && (crn_path_fmt(path, sizeof path, &err, "%s/experiment.json", p.out ? p.out : ".") != CRN_OK ||
+                    crn_mkdirs(p.out, &err) != CRN_OK || crn_write_file_atomic(path, text, strlen(text), &err) != CRN_OK))
         rc = cli_error(&err);
     cli_device dev = {0};
     if (rc == 0 && cli_open_device(g, false, &dev) != 0) rc = 1;

@@ -87,14 +87,11 @@ static char *triple_json(const float v[3])
     return s;
 }
 
-/* What the run says about its data: the folder, and the resize when set. */
-static void run_settings(const char *run_config, char *root, size_t n, int *resize)
+/* The run's resize, when set. */
+static void run_resize(const char *run_config, int *resize)
 {
-    root[0] = '\0';
     json_t *o = run_config ? json_loads(run_config, 0, NULL) : NULL;
     if (!o) return;
-    const char *d = json_string_value(json_object_get(o, "data"));
-    if (d) snprintf(root, n, "%s", d);
     json_int_t r = json_integer_value(json_object_get(o, "resize"));
     if (r > 0) *resize = (int)r;
     json_decref(o);
@@ -104,11 +101,8 @@ static void run_settings(const char *run_config, char *root, size_t n, int *resi
  * splits.json, else the dataset at root; NULL when neither has them. */
 static char *class_names_json(const char *ckpt, const char *root, int classes, const char **from)
 {
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", ckpt);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    else snprintf(dir, sizeof dir, ".");
+    char dir[CRN_PATH_MAX];
+    cli_parent_dir(ckpt, dir);
     json_t *arr = NULL;
     crn_class_table ct;
     memset(&ct, 0, sizeof ct);
@@ -165,7 +159,8 @@ int cmd_export(const cli_globals *g, int argc, char **argv)
     return 1;
 #else
     crn_error err = {0};
-    char ckpt[4200], root[4096];
+    char ckpt[CRN_PATH_MAX], root[CRN_PATH_MAX];
+    crn_split_mode mode;
     crn_model_config mc;
     char *run_config = NULL;
     int rc = crn_checkpoint_resolve(a.ckpt, ckpt, sizeof ckpt, &err);
@@ -174,9 +169,11 @@ int cmd_export(const cli_globals *g, int argc, char **argv)
     crn_transform_config tc;
     crn_transform_config_default(&tc);
     tc.image_size = mc.image_size;
-    run_settings(run_config, root, sizeof root, &tc.resize);
+    run_resize(run_config, &tc.resize);
+    rc = a.data ? crn_path_fmt(root, sizeof root, &err, "%s", a.data)
+                : run_data(run_config, root, sizeof root, &mode, &err);
     free(run_config);
-    if (a.data) snprintf(root, sizeof root, "%s", a.data);
+    if (rc != CRN_OK) return cli_error(&err);
     const char *names_from = NULL;
     char *names = class_names_json(ckpt, root, mc.classes, &names_from);
     char *mean = triple_json(tc.mean), *std = triple_json(tc.std);

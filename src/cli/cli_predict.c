@@ -190,7 +190,7 @@ static int expand_inputs(const predict_args *a, predict_list *l)
 typedef struct predictor {
     const cli_globals *g;
     const predict_args *a;
-    char ckpt[4200];
+    char ckpt[CRN_PATH_MAX];
     crn_model_config mc;
     predict_list list;
     crn_dataset ds;
@@ -233,9 +233,9 @@ static void bound_top(predictor *p, predict_args *a)
 /* Class names from the run's data when it is still there. */
 static void open_names(predictor *p, const char *run_config)
 {
-    char root[4096];
+    char root[CRN_PATH_MAX];
     crn_split_mode mode;
-    run_data(run_config, root, sizeof root, &mode);
+    if (run_data(run_config, root, sizeof root, &mode, NULL) != CRN_OK) root[0] = '\0'; /* no names */
     crn_dataset_options dopt;
     crn_dataset_options_default(&dopt);
     p->named = root[0] && crn_dataset_open(&p->ds, root, &dopt, NULL) == CRN_OK && p->ds.num_classes == p->mc.classes;

@@ -85,7 +85,7 @@ void help_train(void) { fputs(HELP_TRAIN, stdout); }
 
 static volatile sig_atomic_t g_stop; /* the signal that asked to stop, 0 none */
 static struct timespec g_stop_at;     /* when it came (CLOCK_MONOTONIC) */
-static char g_forced_msg[4400];       /* what a forced stop says, written from the handler */
+static char g_forced_msg[CRN_PATH_MAX + 300]; /* what a forced stop says, written from the handler */
 static volatile sig_atomic_t g_paused, g_signals; /* --test-pause-at-step: paused; stop signals seen */
 
 /* Signals within this many seconds of the first are one stop request:
@@ -255,11 +255,11 @@ static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings
                         int *nch)
 {
     if (resume_flags_ok(t)) return 2;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", t->resume);
+    char path[CRN_PATH_MAX];
     char *text = NULL;
     size_t len = 0;
     crn_error err = {0};
+    if (crn_path_fmt(path, sizeof path, &err, "%s/config.json", t->resume) != CRN_OK) return cli_error(&err);
     int rc = d->rank == 0 ? crn_read_file(path, &text, &len, &err) : CRN_OK;
     if (rc == CRN_OK) rc = crn_dist_bcast_string(d, &text, &err);
     if (rc != CRN_OK || !text) {
@@ -293,12 +293,13 @@ static int apply_resume(const crn_dist *d, train_args *t, crn_run_config_strings
     if (t->data) {
         char *abs = realpath(t->data, NULL);
         add_change(ch, nch, "data", c->data_root, abs ? abs : t->data);
-        snprintf(strs->data, sizeof strs->data, "%s", abs ? abs : t->data);
+        int prc = crn_path_fmt(strs->data, sizeof strs->data, &err, "%s", abs ? abs : t->data);
         free(abs);
+        if (prc != CRN_OK) return cli_error(&err);
     }
     t->out = t->resume;
     c->resume = true;
-    snprintf(path, sizeof path, "%s/last.safetensors", t->resume);
+    if (crn_path_fmt(path, sizeof path, &err, "%s/last.safetensors", t->resume) != CRN_OK) return cli_error(&err);
     if (access(path, F_OK) != 0) { /* nothing to resume from: the run starts again, as it was set up */
         if (d->rank == 0)
             fprintf(stderr, "clresnet: %s has no checkpoint yet (it stopped before its first one): starting it again "
@@ -318,10 +319,11 @@ static int default_out(const crn_dist *d, const crn_train_config *c, char *buf, 
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(buf, size, "runs/%s-%s-%s%s", stamp, crn_model_name(c->model.kind), crn_act_name(c->model.act),
-             c->model.final_act ? "" : "-nfa");
     crn_error err = {0};
-    return crn_dist_bcast(d, buf, size, 0, &err) == CRN_OK ? 0 : cli_error(&err);
+    int rc = crn_path_fmt(buf, size, &err, "runs/%s-%s-%s%s", stamp, crn_model_name(c->model.kind),
+                          crn_act_name(c->model.act), c->model.final_act ? "" : "-nfa");
+    if (rc == CRN_OK) rc = crn_dist_bcast(d, buf, size, 0, &err);
+    return rc == CRN_OK ? 0 : cli_error(&err);
 }
 
 /* On one rank of several, an error must end the whole job: the other ranks
@@ -426,7 +428,7 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
     int rc = crn_train(dev->ops, c, ds, &g_stop, quiet && !pause.step ? NULL : on_progress, &pc, &res, &err);
     if (pc.tty && !quiet) fprintf(stderr, "\r\033[K");
     crn_metrics met;
-    char report[4200] = "";
+    char report[CRN_PATH_MAX] = "";
     int test_epoch = 0; /* the epoch whose weights were tested, as their file says */
     if (rc == CRN_OK && lead && !res.nothing_to_do && res.test_checkpoint[0])
         rc = crn_checkpoint_read_epoch(res.test_checkpoint, &test_epoch, &err);
@@ -459,10 +461,9 @@ int cli_train_run(const cli_globals *g, const crn_dist *d, crn_train_config *c, 
 /* --out holds a run: what to do with it, in the program's own name. */
 static int out_holds_run(const cli_globals *g, const char *out, int code, const crn_error *err)
 {
-    char m[4200];
-    snprintf(m, sizeof m, "%s/metrics.json", out);
+    char m[CRN_PATH_MAX];
     if (code != CRN_EEXIST) return cli_error(err);
-    if (access(m, F_OK) == 0)
+    if (crn_path_fmt(m, sizeof m, NULL, "%s/metrics.json", out) == CRN_OK && access(m, F_OK) == 0)
         fprintf(stderr, "clresnet: error: %s already holds a finished run (metrics.json): train it further with "
                         "`%s train --resume %s --epochs N`, choose another --out, or add --overwrite to replace it\n",
                 out, g->prog, out);
@@ -547,13 +548,15 @@ int cmd_train(const cli_globals *g, int argc, char **argv)
     if (rc) return rc;
     crn_run_config_strings strs;
     crn_setting_change changes[8];
-    char out_buf[4096], data_buf[4096];
+    char out_buf[CRN_PATH_MAX], data_buf[CRN_PATH_MAX];
     crn_train_config *c = &t.c;
     if (t.resume) {
         if ((rc = apply_resume(d, &t, &strs, changes, &c->nchanges))) return train_failed(d, rc);
         c->changes = changes;
-        char metrics[4200];
-        snprintf(metrics, sizeof metrics, "%s/metrics.json", t.resume);
+        char metrics[CRN_PATH_MAX];
+        crn_error err = {0};
+        if (crn_path_fmt(metrics, sizeof metrics, &err, "%s/metrics.json", t.resume) != CRN_OK)
+            return train_failed(d, cli_error(&err));
         c->test_if_done = access(metrics, F_OK) != 0; /* the test did not run: run it now */
     } else {
         crn_error err = {0};

@@ -35,11 +35,3 @@ int crn_error_prefix(crn_error *err, const char *fmt, ...)
     err->msg[n + 2 + m] = '\0';
     return err->code;
 }
-
-void crn_error_clear(crn_error *err)
-{
-    if (err) {
-        err->code = CRN_OK;
-        err->msg[0] = '\0';
-    }
-}

@@ -2,16 +2,45 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+int crn_path_fmt(char *buf, size_t size, crn_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < size) return CRN_OK;
+    int rc = n < 0 ? crn_fail(err, CRN_EINVAL, "cannot format a path from '%.200s'", fmt)
+                   : crn_fail(err, CRN_EINVAL, "path too long (%d bytes, at most %zu): %.200s...", n, size - 1, buf);
+    if (size) buf[0] = '\0';
+    return rc;
+}
+
+char *crn_path_alloc(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!p) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
 int crn_mkdirs(const char *path, crn_error *err)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    char tmp[CRN_PATH_MAX];
+    int rc = crn_path_fmt(tmp, sizeof tmp, err, "%s", path);
+    if (rc) return rc;
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
@@ -26,9 +55,9 @@ int crn_mkdirs(const char *path, crn_error *err)
 
 int crn_check_can_write(const char *path, crn_error *err)
 {
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return crn_fail(err, CRN_EINVAL, "path too long: %.80s...", path);
+    char dir[CRN_PATH_MAX];
+    int rc = crn_path_fmt(dir, sizeof dir, err, "%s", path);
+    if (rc) return rc;
     char *slash = strrchr(dir, '/');
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == dir) dir[1] = '\0';
@@ -40,8 +69,9 @@ int crn_check_can_write(const char *path, crn_error *err)
 
 int crn_write_file_atomic(const char *path, const void *data, size_t n, crn_error *err)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    char tmp[CRN_PATH_MAX];
+    int rc = crn_path_fmt(tmp, sizeof tmp, err, "%s.tmp.%ld", path, (long)getpid());
+    if (rc) return rc;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     /* named as the caller knows it: the temporary name is ours */
     if (fd < 0) return crn_fail(err, CRN_EIO, "cannot write %s: %s", path, strerror(errno));
@@ -69,8 +99,8 @@ int crn_write_file_atomic(const char *path, const void *data, size_t n, crn_erro
         return crn_fail(err, CRN_EIO, "writing %s failed: %s; the previous file is unchanged", path, strerror(e));
     }
     /* The rename itself survives a power loss only once the folder is synced. */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
+    char dir[CRN_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path); /* fits: tmp was longer */
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
     int dfd = open(slash ? dir : ".", O_RDONLY);

@@ -1,10 +1,12 @@
 /* Dataset common code: kind detection, freeing, names and counts. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "clresnet/data/dataset.h"
+#include "clresnet/core/file_util.h"
 #include "clresnet/data/flowers102.h"
 #include "clresnet/data/imagefolder.h"
 
@@ -31,15 +33,11 @@ int crn_dataset_open(crn_dataset *ds, const char *root, const crn_dataset_option
     if (!exists(root, 1))
         return crn_fail(err, CRN_EIO, "%s: not a folder (expected Flowers-102's jpg/, imagelabels.mat, setid.mat, "
                                       "or an image folder with train/, val/, test/)", root);
-    size_t len = strlen(root) + 32;
-    char *p = malloc(len);
-    if (!p)
-        return crn_fail(err, CRN_ENOMEM, "out of memory");
-    snprintf(p, len, "%s/imagelabels.mat", root);
-    int flowers = exists(p, 1) || exists(p, 0);
-    snprintf(p, len, "%s/train", root);
-    int folder = exists(p, 1);
-    free(p);
+    char *mat = crn_path_alloc("%s/imagelabels.mat", root), *train = crn_path_alloc("%s/train", root);
+    int flowers = mat && (exists(mat, 1) || exists(mat, 0)), folder = train && exists(train, 1);
+    bool oom = !mat || !train;
+    free(mat), free(train);
+    if (oom) return crn_fail(err, CRN_ENOMEM, "out of memory");
     if (flowers)
         return crn_flowers102_open(ds, root, opt, err);
     if (folder)

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "clresnet/data/flowers102.h"
+#include "clresnet/core/file_util.h"
 
 /* matio reports problems through a log function; keep the last message
  * instead of letting it print (library code never prints). */
@@ -620,11 +621,7 @@ int crn_read_class_names(const char *path, int num_classes, char ***names, crn_e
 
 static char *join(const char *root, const char *name)
 {
-    size_t n = strlen(root) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", root, name);
-    return p;
+    return crn_path_alloc("%s/%s", root, name);
 }
 
 int crn_flowers102_open(crn_dataset *ds, const char *root, const crn_dataset_options *opt, crn_error *err)
@@ -677,13 +674,11 @@ int crn_flowers102_open(crn_dataset *ds, const char *root, const crn_dataset_opt
         }
         for (size_t i = 0; i < cnt[s]; i++) {
             int id = ids[s][i];
-            size_t n = strlen(root) + 32;
-            char *p = malloc(n);
+            char *p = crn_path_alloc("%s/jpg/image_%05d.jpg", root, id);
             if (!p) {
                 rc = crn_fail(err, CRN_ENOMEM, "out of memory");
                 goto out;
             }
-            snprintf(p, n, "%s/jpg/image_%05d.jpg", root, id);
             ds->samples[s][i].path = p;
             ds->samples[s][i].label = labels[id - 1] - 1;
             ds->samples[s][i].id = id;

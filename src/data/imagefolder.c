@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "clresnet/data/imagefolder.h"
+#include "clresnet/core/file_util.h"
 
 typedef struct strlist {
     char **v;
@@ -67,13 +68,11 @@ static int list_dir(const char *dir, int want_dirs, strlist *out, crn_error *err
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = malloc(n);
+        char *p = crn_path_alloc("%s/%s", dir, e->d_name);
         if (!p) {
             rc = crn_fail(err, CRN_ENOMEM, "out of memory");
             break;
         }
-        snprintf(p, n, "%s/%s", dir, e->d_name);
         int ok = want_dirs ? is_dir(p) : (is_image_name(e->d_name) && !is_dir(p));
         free(p);
         if (ok && sl_push(out, e->d_name) != 0) {
@@ -94,9 +93,9 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
     strlist classes = {0};
     strlist per[3] = {{0}};
     int rc = CRN_OK;
-    char path[4096];
+    char path[CRN_PATH_MAX];
     for (int s = 0; s < 3 && rc == CRN_OK; s++) {
-        snprintf(path, sizeof(path), "%s/%s", root, splits[s]);
+        if ((rc = crn_path_fmt(path, sizeof path, err, "%s/%s", root, splits[s])) != CRN_OK) break;
         if (!is_dir(path)) {
             rc = crn_fail(err, CRN_EFORMAT, "%s: missing split folder (an image folder needs train/, val/, test/)",
                           path);
@@ -140,7 +139,8 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
         size_t cap = 0;
         int id = 0;
         for (int c = 0; c < ds->num_classes && rc == CRN_OK; c++) {
-            snprintf(path, sizeof(path), "%s/%s/%s", root, splits[s], ds->class_names[c]);
+            if ((rc = crn_path_fmt(path, sizeof path, err, "%s/%s/%s", root, splits[s], ds->class_names[c])) != CRN_OK)
+                break;
             if (!is_dir(path))
                 continue;
             strlist files = {0};
@@ -155,13 +155,11 @@ int crn_imagefolder_open(crn_dataset *ds, const char *root, crn_error *err)
                     }
                     ds->samples[s] = ns;
                 }
-                size_t n = strlen(path) + strlen(files.v[i]) + 2;
-                char *p = malloc(n);
+                char *p = crn_path_alloc("%s/%s", path, files.v[i]);
                 if (!p) {
                     rc = crn_fail(err, CRN_ENOMEM, "out of memory");
                     break;
                 }
-                snprintf(p, n, "%s/%s", path, files.v[i]);
                 crn_sample *smp = &ds->samples[s][ds->count[s]++];
                 smp->path = p;
                 smp->label = c;

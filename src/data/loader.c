@@ -12,6 +12,7 @@
 
 #include "clresnet/data/loader.h"
 #include "clresnet/core/clock.h"
+#include "clresnet/core/file_util.h"
 
 typedef struct slot {
     crn_batch b;
@@ -402,13 +403,11 @@ int crn_samples_from_dir(const char *dir, crn_sample **samples, size_t *n, crn_e
             }
             s = ns;
         }
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = malloc(len);
+        char *p = crn_path_alloc("%s/%s", dir, e->d_name);
         if (!p) {
             rc = crn_fail(err, CRN_ENOMEM, "out of memory");
             break;
         }
-        snprintf(p, len, "%s/%s", dir, e->d_name);
         s[cnt].path = p;
         s[cnt].label = 0;
         s[cnt].id = (int)cnt;

@@ -91,14 +91,15 @@ static int run_load(run_info *r, const char *dir, crn_error *err)
     memset(r, 0, sizeof *r);
     r->dir = dir;
     crn_run_name(dir, r->name, sizeof r->name);
-    char p[4200];
-    snprintf(p, sizeof p, "%s/metrics.json", dir);
+    char p[CRN_PATH_MAX];
+    int prc = crn_path_fmt(p, sizeof p, err, "%s/metrics.json", dir);
+    if (prc) return prc;
     if (access(p, R_OK) == 0) {
         int rc = crn_metrics_read(&r->m, NULL, dir, err);
         if (rc != CRN_OK) return rc;
         r->has_metrics = true;
     }
-    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    if ((prc = crn_path_fmt(p, sizeof p, err, "%s/log.jsonl", dir))) return prc;
     if (access(p, R_OK) == 0) {
         r->ep = calloc(MAX_EPOCHS, sizeof *r->ep);
         if (!r->ep) return crn_fail(err, CRN_ENOMEM, "compare: out of memory");
@@ -251,9 +252,9 @@ static int write_csv(const run_info *r, int nruns, const char *out_dir, crn_erro
         crn_sb_csv(&csv, q->split_mode);
         crn_sb_puts(&csv, "\n");
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/compare.csv", out_dir);
-    int rc = crn_sb_save(&csv, path, err);
+    char path[CRN_PATH_MAX];
+    int rc = crn_path_fmt(path, sizeof path, err, "%s/compare.csv", out_dir);
+    if (rc == CRN_OK) rc = crn_sb_save(&csv, path, err);
     crn_sb_free(&csv);
     return rc;
 }
@@ -399,9 +400,9 @@ static int write_html(const run_info *r, int nruns, int groups, const char *out_
     if (rc == CRN_OK) rc = html_per_class(&h, r, nruns, err);
     if (rc == CRN_OK) {
         crn_sb_puts(&h, "</body>\n</html>\n");
-        char path[4200];
-        snprintf(path, sizeof path, "%s/compare.html", out_dir);
-        rc = crn_sb_save(&h, path, err);
+        char path[CRN_PATH_MAX];
+        rc = crn_path_fmt(path, sizeof path, err, "%s/compare.html", out_dir);
+        if (rc == CRN_OK) rc = crn_sb_save(&h, path, err);
     }
     crn_sb_free(&h);
     return rc;

@@ -252,10 +252,24 @@ const char *crn_class_table_name(const crn_class_table *t, int c, char *buf, siz
     return buf;
 }
 
-static int save_json(json_t *o, const char *path, crn_error *err)
+/* Writes b (and frees it) as dir/name. */
+static int save_text(crn_sb *b, const char *dir, const char *name, crn_error *err)
 {
-    char *text = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char path[CRN_PATH_MAX];
+    int rc = crn_path_fmt(path, sizeof path, err, "%s/%s", dir, name);
+    if (rc == CRN_OK) rc = crn_sb_save(b, path, err);
+    crn_sb_free(b);
+    return rc;
+}
+
+/* Writes o (and releases it) as dir/name. */
+static int save_json(json_t *o, const char *dir, const char *name, crn_error *err)
+{
+    char path[CRN_PATH_MAX];
+    int prc = crn_path_fmt(path, sizeof path, err, "%s/%s", dir, name);
+    char *text = prc ? NULL : json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(o);
+    if (prc) return prc;
     if (!text) return crn_fail(err, CRN_ENOMEM, "%s: out of memory", path);
     size_t n = strlen(text);
     int rc = crn_write_file_atomic(path, text, n, err);
@@ -265,8 +279,6 @@ static int save_json(json_t *o, const char *path, crn_error *err)
 
 int crn_class_table_write(const crn_class_table *t, const char *dir, crn_error *err)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/splits.json", dir);
     json_t *o = json_object();
     json_object_set_new(o, "num_classes", json_integer(t->num_classes));
     json_object_set_new(o, "split_mode", json_string(t->split_mode));
@@ -285,7 +297,7 @@ int crn_class_table_write(const crn_class_table *t, const char *dir, crn_error *
         json_object_set_new(sp, split_names[s], a);
     }
     json_object_set_new(o, "class_counts", sp);
-    return save_json(o, path, err);
+    return save_json(o, dir, "splits.json", err);
 }
 
 static int load_json(const char *path, json_t **out, crn_error *err)
@@ -326,10 +338,11 @@ static char **read_names(json_t *a, int k)
 int crn_class_table_read(crn_class_table *t, const char *dir, crn_error *err)
 {
     memset(t, 0, sizeof *t);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/splits.json", dir);
+    char path[CRN_PATH_MAX];
+    int lrc = crn_path_fmt(path, sizeof path, err, "%s/splits.json", dir);
+    if (lrc != CRN_OK) return lrc;
     json_t *o = NULL;
-    int lrc = load_json(path, &o, err);
+    lrc = load_json(path, &o, err);
     if (lrc != CRN_OK) return lrc;
     int k = (int)json_integer_value(json_object_get(o, "num_classes"));
     if (k < 1 || k > 1000000) {
@@ -384,7 +397,7 @@ int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const crn_
     int k = m->num_classes;
     if (t && t->num_classes != k)
         return crn_fail(err, CRN_EINVAL, "metrics: %d classes, but the class table has %d", k, t->num_classes);
-    char path[4200], buf[32];
+    char buf[32];
     /* metrics.json */
     json_t *o = json_object();
     json_object_set_new(o, "split", json_string(origin && origin->split ? origin->split : "test"));
@@ -432,8 +445,7 @@ int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const crn_
         json_array_append_new(cm, row);
     }
     json_object_set_new(o, "confusion", cm);
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    int rc = save_json(o, path, err);
+    int rc = save_json(o, dir, "metrics.json", err);
     if (rc != CRN_OK) return rc;
 
     /* per_class.csv */
@@ -447,9 +459,7 @@ int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const crn_
         if (t && t->counts[0]) crn_sb_printf(&b, "%lld", t->counts[0][c]);
         crn_sb_puts(&b, "\n");
     }
-    snprintf(path, sizeof path, "%s/per_class.csv", dir);
-    rc = crn_sb_save(&b, path, err);
-    crn_sb_free(&b);
+    rc = save_text(&b, dir, "per_class.csv", err);
     if (rc != CRN_OK) return rc;
 
     /* confusion.csv: a header row of predicted classes, one row per true class */
@@ -461,20 +471,18 @@ int crn_metrics_write(const crn_metrics *m, const crn_class_table *t, const crn_
         for (int c = 0; c < k; c++) crn_sb_printf(&b, ",%lld", m->confusion[(size_t)r * k + c]);
         crn_sb_puts(&b, "\n");
     }
-    snprintf(path, sizeof path, "%s/confusion.csv", dir);
-    rc = crn_sb_save(&b, path, err);
-    crn_sb_free(&b);
-    return rc;
+    return save_text(&b, dir, "confusion.csv", err);
 }
 
 int crn_metrics_read(crn_metrics *m, char ***names, const char *dir, crn_error *err)
 {
     memset(m, 0, sizeof *m);
     if (names) *names = NULL;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    char path[CRN_PATH_MAX];
+    int lrc = crn_path_fmt(path, sizeof path, err, "%s/metrics.json", dir);
+    if (lrc != CRN_OK) return lrc;
     json_t *o = NULL;
-    int lrc = load_json(path, &o, err);
+    lrc = load_json(path, &o, err);
     if (lrc != CRN_OK) return lrc;
     int k = (int)json_integer_value(json_object_get(o, "num_classes"));
     json_t *cm = json_object_get(o, "confusion");
@@ -530,8 +538,7 @@ int crn_metrics_read(crn_metrics *m, char ***names, const char *dir, crn_error *
 int crn_predictions_write(const char *dir, const crn_class_table *t, const char *const *files, const int *labels,
                           const float *scores, size_t n, int k, crn_error *err)
 {
-    char path[4200], buf[32];
-    snprintf(path, sizeof path, "%s/predictions.csv", dir);
+    char buf[32];
     crn_sb b = {0};
     crn_sb_puts(&b, "file,true_class,true_name,predicted_class,predicted_name,correct");
     for (int i = 1; i <= 5; i++) crn_sb_printf(&b, ",top%d_class,top%d_name,top%d_prob", i, i, i);
@@ -562,7 +569,5 @@ int crn_predictions_write(const char *dir, const crn_class_table *t, const char 
         }
         crn_sb_puts(&b, "\n");
     }
-    int rc = crn_sb_save(&b, path, err);
-    crn_sb_free(&b);
-    return rc;
+    return save_text(&b, dir, "predictions.csv", err);
 }

@@ -21,9 +21,8 @@ enum { MAX_EPOCHS = 4096 };
 
 static bool file_exists(const char *dir, const char *name)
 {
-    char p[4400];
-    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
-    return n > 0 && (size_t)n < sizeof p && access(p, R_OK) == 0; /* too long a path: not there */
+    char p[CRN_PATH_MAX];
+    return crn_path_fmt(p, sizeof p, NULL, "%s/%s", dir, name) == CRN_OK && access(p, R_OK) == 0; /* too long: not there */
 }
 
 void crn_run_name(const char *run_dir, char *buf, size_t size)
@@ -52,13 +51,14 @@ void crn_run_name(const char *run_dir, char *buf, size_t size)
 
 static int save_svg(const char *dir, const char *name, const crn_sb *svg, crn_error *err)
 {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char p[CRN_PATH_MAX];
+    int rc = crn_path_fmt(p, sizeof p, err, "%s/%s", dir, name);
+    if (rc) return rc;
     crn_sb f = {0};
     crn_sb_puts(&f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     if (svg->s) crn_sb_puts(&f, svg->s);
     if (svg->oom) f.oom = true;
-    int rc = crn_sb_save(&f, p, err);
+    rc = crn_sb_save(&f, p, err);
     crn_sb_free(&f);
     return rc;
 }
@@ -159,10 +159,9 @@ static int load_inputs(report *r, crn_error *err)
         if (rc != CRN_OK) return rc;
         r->have_metrics = true;
         r->mk = r->m.num_classes;
-        char p[4200];
-        snprintf(p, sizeof p, "%s/metrics.json", r->dir);
+        char p[CRN_PATH_MAX];
         json_error_t je;
-        r->mjson = json_load_file(p, 0, &je);
+        if (crn_path_fmt(p, sizeof p, NULL, "%s/metrics.json", r->dir) == CRN_OK) r->mjson = json_load_file(p, 0, &je);
     }
     if (file_exists(r->dir, "splits.json")) {
         int rc = crn_class_table_read(&r->ct, r->dir, err);
@@ -252,8 +251,8 @@ static int section_curves(report *r, crn_error *err)
 {
     crn_sb_puts(&r->h, "<section>\n<h2>Training curves</h2>\n");
     if (!r->have_log) {
-        char up[4200];
-        if (snprintf(up, sizeof up, "%s/..", r->dir) >= (int)sizeof up) up[0] = '\0';
+        char up[CRN_PATH_MAX];
+        crn_path_fmt(up, sizeof up, NULL, "%s/..", r->dir); /* too long: "", not a run */
         if (file_exists(up, "log.jsonl")) /* an evaluation inside a run folder (RUN/eval-val) */
             crn_sb_puts(&r->h, "<p class=\"note\">This folder holds an evaluation of the run one folder up; its "
                                "training curves are in <a href=\"../report.html\">the run's report</a>.</p>\n"
@@ -547,9 +546,9 @@ int crn_report_write(const char *run_dir, char *html_path, size_t html_path_size
         crn_sb_puts(h, "<p class=\"note\">Written by clresnet from the files of the run folder "
                        "(config.json, log.jsonl, metrics.json, splits.json); <code>clresnet report RUN</code> "
                        "rebuilds it.</p>\n</body>\n</html>\n");
-        char p[4200];
-        snprintf(p, sizeof p, "%s/report.html", run_dir);
-        rc = crn_sb_save(h, p, err);
+        char p[CRN_PATH_MAX];
+        rc = crn_path_fmt(p, sizeof p, err, "%s/report.html", run_dir);
+        if (rc == CRN_OK) rc = crn_sb_save(h, p, err);
         if (rc == CRN_OK && html_path) snprintf(html_path, html_path_size, "%s", p);
     }
     report_free(&r);

@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clresnet/core/file_util.h"
+
 int crn_run_log_read(const char *path, crn_epoch_record *out, int max, crn_error *err)
 {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/log.jsonl", path);
+    char p[CRN_PATH_MAX];
+    int rc = crn_path_fmt(p, sizeof p, err, "%s/log.jsonl", path);
+    if (rc) return rc;
     FILE *f = fopen(p, "r");
     if (!f) return crn_fail(err, CRN_EIO, "%s: %s", p, strerror(errno));
     char line[8192];
@@ -44,8 +47,8 @@ int crn_run_log_read(const char *path, crn_epoch_record *out, int max, crn_error
 
 json_t *crn_run_json(const char *run_dir, const char *name)
 {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", run_dir, name);
+    char p[CRN_PATH_MAX];
+    if (crn_path_fmt(p, sizeof p, NULL, "%s/%s", run_dir, name) != CRN_OK) return NULL;
     json_error_t je;
     json_t *o = json_load_file(p, 0, &je);
     if (o && !json_is_object(o)) {

@@ -79,11 +79,10 @@ int crn_model_read_logits(crn_model *m, int n, float *out, crn_error *err)
     size_t k = (size_t)m->cfg.classes, cnt = k * n;
     float *tmp = malloc(cnt * sizeof *tmp);
     if (!tmp) return crn_fail(err, CRN_ENOMEM, "model: out of host memory");
-    cl_int s = clEnqueueReadBuffer(crn_runtime_queue(m->rt), m->logits_view.buf, CL_TRUE, 0, cnt * sizeof(float),
-                                   tmp, 0, NULL, NULL);
-    if (s != CL_SUCCESS) {
+    int rc = crn_buffer_read(m->rt, m->logits_view.buf, 0, cnt * sizeof(float), tmp, true, "the logits", err);
+    if (rc != CRN_OK) {
         free(tmp);
-        return crn_fail(err, CRN_ECL, "model: reading logits: %s", crn_cl_strerror(s));
+        return rc;
     }
     for (size_t c = 0; c < k; c++)
         for (int i = 0; i < n; i++) out[(size_t)i * k + c] = tmp[c * n + i];

@@ -197,14 +197,14 @@ void graph_fuse(crn_model *m)
 {
     for (int i = 0; i < m->nlayers; i++) {
         layer *act = &m->layers[i];
-        if (act->kind != L_ACT) continue;
+        if (!LAYER_OPS[act->kind].is_activation) continue;
         int producer = -1, readers = 0;
         for (int j = 0; j < m->nlayers; j++) {
             const layer *l = &m->layers[j];
             if (l->out == act->in) producer = j;
             readers += (l->in == act->in) + (l->in2 == act->in);
         }
-        if (producer < 0 || m->layers[producer].kind != L_BN || readers != 1) continue;
+        if (producer < 0 || !LAYER_OPS[m->layers[producer].kind].can_apply_act || readers != 1) continue;
         layer *bn = &m->layers[producer];
         bn->act_fused = true;
         act->folded = true;

@@ -112,14 +112,27 @@ typedef struct layer_state_desc {
     size_t numel;
 } layer_state_desc;
 
-/* A row per layer kind; the executor calls through it and nothing else
- * switches on the kind. NULL entries mean "none". */
+/* The ONNX exporter's state (onnx_export.c). */
+typedef struct onnx_exporter onnx_exporter;
+
+/* A row per layer kind (LAYER_OPS, layers.c): everything that differs
+ * between kinds. The executor, the planner, the fusion, memory planning,
+ * profiling, FLOP counting and the ONNX export call through it, and
+ * nothing else switches on the kind. Required in every row: name,
+ * param_names, forward, backward (unless grad_passes_through) and onnx
+ * (when built with ONNX); layer_table_check says which row lacks what.
+ * NULL or false elsewhere means "none". */
 typedef struct layer_ops {
     const char *name;
     const char *const *param_names;  /* NULL-terminated, PyTorch's order */
     /* Backward hands the output's gradient to every input unchanged (the
      * residual add): the planner aliases it, no kernel runs. */
     bool grad_passes_through;
+    /* The layer is the model's activation alone, and graph_fuse may fold it
+     * into the layer that produces its input when that layer's row
+     * can_apply_act (forward applies the activation on its output when
+     * l->act_fused, backward takes its gradient back). */
+    bool is_activation, can_apply_act;
     int (*forward)(crn_model *m, layer *l, layer_io *io, crn_error *err);
     int (*backward)(crn_model *m, layer *l, layer_io *io, crn_error *err);
     /* State kept from forward for backward at max_batch: the count (<= LAYER_MAX_STATE). */
@@ -129,9 +142,30 @@ typedef struct layer_ops {
     double (*flops)(const crn_model *m, const layer *l, int n);
     /* The profiling family, e.g. "conv3x3/2"; NULL: the name. */
     void (*family)(const crn_model *m, const layer *l, char *buf, size_t size);
+    /* The convolution the layer runs, whose GEMM shapes the plan is
+     * measured on (crn_model_conv_work); NULL: none. */
+    const crn_conv_desc *(*conv)(const layer *l);
+    /* The layer's ONNX node(s) (onnx_export.c): x names the input value,
+     * out the output's name (NULL: the node's); returns the output value's
+     * name, NULL on failure. */
+    const char *(*onnx)(onnx_exporter *e, const layer *l, const char *x, const char *out);
 } layer_ops;
 
-extern const layer_ops LAYER_OPS[L_KIND_COUNT];
+extern const layer_ops LAYER_OPS[];
+
+/* Whether each of the n rows of a layer table has what every row needs
+ * (see layer_ops); the first row that lacks something is an error naming
+ * it. crn_model_create checks LAYER_OPS with it. */
+int layer_table_check(const layer_ops *rows, int n, crn_error *err);
+
+/* ONNX nodes of the layer kinds (onnx_export.c; built with ONNX only). */
+const char *onnx_conv(onnx_exporter *e, const layer *l, const char *x, const char *out);
+const char *onnx_bn(onnx_exporter *e, const layer *l, const char *x, const char *out);
+const char *onnx_act(onnx_exporter *e, const layer *l, const char *x, const char *out);
+const char *onnx_maxpool(onnx_exporter *e, const layer *l, const char *x, const char *out);
+const char *onnx_gap(onnx_exporter *e, const layer *l, const char *x, const char *out);
+const char *onnx_linear(onnx_exporter *e, const layer *l, const char *x, const char *out);
+const char *onnx_add(onnx_exporter *e, const layer *l, const char *x, const char *out);
 
 /* ------------------------------------------------------------ building (graph.c) */
 

@@ -42,12 +42,9 @@ int crn_model_init(crn_model *m, uint64_t seed, crn_error *err)
         if (p->is_counter) p->counter = 0;
         else fill(m, i, seed, (p->trainable ? hp : hb) + p->offset);
     }
-    int rc = CRN_OK;
-    cl_command_queue q = crn_runtime_queue(m->rt);
-    cl_int st = clEnqueueWriteBuffer(q, m->pbuf, CL_TRUE, 0, m->np * sizeof(float), hp, 0, NULL, NULL);
-    if (st == CL_SUCCESS && m->nb)
-        st = clEnqueueWriteBuffer(q, m->bbuf, CL_TRUE, 0, m->nb * sizeof(float), hb, 0, NULL, NULL);
-    if (st != CL_SUCCESS) rc = crn_fail(err, CRN_ECL, "model init: uploading parameters: %s", crn_cl_strerror(st));
+    int rc = crn_buffer_write(m->rt, m->pbuf, 0, m->np * sizeof(float), hp, true, "the initial parameters", err);
+    if (rc == CRN_OK)
+        rc = crn_buffer_write(m->rt, m->bbuf, 0, m->nb * sizeof(float), hb, true, "the initial buffers", err);
     free(hp), free(hb);
     return rc;
 }

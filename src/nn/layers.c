@@ -1,8 +1,10 @@
 /* The table of layer kinds: one row per kind with its parameter names,
  * forward and backward (thin adapters from the graph's view to the ops of
- * src/ops/), the state it keeps for backward, its workspace, its FLOPs and
- * its profiling family. Adding a layer kind is a row here, its op file in
- * src/ops/ and a graph_* builder in graph.c. */
+ * src/ops/), the state it keeps for backward, its workspace, its FLOPs, its
+ * profiling family, its part in fusion, the convolution it runs and its
+ * ONNX node(s). Adding a layer kind is a value in layer_kind (graph.h), a
+ * row here, its op file in src/ops/ and a graph_* builder in graph.c
+ * (docs/layout.md, "How to add a layer kind"). */
 #include <stdio.h>
 
 #include "clresnet/ops/batchnorm.h"
@@ -38,6 +40,8 @@ static size_t conv_workspace(const crn_model *m, const layer *l, int max_batch)
     return crn_conv_workspace_bytes(m->ops, &l->conv, max_batch, a->h, a->w);
 }
 
+static const crn_conv_desc *conv_desc(const layer *l) { return &l->conv; }
+
 static double conv_flops(const crn_model *m, const layer *l, int n)
 {
     const act_info *o = out_shape(m, l);
@@ -58,7 +62,7 @@ enum { BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR, BN_COUNT };
  * layer after this one was folded into it. */
 static crn_bn_params bn_params(const crn_model *m, const layer *l)
 {
-    return (crn_bn_params){1e-5f, 0.1f, l->act_fused, m->cfg.act};
+    return (crn_bn_params){CRN_BN_EPS, CRN_BN_MOMENTUM, l->act_fused, m->cfg.act};
 }
 
 static int bn_forward(crn_model *m, layer *l, layer_io *io, crn_error *err)
@@ -196,14 +200,51 @@ static const char *const WEIGHT_BIAS[] = {"weight", "bias", NULL};
 static const char *const BN_PARAMS[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked",
                                         NULL};
 
-const layer_ops LAYER_OPS[L_KIND_COUNT] = {
-    [L_CONV] = {"conv", WEIGHT, false, conv_forward, conv_backward, NULL, conv_workspace, conv_flops, conv_family},
-    [L_BN] = {"batchnorm", BN_PARAMS, false, bn_forward, bn_backward, bn_state, NULL, NULL, bn_family},
-    [L_ACT] = {"act", NO_PARAMS, false, act_forward, act_backward, NULL, NULL, NULL, act_family},
-    [L_MAXPOOL] = {"maxpool", NO_PARAMS, false, maxpool_forward, maxpool_backward, maxpool_state, NULL, NULL,
-                   maxpool_family},
-    [L_GAP] = {"avgpool", NO_PARAMS, false, gap_forward, gap_backward, NULL, NULL, NULL, NULL},
-    [L_LINEAR] = {"linear", WEIGHT_BIAS, false, linear_forward, linear_backward, NULL, NULL, linear_flops, NULL},
-    [L_ADD] = {"add", NO_PARAMS, true, add_forward, NULL, NULL, NULL, NULL, NULL},
+/* ONNX nodes when built with ONNX (onnx_export.c), else none. */
+#ifdef CRN_HAVE_ONNX
+#define ONNX(f) f
+#else
+#define ONNX(f) NULL
+#endif
+
+const layer_ops LAYER_OPS[] = {
+    [L_CONV] = {.name = "conv", .param_names = WEIGHT, .forward = conv_forward, .backward = conv_backward,
+                .workspace_bytes = conv_workspace, .flops = conv_flops, .family = conv_family, .conv = conv_desc,
+                .onnx = ONNX(onnx_conv)},
+    [L_BN] = {.name = "batchnorm", .param_names = BN_PARAMS, .can_apply_act = true, .forward = bn_forward,
+              .backward = bn_backward, .state = bn_state, .family = bn_family, .onnx = ONNX(onnx_bn)},
+    [L_ACT] = {.name = "act", .param_names = NO_PARAMS, .is_activation = true, .forward = act_forward,
+               .backward = act_backward, .family = act_family, .onnx = ONNX(onnx_act)},
+    [L_MAXPOOL] = {.name = "maxpool", .param_names = NO_PARAMS, .forward = maxpool_forward,
+                   .backward = maxpool_backward, .state = maxpool_state, .family = maxpool_family,
+                   .onnx = ONNX(onnx_maxpool)},
+    [L_GAP] = {.name = "avgpool", .param_names = NO_PARAMS, .forward = gap_forward, .backward = gap_backward,
+               .onnx = ONNX(onnx_gap)},
+    [L_LINEAR] = {.name = "linear", .param_names = WEIGHT_BIAS, .forward = linear_forward,
+                  .backward = linear_backward, .flops = linear_flops, .onnx = ONNX(onnx_linear)},
+    [L_ADD] = {.name = "add", .param_names = NO_PARAMS, .grad_passes_through = true, .forward = add_forward,
+               .onnx = ONNX(onnx_add)},
 };
-_Static_assert(sizeof LAYER_OPS / sizeof LAYER_OPS[0] == L_KIND_COUNT, "a row for every layer kind");
+/* Sized by its rows, so a kind added after the last row without one of its
+ * own fails here; a row missing in between is a row of NULLs, which
+ * layer_table_check refuses at every model's creation (and test_model). */
+_Static_assert(sizeof LAYER_OPS / sizeof LAYER_OPS[0] == L_KIND_COUNT, "a row for every layer kind (graph.h)");
+
+int layer_table_check(const layer_ops *rows, int n, crn_error *err)
+{
+    for (int k = 0; k < n; k++) {
+        const layer_ops *r = &rows[k];
+        const char *missing = !r->name                                   ? "a name"
+                              : !r->param_names                          ? "param_names"
+                              : !r->forward                              ? "forward"
+                              : !r->backward && !r->grad_passes_through ? "backward (or grad_passes_through)"
+#ifdef CRN_HAVE_ONNX
+                              : !r->onnx ? "onnx"
+#endif
+                                                                         : NULL;
+        if (missing)
+            return crn_fail(err, CRN_EINVAL, "layer table: the row of kind %d (%s) has no %s", k,
+                            r->name ? r->name : "unnamed", missing);
+    }
+    return CRN_OK;
+}

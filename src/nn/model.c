@@ -53,14 +53,11 @@ void crn_model_destroy(crn_model *m)
 
 static int alloc_zero(crn_model *m, cl_mem *buf, size_t bytes, const char *what, crn_error *err)
 {
-    int rc = crn_buffer_alloc(m->rt, buf, bytes, err);
+    int rc = crn_buffer_alloc_zero(m->rt, buf, bytes, err);
     if (rc != CRN_OK) {
         crn_error_prefix(err, "model %s (%s)", crn_model_name(m->cfg.kind), what);
         return rc;
     }
-    float zero = 0.0f;
-    cl_int s = clEnqueueFillBuffer(crn_runtime_queue(m->rt), *buf, &zero, sizeof zero, 0, bytes ? bytes : 4, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "model: zeroing %s: %s", what, crn_cl_strerror(s));
     m->bytes += bytes;
     return CRN_OK;
 }
@@ -87,9 +84,10 @@ int crn_model_conv_work(const crn_model_config *cfg, int n, crn_conv_work **work
     int k = 0;
     for (int i = 0; rc == CRN_OK && i < m->nlayers; i++) {
         const layer *l = &m->layers[i];
-        if (l->kind != L_CONV) continue;
+        const crn_conv_desc *d = LAYER_OPS[l->kind].conv ? LAYER_OPS[l->kind].conv(l) : NULL;
+        if (!d) continue;
         const act_info *in = &m->acts[l->in];
-        crn_conv_work c = {l->conv, n, in->h, in->w, 1, l->in != 0}; /* activation 0 is the image: no dx */
+        crn_conv_work c = {*d, n, in->h, in->w, 1, l->in != 0}; /* activation 0 is the image: no dx */
         int j = 0;
         while (j < k && !same_conv(&w[j], &c)) j++;
         if (j < k) w[j].count++;
@@ -112,6 +110,8 @@ int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, c
     if (cfg->image_size < 1) return crn_fail(err, CRN_EINVAL, "model: image size %d", cfg->image_size);
     if (!(cfg->width > 0) || cfg->width > 64) return crn_fail(err, CRN_EINVAL, "model: width %g out of range", cfg->width);
     if (max_batch < 1) return crn_fail(err, CRN_EINVAL, "model: batch size %d", max_batch);
+    int trc = layer_table_check(LAYER_OPS, L_KIND_COUNT, err);
+    if (trc != CRN_OK) return trc;
     crn_model *m = calloc(1, sizeof *m);
     if (!m) return crn_fail(err, CRN_ENOMEM, "model: out of host memory");
     crn_runtime *rt = crn_ops_runtime(ops);
@@ -214,7 +214,6 @@ fail:
 const crn_model_config *crn_model_get_config(const crn_model *m) { return &m->cfg; }
 size_t crn_model_param_count(const crn_model *m) { return m->trainable; }
 crn_runtime *crn_model_runtime(const crn_model *m) { return m->rt; }
-crn_ops *crn_model_ops(const crn_model *m) { return m->ops; }
 int crn_model_tensor_count(const crn_model *m) { return m->nparams; }
 crn_param *crn_model_tensor(crn_model *m, int i) { return i >= 0 && i < m->nparams ? &m->params[i] : NULL; }
 size_t crn_model_device_bytes(const crn_model *m) { return m->bytes; }

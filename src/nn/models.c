@@ -1,6 +1,6 @@
-/* The models of the seed report, with PyTorch's state-dict names and order
- * (the report's module: footer.*, block1..block4 with block.* and
- * downsample.*, fc.0.*; the baseline's features.* and fc.0.*):
+/* The models of the seed experiment, with the state-dict names and order of
+ * its PyTorch modules (tools/seed_torch.py: footer.*, block1..block4 with
+ * block.* and downsample.*, fc.0.*; the baseline's features.* and fc.0.*):
  * - resnet50: stem conv7x7/2 + BN + act + maxpool 3x3/2, bottleneck stages
  *   of 3, 4, 6, 3 blocks (widths 64..512, output 4x), the stride on the
  *   first 1x1 conv of a block (ResNet v1), a projection shortcut where the

@@ -16,14 +16,10 @@
 #include <string.h>
 
 #include "clresnet/core/file_util.h"
+#include "clresnet/ops/constants.h"
 #include "clresnet/runtime/cl_status.h"
 #include "graph.h"
 #include "onnx.pb-c.h"
-
-/* PyTorch's BatchNorm2d eps, as the BN row of layers.c uses it. */
-static const float BN_EPS = 1e-5f;
-/* LeakyReLU's slope (include/clresnet/ops/activation.h). */
-static const float LEAKY_ALPHA = 0.01f;
 
 /* ------------------------------------------------------------ arena */
 
@@ -87,7 +83,7 @@ static void ar_free(arena *a)
 
 /* ------------------------------------------------------------ the graph being built */
 
-typedef struct exporter {
+typedef struct onnx_exporter {
     crn_model *m;
     arena ar;
     Onnx__NodeProto **nodes;
@@ -230,98 +226,97 @@ static void pair(int64_t out[2], int v) { out[0] = out[1] = v; }
 
 static void quad(int64_t out[4], int v) { out[0] = out[1] = out[2] = out[3] = v; }
 
-/* Exports layer li; out: the name its output value gets (NULL: its node's). */
-static void export_layer(exporter *e, int li, const char *out)
+/* The node(s) of each layer kind, named by its row of LAYER_OPS (.onnx):
+ * x is the input value's name, out the name the output value gets (NULL:
+ * its node's); each returns the output value's name (NULL on failure, with
+ * the arena's flag set). */
+
+const char *onnx_conv(exporter *e, const layer *l, const char *x, const char *out)
 {
-    crn_model *m = e->m;
-    const layer *l = &m->layers[li];
-    const char *x = e->vname[l->in];
-    const char *y = NULL;
     int64_t v2[2], v4[4];
-    switch (l->kind) {
-    case L_CONV: {
-        char *name = module_of(e, l->p[0]);
-        const char *in[2] = {x, init_param(e, l->p[0])};
-        Onnx__NodeProto *n = node_new(e, "Conv", name, out, 2, in);
-        if (!n) return;
-        int64_t k[2] = {l->conv.kh, l->conv.kw};
-        attr_ints(e, n, "kernel_shape", 2, k);
-        pair(v2, l->conv.stride), attr_ints(e, n, "strides", 2, v2);
-        quad(v4, l->conv.pad), attr_ints(e, n, "pads", 4, v4);
-        pair(v2, 1), attr_ints(e, n, "dilations", 2, v2);
-        attr_int(e, n, "group", 1);
-        y = n->output[0];
-        break;
+    char *name = module_of(e, l->p[0]);
+    const char *in[2] = {x, init_param(e, l->p[0])};
+    Onnx__NodeProto *n = node_new(e, "Conv", name, out, 2, in);
+    if (!n) return NULL;
+    int64_t k[2] = {l->conv.kh, l->conv.kw};
+    attr_ints(e, n, "kernel_shape", 2, k);
+    pair(v2, l->conv.stride), attr_ints(e, n, "strides", 2, v2);
+    quad(v4, l->conv.pad), attr_ints(e, n, "pads", 4, v4);
+    pair(v2, 1), attr_ints(e, n, "dilations", 2, v2);
+    attr_int(e, n, "group", 1);
+    return n->output[0];
+}
+
+const char *onnx_bn(exporter *e, const layer *l, const char *x, const char *out)
+{
+    char *name = module_of(e, l->p[0]);
+    const char *in[5] = {x, NULL, NULL, NULL, NULL};
+    for (int j = 0; j < 4; j++) in[j + 1] = init_param(e, l->p[j]); /* weight, bias, running mean, var */
+    Onnx__NodeProto *n = node_new(e, "BatchNormalization", name, out, 5, in);
+    if (!n) return NULL;
+    attr_float(e, n, "epsilon", CRN_BN_EPS);
+    return n->output[0];
+}
+
+const char *onnx_act(exporter *e, const layer *l, const char *x, const char *out)
+{
+    (void)l;
+    crn_act_kind k = e->m->cfg.act;
+    char *name = ar_str(&e->ar, "%s/%s", x, crn_act_name(k));
+    Onnx__NodeProto *n;
+    if (k == CRN_ACT_SILU) { /* x * sigmoid(x): opset 17 has no SiLU op */
+        char *sig = ar_str(&e->ar, "%s/sigmoid", name);
+        n = node_new(e, "Sigmoid", sig, NULL, 1, &x);
+        if (!n) return NULL;
+        const char *in[2] = {x, sig};
+        n = node_new(e, "Mul", name, out, 2, in);
+    } else {
+        n = node_new(e, k == CRN_ACT_LEAKY ? "LeakyRelu" : "Relu", name, out, 1, &x);
+        if (n && k == CRN_ACT_LEAKY) attr_float(e, n, "alpha", CRN_LEAKY_SLOPE);
     }
-    case L_BN: {
-        char *name = module_of(e, l->p[0]);
-        const char *in[5] = {x, NULL, NULL, NULL, NULL};
-        for (int j = 0; j < 4; j++) in[j + 1] = init_param(e, l->p[j]); /* weight, bias, running mean, var */
-        Onnx__NodeProto *n = node_new(e, "BatchNormalization", name, out, 5, in);
-        if (!n) return;
-        attr_float(e, n, "epsilon", BN_EPS);
-        y = n->output[0];
-        break;
-    }
-    case L_ACT: {
-        crn_act_kind k = m->cfg.act;
-        char *name = ar_str(&e->ar, "%s/%s", x, crn_act_name(k));
-        Onnx__NodeProto *n;
-        if (k == CRN_ACT_SILU) { /* x * sigmoid(x): opset 17 has no SiLU op */
-            char *sig = ar_str(&e->ar, "%s/sigmoid", name);
-            n = node_new(e, "Sigmoid", sig, NULL, 1, &x);
-            if (!n) return;
-            const char *in[2] = {x, sig};
-            n = node_new(e, "Mul", name, out, 2, in);
-        } else {
-            n = node_new(e, k == CRN_ACT_LEAKY ? "LeakyRelu" : "Relu", name, out, 1, &x);
-            if (n && k == CRN_ACT_LEAKY) attr_float(e, n, "alpha", LEAKY_ALPHA);
-        }
-        if (!n) return;
-        y = n->output[0];
-        break;
-    }
-    case L_MAXPOOL: {
-        Onnx__NodeProto *n = node_new(e, "MaxPool", ar_str(&e->ar, "%s/maxpool", x), out, 1, &x);
-        if (!n) return;
-        pair(v2, l->k), attr_ints(e, n, "kernel_shape", 2, v2);
-        pair(v2, l->stride), attr_ints(e, n, "strides", 2, v2);
-        quad(v4, l->pad), attr_ints(e, n, "pads", 4, v4);
-        attr_int(e, n, "ceil_mode", 0); /* PyTorch's floor mode */
-        y = n->output[0];
-        break;
-    }
-    case L_GAP: {
-        Onnx__NodeProto *n = node_new(e, "GlobalAveragePool", ar_str(&e->ar, "%s/avgpool", x), out, 1, &x);
-        if (!n) return;
-        y = n->output[0];
-        break;
-    }
-    case L_LINEAR: {
-        char *name = module_of(e, l->p[0]);
-        char *flat = ar_str(&e->ar, "%s/flatten", name);
-        Onnx__NodeProto *n = node_new(e, "Flatten", flat, NULL, 1, &x);
-        if (!n) return;
-        attr_int(e, n, "axis", 1);
-        const char *in[3] = {flat, init_param(e, l->p[0]), init_param(e, l->p[1])};
-        n = node_new(e, "Gemm", name, out, 3, in);
-        if (!n) return;
-        attr_float(e, n, "alpha", 1.0f);
-        attr_float(e, n, "beta", 1.0f);
-        attr_int(e, n, "transB", 1); /* y = x W^T + b, W as PyTorch's [out, in] */
-        y = n->output[0];
-        break;
-    }
-    case L_ADD: {
-        const char *in[2] = {x, e->vname[l->in2]};
-        Onnx__NodeProto *n = node_new(e, "Add", ar_str(&e->ar, "%s/add", x), out, 2, in);
-        if (!n) return;
-        y = n->output[0];
-        break;
-    }
-    case L_KIND_COUNT: break;
-    }
-    e->vname[l->out] = y;
+    return n ? n->output[0] : NULL;
+}
+
+const char *onnx_maxpool(exporter *e, const layer *l, const char *x, const char *out)
+{
+    int64_t v2[2], v4[4];
+    Onnx__NodeProto *n = node_new(e, "MaxPool", ar_str(&e->ar, "%s/maxpool", x), out, 1, &x);
+    if (!n) return NULL;
+    pair(v2, l->k), attr_ints(e, n, "kernel_shape", 2, v2);
+    pair(v2, l->stride), attr_ints(e, n, "strides", 2, v2);
+    quad(v4, l->pad), attr_ints(e, n, "pads", 4, v4);
+    attr_int(e, n, "ceil_mode", 0); /* PyTorch's floor mode */
+    return n->output[0];
+}
+
+const char *onnx_gap(exporter *e, const layer *l, const char *x, const char *out)
+{
+    (void)l;
+    Onnx__NodeProto *n = node_new(e, "GlobalAveragePool", ar_str(&e->ar, "%s/avgpool", x), out, 1, &x);
+    return n ? n->output[0] : NULL;
+}
+
+const char *onnx_linear(exporter *e, const layer *l, const char *x, const char *out)
+{
+    char *name = module_of(e, l->p[0]);
+    char *flat = ar_str(&e->ar, "%s/flatten", name);
+    Onnx__NodeProto *n = node_new(e, "Flatten", flat, NULL, 1, &x);
+    if (!n) return NULL;
+    attr_int(e, n, "axis", 1);
+    const char *in[3] = {flat, init_param(e, l->p[0]), init_param(e, l->p[1])};
+    n = node_new(e, "Gemm", name, out, 3, in);
+    if (!n) return NULL;
+    attr_float(e, n, "alpha", 1.0f);
+    attr_float(e, n, "beta", 1.0f);
+    attr_int(e, n, "transB", 1); /* y = x W^T + b, W as PyTorch's [out, in] */
+    return n->output[0];
+}
+
+const char *onnx_add(exporter *e, const layer *l, const char *x, const char *out)
+{
+    const char *in[2] = {x, e->vname[l->in2]};
+    Onnx__NodeProto *n = node_new(e, "Add", ar_str(&e->ar, "%s/add", x), out, 2, in);
+    return n ? n->output[0] : NULL;
 }
 
 /* ------------------------------------------------------------ inputs, outputs, model */
@@ -370,13 +365,9 @@ static int read_weights(exporter *e, crn_error *err)
     e->hp = malloc((m->np ? m->np : 1) * sizeof *e->hp);
     e->hb = malloc((m->nb ? m->nb : 1) * sizeof *e->hb);
     if (!e->hp || !e->hb) return crn_fail(err, CRN_ENOMEM, "onnx export: out of host memory");
-    cl_command_queue q = crn_runtime_queue(m->rt);
-    cl_int s = CL_SUCCESS;
-    if (m->np) s = clEnqueueReadBuffer(q, m->pbuf, CL_TRUE, 0, m->np * sizeof(float), e->hp, 0, NULL, NULL);
-    if (s == CL_SUCCESS && m->nb)
-        s = clEnqueueReadBuffer(q, m->bbuf, CL_TRUE, 0, m->nb * sizeof(float), e->hb, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "onnx export: reading the weights: %s", crn_cl_strerror(s));
-    return CRN_OK;
+    int rc = crn_buffer_read(m->rt, m->pbuf, 0, m->np * sizeof(float), e->hp, true, "the parameters", err);
+    if (rc == CRN_OK) rc = crn_buffer_read(m->rt, m->bbuf, 0, m->nb * sizeof(float), e->hb, true, "the buffers", err);
+    return rc;
 }
 
 static Onnx__ModelProto *build_model(exporter *e, const crn_onnx_options *o)
@@ -385,7 +376,10 @@ static Onnx__ModelProto *build_model(exporter *e, const crn_onnx_options *o)
     arena *a = &e->ar;
     if (!(e->vname = ar_alloc(a, (size_t)m->nacts * sizeof *e->vname))) return NULL;
     e->vname[0] = CRN_ONNX_INPUT; /* graph_input: the first activation */
-    for (int i = 0; i < m->nlayers; i++) export_layer(e, i, i == m->nlayers - 1 ? CRN_ONNX_LOGITS : NULL);
+    for (int i = 0; i < m->nlayers; i++) { /* each through its row */
+        const layer *l = &m->layers[i];
+        e->vname[l->out] = LAYER_OPS[l->kind].onnx(e, l, e->vname[l->in], i == m->nlayers - 1 ? CRN_ONNX_LOGITS : NULL);
+    }
     if (o->softmax) {
         const char *in = CRN_ONNX_LOGITS;
         Onnx__NodeProto *n = node_new(e, "Softmax", "softmax", CRN_ONNX_PROBABILITIES, 1, &in);
@@ -441,8 +435,9 @@ int crn_onnx_export_bytes(crn_model *m, const crn_onnx_options *opt, uint8_t **o
     static const crn_onnx_options none = {false, NULL, NULL, NULL, 0};
     const crn_onnx_options *o = opt ? opt : &none;
     *out = NULL, *len = 0;
-    if (m->nlayers == 0 || m->layers[m->nlayers - 1].kind != L_LINEAR)
-        return crn_fail(err, CRN_EINVAL, "onnx export: the model does not end in its linear layer");
+    const act_info *last = m->nlayers ? &m->acts[m->layers[m->nlayers - 1].out] : NULL;
+    if (!last || last->c != m->cfg.classes || last->h != 1 || last->w != 1)
+        return crn_fail(err, CRN_EINVAL, "onnx export: the model does not end in its classifier's logits");
     if (o->nprops < 0 || (o->nprops > 0 && !o->props))
         return crn_fail(err, CRN_EINVAL, "onnx export: bad metadata list");
     exporter e;

@@ -17,20 +17,12 @@ static int read_all(crn_model *m, float **hp, float **hb, size_t *np, size_t *nb
 
 static int download(crn_model *m, cl_mem buf, float *host, size_t n, crn_error *err)
 {
-    if (n == 0) return CRN_OK;
-    crn_runtime *rt = crn_model_runtime(m);
-    cl_int s = clEnqueueReadBuffer(crn_runtime_queue(rt), buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "weights: reading the model: %s", crn_cl_strerror(s));
-    return CRN_OK;
+    return crn_buffer_read(crn_model_runtime(m), buf, 0, n * sizeof(float), host, true, "the model's weights", err);
 }
 
 static int upload(crn_model *m, cl_mem buf, const float *host, size_t n, crn_error *err)
 {
-    if (n == 0) return CRN_OK;
-    crn_runtime *rt = crn_model_runtime(m);
-    cl_int s = clEnqueueWriteBuffer(crn_runtime_queue(rt), buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "weights: writing the model: %s", crn_cl_strerror(s));
-    return CRN_OK;
+    return crn_buffer_write(crn_model_runtime(m), buf, 0, n * sizeof(float), host, true, "the model's weights", err);
 }
 
 int crn_weights_add(crn_model *m, crn_st_writer *w, const char *prefix, crn_error *err)

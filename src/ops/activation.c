@@ -1,4 +1,4 @@
-/* ReLU, LeakyReLU (0.01) and SiLU (cl/activation.cl). */
+/* ReLU, LeakyReLU (CRN_LEAKY_SLOPE) and SiLU (cl/activation.cl). */
 #include "clresnet/ops/activation.h"
 
 #include <limits.h>
@@ -6,19 +6,19 @@
 
 #include "ops_impl.h"
 
-static const char *const NAMES[] = {"relu", "leaky", "silu"};
+static const char *const NAMES[CRN_ACT_COUNT] = {"relu", "leaky", "silu"};
 
 int crn_act_parse(const char *name)
 {
     if (!name) return -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < CRN_ACT_COUNT; i++)
         if (strcmp(name, NAMES[i]) == 0) return i;
     return -1;
 }
 
 const char *crn_act_name(crn_act_kind k)
 {
-    return (unsigned)k < 3 ? NAMES[k] : "unknown";
+    return (unsigned)k < CRN_ACT_COUNT ? NAMES[k] : "unknown";
 }
 
 static int set_act_forward(const crn_kernel *k, crn_error *err, cl_mem x, cl_mem y, int kind, int n)

@@ -48,9 +48,9 @@ int crn_batchnorm_choose_layout(crn_ops *ops, const char *force, crn_error *err)
 
 static int launch_parts(crn_ops *ops, const crn_kernel *k, bn_split s, int c, crn_error *err)
 {
-    /* GPUs: 64 neighbouring parts per work-group; CPUs: one per group, each
-     * reading its own block */
-    size_t l0 = s.blocked ? 1 : (k->max_wg < 64 ? k->max_wg : 64);
+    /* GPUs: CRN_WG_RUN neighbouring parts per work-group; CPUs: one per
+     * group, each reading its own block */
+    size_t l0 = s.blocked ? 1 : crn_kernel_wg(k, CRN_WG_RUN);
     size_t global[2] = {(size_t)s.parts, (size_t)c}, local[2] = {l0, 1};
     return crn_launch(ops->rt, k, 2, global, local, err);
 }
@@ -58,7 +58,7 @@ static int launch_parts(crn_ops *ops, const crn_kernel *k, bn_split s, int c, cr
 /* One work-item per `per_item` elements of each row. */
 static int launch_rows(crn_ops *ops, const crn_kernel *k, int c, size_t m, size_t per_item, crn_error *err)
 {
-    size_t items = (m + per_item - 1) / per_item, l0 = k->max_wg < 256 ? k->max_wg : 256;
+    size_t items = (m + per_item - 1) / per_item, l0 = crn_kernel_wg(k, CRN_WG_MAX);
     size_t local[2] = {items < l0 ? items : l0, 1};
     size_t global[2] = {items, (size_t)c};
     return crn_launch(ops->rt, k, 2, global, local, err);
@@ -161,8 +161,8 @@ static int set_backward_dx(const crn_kernel *k, crn_error *err, const cl_mem buf
     return crn_args_end(&a, err);
 }
 
-/* The kernels' act argument: -1 for none. */
-static int act_arg(const crn_bn_params *p) { return p && p->fuse_act ? (int)p->act : -1; }
+/* The kernels' act argument: CRN_ACT_NONE for none. */
+static int act_arg(const crn_bn_params *p) { return p && p->fuse_act ? (int)p->act : CRN_ACT_NONE; }
 
 /* ---------------------------------------------------------------- the ops */
 
@@ -185,7 +185,7 @@ int crn_batchnorm_forward_train(crn_ops *ops, const crn_bn_params *p, int c, siz
     if (m < 2)
         return crn_fail(err, CRN_EINVAL,
                         "batchnorm training needs more than 1 value per channel (m=%zu), as PyTorch", m);
-    float eps = p ? p->eps : 1e-5f, mom = p ? p->momentum : 0.1f;
+    float eps = p ? p->eps : CRN_BN_EPS, mom = p ? p->momentum : CRN_BN_MOMENTUM;
     bn_split s = bn_split_for(ops, c, m);
     if ((rc = part_buffer(ops, s, c, err))) return rc;
     cl_mem part = ops->bn.part;
@@ -212,7 +212,7 @@ int crn_batchnorm_forward_eval(crn_ops *ops, const crn_bn_params *p, int c, size
 {
     int rc = check_rows(err, "batchnorm eval", c, m, x);
     if (rc) return rc;
-    float eps = p ? p->eps : 1e-5f;
+    float eps = p ? p->eps : CRN_BN_EPS;
     const cl_mem bufs[6] = {x->buf, gamma->buf, beta->buf, running_mean->buf, running_var->buf, y->buf};
     if ((rc = set_forward_eval(ops->bn.forward_eval, err, bufs, m, eps, act_arg(p)))) return rc;
     return launch_rows(ops, ops->bn.forward_eval, c, m, 1, err);

@@ -1,10 +1,15 @@
-/* 2-D convolution on channel-major activations: im2col of a chunk of images
- * (cl/conv.cl) + one CLBlast SGEMM per chunk; 1x1 stride-1 pad-0
- * convolutions are straight GEMMs on x. The batch is one chunk unless the
- * column buffer would exceed the device's max allocation (or the cap below),
- * in which case it is split into chunks of whole images: the columns of one
- * image range are contiguous within each row of y [cout, n*ho*wo], so a
- * chunk's GEMM writes y at offset i0*ho*wo with ldc = n*ho*wo. */
+/* 2-D convolution on channel-major activations (docs/layout.md) as GEMMs
+ * (crn_gemm picks the backend per shape): 1x1 stride-1 pad-0 convolutions
+ * are straight GEMMs on x. Where the packed GEMM (cl/gemm_packed.cl) runs
+ * the shape, it gathers the columns itself (implicit im2col: forward and
+ * weight gradient over the whole batch, and a stride-1 dx as the forward
+ * convolution of dy with the turned-around weights). Otherwise (CLBlast,
+ * GPUs) im2col of a chunk of images (cl/conv.cl) + one GEMM per chunk, and
+ * col2im for dx. The batch is one chunk unless the column buffer would
+ * exceed the device's max allocation (or the cap below), in which case it
+ * is split into chunks of whole images: the columns of one image range are
+ * contiguous within each row of y [cout, n*ho*wo], so a chunk's GEMM writes
+ * y at offset i0*ho*wo with ldc = n*ho*wo. */
 #include "clresnet/ops/conv.h"
 
 #include <limits.h>
@@ -94,10 +99,9 @@ size_t crn_conv_workspace_bytes(const crn_ops *ops, const crn_conv_desc *d, int 
  * allow. */
 static void pick_local(const crn_device_info *dev, const crn_kernel *k, size_t gx, size_t gy, size_t local[3])
 {
-    size_t cap = k->max_wg < 256 ? k->max_wg : 256;
-    if (cap == 0) cap = 1;
+    size_t cap = crn_kernel_wg(k, CRN_WG_MAX);
     size_t lx = 1, ly = 1;
-    while (lx < gx && lx * 2 <= 64 && lx * 2 <= cap && lx * 2 <= dev->max_work_item[0]) lx *= 2;
+    while (lx < gx && lx * 2 <= CRN_WG_RUN && lx * 2 <= cap && lx * 2 <= dev->max_work_item[0]) lx *= 2;
     while (ly < gy && lx * ly * 2 <= cap && ly * 2 <= dev->max_work_item[1]) ly *= 2;
     local[0] = lx;
     local[1] = ly;
@@ -118,7 +122,7 @@ int crn_row_sum(crn_ops *ops, cl_mem x, cl_mem out, int rows, int cols, crn_erro
 {
     const crn_kernel *k = ops->conv.row_sum;
     const crn_device_info *dev = ops->dev;
-    size_t cap = k->max_wg < 256 ? k->max_wg : 256;
+    size_t cap = crn_kernel_wg(k, CRN_WG_MAX);
     if (cap > dev->max_work_item[0]) cap = dev->max_work_item[0];
     if (dev->local_mem / sizeof(float) / 2 < cap) cap = (size_t)(dev->local_mem / sizeof(float) / 2);
     size_t ls = 1;
@@ -190,12 +194,16 @@ static int col2im(crn_ops *ops, const crn_conv_desc *d, const conv_geom *g, cl_m
     return crn_launch(ops->rt, k, 3, gs, l, err);
 }
 
+/* The largest kernel height and width the packed GEMM's implicit im2col
+ * takes: its gather keeps a window's rows and columns as bits of an int
+ * (cl/gemm_packed.cl). */
+#define IMPLICIT_WINDOW_MAX 30
+
 /* Whether the packed GEMM runs this convolution's forward (or weight
  * gradient) with its implicit im2col: the backend of that GEMM shape. */
 static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_grad, size_t ncols, size_t krows)
 {
-    /* the gather keeps a window's rows and columns as bits of an int */
-    if (d->kh > 30 || d->kw > 30) return false;
+    if (d->kh > IMPLICIT_WINDOW_MAX || d->kw > IMPLICIT_WINDOW_MAX) return false;
     return weight_grad ? crn_gemm_backend_for(ops, false, true, d->cout, krows, ncols) == CRN_GEMM_PACKED
                        : crn_gemm_backend_for(ops, false, false, d->cout, ncols, krows) == CRN_GEMM_PACKED;
 }
@@ -205,7 +213,7 @@ static bool implicit(const crn_ops *ops, const crn_conv_desc *d, bool weight_gra
  * so that neither the column gradient nor col2im is needed. */
 static bool dx_by_flip(const crn_ops *ops, const crn_conv_desc *d, size_t ncols_x)
 {
-    return d->stride == 1 && d->pad <= d->kh - 1 && d->pad <= d->kw - 1 && d->kh == d->kw && d->kh <= 30 &&
+    return d->stride == 1 && d->pad <= d->kh - 1 && d->pad <= d->kw - 1 && d->kh == d->kw && d->kh <= IMPLICIT_WINDOW_MAX &&
            crn_gemm_backend_for(ops, false, false, d->cin, ncols_x, (size_t)d->cout * d->kh * d->kw) ==
                CRN_GEMM_PACKED;
 }

@@ -74,6 +74,6 @@ int crn_nchw_to_cnhw(crn_ops *ops, int n, int c, int hw, const crn_tensor *x, cr
     int rc = set_nchw_to_cnhw(k, err, x->buf, y->buf, n, c, hw);
     if (rc) return rc;
     size_t global[2] = {(size_t)hw, (size_t)n * c};
-    size_t local[2] = {k->max_wg < 64 ? k->max_wg : 64, 1};
+    size_t local[2] = {crn_kernel_wg(k, CRN_WG_RUN), 1};
     return crn_launch(ops->rt, k, 2, global, local, err);
 }

@@ -64,7 +64,7 @@ static uint64_t cache_key(const crn_ops *ops)
 static int entry_path(const crn_ops *ops, const char *what, char *buf, size_t size, crn_error *err)
 {
     char dir[4096], tail[32] = "";
-    int rc = crn_cache_dir(dir, sizeof dir, err);
+    int rc = crn_runtime_cache_dir(ops->rt, dir, sizeof dir, err);
     if (rc != CRN_OK) return rc;
     if (what) snprintf(tail, sizeof tail, "-%016llx", (unsigned long long)crn_fnv1a64(CRN_FNV1A64_INIT, what, strlen(what)));
     int n = snprintf(buf, size, "%s/gemm-plan-%016llx%s.txt", dir, (unsigned long long)cache_key(ops), tail);
@@ -118,7 +118,7 @@ bool crn_gemm_plan_cached(const crn_ops *ops, const char *what, crn_gemm_plan *p
 static int cache_store(const crn_ops *ops, const crn_autotune_result *r, const char *what, crn_error *err)
 {
     char path[4200], dir[4096], ptext[CRN_GEMM_PLAN_TEXT], line[512];
-    int rc = crn_cache_dir(dir, sizeof dir, err);
+    int rc = crn_runtime_cache_dir(ops->rt, dir, sizeof dir, err);
     if (rc == CRN_OK) rc = crn_mkdirs(dir, err);
     if (rc != CRN_OK) return rc;
     crn_gemm_plan_format(&r->plan, ptext, sizeof ptext);

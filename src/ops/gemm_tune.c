@@ -124,14 +124,14 @@ static double time_shapes(crn_ops *ops, const crn_gemm_shape *sh, int n, cl_mem 
     return total;
 }
 
-static void cache_path(const crn_ops *ops, char *buf, size_t n)
+/* The tuning's cache entry; its folder in dir (both CRN_PATH_MAX). */
+static int cache_path(const crn_ops *ops, char *buf, char *dir, crn_error *err)
 {
-    char dir[4096];
-    if (crn_cache_dir(dir, sizeof dir, NULL) != CRN_OK) {
-        buf[0] = '\0';
-        return;
-    }
-    snprintf(buf, n, "%s/tune-%016llx.txt", dir, (unsigned long long)crn_ops_cache_key(ops, "clresnet-gemm-tune-2", NULL));
+    int rc = crn_runtime_cache_dir(ops->rt, dir, CRN_PATH_MAX, err);
+    if (rc == CRN_OK)
+        rc = crn_path_fmt(buf, CRN_PATH_MAX, err, "%s/tune-%016llx.txt", dir,
+                          (unsigned long long)crn_ops_cache_key(ops, "clresnet-gemm-tune-2", NULL));
+    return rc;
 }
 
 int crn_gemm_tune(crn_ops *ops, const crn_gemm_shape *shapes, int nshapes, crn_tune_progress_fn progress, void *ctx,
@@ -187,22 +187,20 @@ int crn_gemm_tune(crn_ops *ops, const crn_gemm_shape *shapes, int nshapes, crn_t
     if ((rc = apply(ops, &best, err)) != CRN_OK) return rc;
     describe(&best, res->config, sizeof res->config);
     res->best_s = best_s;
-    char path[4200], text[256];
-    cache_path(ops, path, sizeof path);
-    if (!path[0]) return CRN_OK;
+    char path[CRN_PATH_MAX], dir[CRN_PATH_MAX], text[256];
+    /* no cache folder: the tuning holds for this run only */
+    if (cache_path(ops, path, dir, NULL) != CRN_OK) return CRN_OK;
     int n = snprintf(text, sizeof text, "%d %d %zu %.6f %.6f\n", best.xgemm, best.direct, best.min_indirect, best_s,
                      res->default_s);
-    char dir[4096];
-    if (crn_cache_dir(dir, sizeof dir, err) != CRN_OK || crn_mkdirs(dir, err) != CRN_OK) return CRN_OK;
+    if (crn_mkdirs(dir, err) != CRN_OK) return CRN_OK;
     return crn_write_file_atomic(path, text, (size_t)n, err);
 }
 
 int crn_gemm_tune_apply_cached(crn_ops *ops, crn_error *err)
 {
     ops->gemm.tuning[0] = '\0';
-    char path[4200];
-    cache_path(ops, path, sizeof path);
-    if (!path[0]) return CRN_OK;
+    char path[CRN_PATH_MAX], dir[CRN_PATH_MAX];
+    if (cache_path(ops, path, dir, NULL) != CRN_OK) return CRN_OK;
     FILE *f = fopen(path, "r");
     if (!f) return CRN_OK;
     config c;

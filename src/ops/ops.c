@@ -9,10 +9,7 @@
 #include "ops_impl.h"
 
 /* Every kernel the ops launch: its name in cl/ and where its handle lives. */
-static const struct {
-    const char *name;
-    size_t offset;
-} KERNELS[] = {
+static const crn_kernel_slot KERNELS[] = {
 #define K(field, name) {name, offsetof(crn_ops, field)}
     K(ew.fill, "fill_f32"),
     K(ew.axpby, "axpby_f32"),
@@ -59,9 +56,7 @@ int crn_ops_create_opts(crn_runtime *rt, const crn_ops_options *opt, crn_ops **o
     if (!ops) return crn_fail(err, CRN_ENOMEM, "out of host memory");
     ops->rt = rt;
     ops->dev = crn_runtime_device(rt);
-    int rc = CRN_OK;
-    for (size_t i = 0; rc == CRN_OK && i < sizeof KERNELS / sizeof KERNELS[0]; i++)
-        rc = crn_kernel_find(rt, KERNELS[i].name, (const crn_kernel **)((char *)ops + KERNELS[i].offset), err);
+    int rc = crn_kernels_find(rt, KERNELS, sizeof KERNELS / sizeof KERNELS[0], ops, err);
     if (rc == CRN_OK) rc = crn_batchnorm_choose_layout(ops, opt->bn_layout, err);
     if (rc == CRN_OK) rc = crn_gemm_tune_apply_cached(ops, err);
     if (rc == CRN_OK) rc = crn_gemm_choose_plan(ops, opt->gemm, err);

@@ -44,8 +44,8 @@ static int pool_shape(crn_error *err, int c, int n, int h, int w, int k, int str
 
 static size_t pick_local0(const crn_kernel *k, size_t extent)
 {
-    size_t l = 1;
-    while (l * 2 <= extent && l * 2 <= k->max_wg && l < 64) l *= 2;
+    size_t l = 1, cap = crn_kernel_wg(k, CRN_WG_RUN);
+    while (l * 2 <= extent && l * 2 <= cap) l *= 2;
     return l;
 }
 

@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700 /* gethostname, nanosleep */
 #include "clresnet/runtime/dist.h"
 #include "clresnet/core/clock.h"
+#include "clresnet/runtime/tensor.h"
 
 #include "runtime_impl.h"
 
@@ -26,15 +27,6 @@ bool crn_dist_built_with_mpi(void)
 #else
     return false;
 #endif
-}
-
-bool crn_dist_launched(void)
-{
-    /* Open MPI, PMIx launchers, MPICH/Hydra */
-    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
-        if (getenv(vars[i])) return true;
-    return false;
 }
 
 static void single(crn_dist *d)
@@ -72,10 +64,10 @@ static int mpi_fail(crn_error *err, int code, const char *what)
     return crn_fail(err, CRN_EIO, "%s failed: %s", what, msg);
 }
 
-int crn_dist_init(crn_dist *d, int *argc, char ***argv, crn_error *err)
+int crn_dist_init(crn_dist *d, bool launched, int *argc, char ***argv, crn_error *err)
 {
     single(d);
-    if (!crn_dist_launched()) return CRN_OK;
+    if (!launched) return CRN_OK;
     int provided = 0;
     /* Only the main thread calls MPI; the loader's threads never do. */
     int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
@@ -204,10 +196,8 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
         if (rc == CRN_OK) {
             size_t off = k * BUCKET, len = n - off < BUCKET ? n - off : BUCKET;
             scale(host + off, len, scale_out);
-            s = clEnqueueWriteBuffer(rt->queue, buf, CL_FALSE, off * sizeof(float), len * sizeof(float), host + off,
-                                     0, NULL, NULL);
-            if (s != CL_SUCCESS)
-                rc = crn_fail(err, CRN_ECL, "writing reduced gradients: %s", crn_cl_strerror(s));
+            rc = crn_buffer_write(rt, buf, off * sizeof(float), len * sizeof(float), host + off, false,
+                                  "the reduced gradients", err);
         }
     }
     s = clFinish(rt->queue); /* host must outlive the writes */
@@ -222,11 +212,11 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
 
 #else /* no MPI: one rank */
 
-int crn_dist_init(crn_dist *d, int *argc, char ***argv, crn_error *err)
+int crn_dist_init(crn_dist *d, bool launched, int *argc, char ***argv, crn_error *err)
 {
     (void)argc, (void)argv;
     single(d);
-    if (crn_dist_launched())
+    if (launched)
         return crn_fail(err, CRN_EINVAL,
                         "started by mpirun, but this clresnet was built without MPI; install Open MPI "
                         "(libopenmpi-dev) and rebuild (meson option -Dmpi=enabled)");
@@ -268,13 +258,13 @@ int crn_dist_allreduce_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, si
     float f = scale_in * scale_out;
     if (n == 0 || f == 1.0f) return CRN_OK;
     double t0 = crn_now_s();
-    cl_int s = clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
-    if (s == CL_SUCCESS) {
+    int rc = crn_buffer_read(rt, buf, 0, n * sizeof(float), host, true, "the gradients", err);
+    if (rc == CRN_OK) {
         scale(host, n, f);
-        s = clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
+        rc = crn_buffer_write(rt, buf, 0, n * sizeof(float), host, true, "the scaled gradients", err);
     }
     g_allreduce_seconds += crn_now_s() - t0;
-    return s == CL_SUCCESS ? CRN_OK : crn_fail(err, CRN_ECL, "scaling gradients: %s", crn_cl_strerror(s));
+    return rc;
 }
 
 #endif
@@ -297,11 +287,10 @@ int crn_dist_bcast_string(const crn_dist *d, char **s, crn_error *err)
 int crn_dist_bcast_buffer(const crn_dist *d, crn_runtime *rt, cl_mem buf, size_t n, float *host, crn_error *err)
 {
     if (d->size == 1 || n == 0) return CRN_OK;
-    cl_int s = CL_SUCCESS;
-    if (d->rank == 0) s = clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "reading a buffer to broadcast: %s", crn_cl_strerror(s));
-    int rc = crn_dist_bcast(d, host, n * sizeof(float), 0, err);
-    if (rc != CRN_OK) return rc;
-    if (d->rank != 0) s = clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, 0, n * sizeof(float), host, 0, NULL, NULL);
-    return s == CL_SUCCESS ? CRN_OK : crn_fail(err, CRN_ECL, "writing a broadcast buffer: %s", crn_cl_strerror(s));
+    int rc = d->rank == 0 ? crn_buffer_read(rt, buf, 0, n * sizeof(float), host, true, "a buffer to broadcast", err)
+                          : CRN_OK;
+    if (rc == CRN_OK) rc = crn_dist_bcast(d, host, n * sizeof(float), 0, err);
+    if (rc == CRN_OK && d->rank != 0)
+        rc = crn_buffer_write(rt, buf, 0, n * sizeof(float), host, true, "a broadcast buffer", err);
+    return rc;
 }

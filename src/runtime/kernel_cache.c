@@ -10,29 +10,19 @@
 static const char MAGIC[8] = {'C', 'R', 'N', 'K', 'C', 'v', '0', '1'};
 enum { HEADER = 32 };
 
-int crn_cache_dir(char *buf, size_t size, crn_error *err)
+int crn_cache_dir_choose(const char *cache_dir, const char *xdg_cache_home, const char *home, char *buf, size_t size,
+                         crn_error *err)
 {
-    const char *v = getenv("CLRESNET_CACHE_DIR");
-    if (v && *v) {
-        snprintf(buf, size, "%s", v);
-        return CRN_OK;
-    }
-    v = getenv("XDG_CACHE_HOME");
-    if (v && *v) {
-        snprintf(buf, size, "%s/clresnet", v);
-        return CRN_OK;
-    }
-    v = getenv("HOME");
-    if (v && *v) {
-        snprintf(buf, size, "%s/.cache/clresnet", v);
-        return CRN_OK;
-    }
+    if (cache_dir && *cache_dir) return crn_path_fmt(buf, size, err, "%s", cache_dir);
+    if (xdg_cache_home && *xdg_cache_home) return crn_path_fmt(buf, size, err, "%s/clresnet", xdg_cache_home);
+    if (home && *home) return crn_path_fmt(buf, size, err, "%s/.cache/clresnet", home);
+    if (size) buf[0] = '\0';
     return crn_fail(err, CRN_EIO, "no cache folder: neither XDG_CACHE_HOME nor HOME is set");
 }
 
-void crn_cache_path(const char *dir, uint64_t key, char *buf, size_t size)
+int crn_cache_path(const char *dir, uint64_t key, char *buf, size_t size, crn_error *err)
 {
-    snprintf(buf, size, "%s/%016llx.clbin", dir, (unsigned long long)key);
+    return crn_path_fmt(buf, size, err, "%s/%016llx.clbin", dir, (unsigned long long)key);
 }
 
 static void put64(unsigned char *p, uint64_t v)
@@ -50,10 +40,13 @@ static uint64_t get64(const unsigned char *p)
 int crn_cache_load(const char *dir, uint64_t key, unsigned char **bin, size_t *len, char *why,
                    size_t why_size)
 {
-    char path[4096];
-    crn_cache_path(dir, key, path, sizeof path);
+    char path[CRN_PATH_MAX];
     *bin = NULL;
     *len = 0;
+    if (crn_cache_path(dir, key, path, sizeof path, NULL) != CRN_OK) {
+        if (why) snprintf(why, why_size, "path too long");
+        return 0;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (why) snprintf(why, why_size, "not cached");
@@ -102,9 +95,9 @@ int crn_cache_store(const char *dir, uint64_t key, const unsigned char *bin, siz
     put64(buf + 16, len);
     put64(buf + 24, crn_fnv1a64(CRN_FNV1A64_INIT, bin, len));
     memcpy(buf + HEADER, bin, len);
-    char path[4096];
-    crn_cache_path(dir, key, path, sizeof path);
-    rc = crn_write_file_atomic(path, buf, HEADER + len, err);
+    char path[CRN_PATH_MAX];
+    rc = crn_cache_path(dir, key, path, sizeof path, err);
+    if (rc == CRN_OK) rc = crn_write_file_atomic(path, buf, HEADER + len, err);
     free(buf);
     return rc;
 }

@@ -96,11 +96,11 @@ static int try_binary(crn_runtime *rt, const unsigned char *bin, size_t len, con
 int crn_build_program(crn_runtime *rt, const char *name, const char *source, const char *extra, cl_program *out,
                       bool use_cache, int *from_cache, crn_error *err)
 {
-    char dir[4096] = "", opts[1024];
+    char dir[CRN_PATH_MAX] = "", opts[1024];
     snprintf(opts, sizeof opts, "%s%s%s", rt->build_options, extra && *extra ? " " : "", extra ? extra : "");
     uint64_t key = cache_key(rt, name, source, opts);
     *from_cache = 0;
-    if (use_cache && crn_cache_dir(dir, sizeof dir, NULL) == CRN_OK) {
+    if (use_cache && crn_runtime_cache_dir(rt, dir, sizeof dir, NULL) == CRN_OK) {
         unsigned char *bin = NULL;
         size_t len = 0;
         if (crn_cache_load(dir, key, &bin, &len, NULL, 0)) {
@@ -196,6 +196,11 @@ int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_
     rt->use_cache = !opt->no_kernel_cache;
     rt->profiling = opt->profiling;
     rt->werror = opt->warnings_as_errors;
+    int rc = crn_path_fmt(rt->cache_dir, sizeof rt->cache_dir, err, "%s", opt->cache_dir ? opt->cache_dir : "");
+    if (rc != CRN_OK) {
+        free(rt);
+        return crn_error_prefix(err, "the cache folder");
+    }
     cl_int s;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
     rt->ctx = clCreateContext(props, 1, &dev->device, NULL, NULL, &s);
@@ -327,6 +332,14 @@ int crn_kernel_find(crn_runtime *rt, const char *name, const crn_kernel **out, c
     return crn_fail(err, CRN_EINVAL, "no kernel named '%s' in the cl/ kernel files", name);
 }
 
+int crn_kernels_find(crn_runtime *rt, const crn_kernel_slot *slots, size_t n, void *owner, crn_error *err)
+{
+    int rc = CRN_OK;
+    for (size_t i = 0; rc == CRN_OK && i < n; i++)
+        rc = crn_kernel_find(rt, slots[i].name, (const crn_kernel **)((char *)owner + slots[i].offset), err);
+    return rc;
+}
+
 crn_args crn_args_begin(const crn_kernel *k)
 {
     crn_args a = {k, 0, CL_SUCCESS, 0};
@@ -391,9 +404,15 @@ int crn_launch(crn_runtime *rt, const crn_kernel *k, int dims, const size_t *glo
     return CRN_OK;
 }
 
+size_t crn_kernel_wg(const crn_kernel *k, size_t want)
+{
+    size_t wg = k->max_wg < want ? k->max_wg : want;
+    return wg ? wg : 1;
+}
+
 int crn_launch_1d(crn_runtime *rt, const crn_kernel *k, size_t n, crn_error *err)
 {
-    size_t local = k->max_wg < 256 ? k->max_wg : 256;
+    size_t local = crn_kernel_wg(k, CRN_WG_MAX);
     return crn_launch(rt, k, 1, &n, &local, err);
 }
 
@@ -407,9 +426,14 @@ int crn_finish(crn_runtime *rt, crn_error *err)
 const crn_device_info *crn_runtime_device(const crn_runtime *rt) { return &rt->dev; }
 cl_context crn_runtime_context(const crn_runtime *rt) { return rt->ctx; }
 cl_command_queue crn_runtime_queue(const crn_runtime *rt) { return rt->queue; }
-const char *crn_runtime_build_options(const crn_runtime *rt) { return rt->build_options; }
 const char *crn_runtime_build_log(const crn_runtime *rt) { return rt->build_log; }
 bool crn_runtime_uses_cache(const crn_runtime *rt) { return rt->use_cache; }
+
+int crn_runtime_cache_dir(const crn_runtime *rt, char *buf, size_t size, crn_error *err)
+{
+    if (!rt->cache_dir[0]) return crn_fail(err, CRN_EIO, "no cache folder (the runtime was given none)");
+    return crn_path_fmt(buf, size, err, "%s", rt->cache_dir);
+}
 
 const crn_cl_source *crn_cl_op_source(const char *name)
 {

@@ -3,6 +3,7 @@
 #ifndef CLRESNET_RUNTIME_IMPL_H
 #define CLRESNET_RUNTIME_IMPL_H
 
+#include "clresnet/core/file_util.h"
 #include "clresnet/runtime/runtime.h"
 
 struct crn_runtime {
@@ -12,6 +13,7 @@ struct crn_runtime {
     cl_command_queue queue;
     bool profiling;
     bool use_cache;            /* programs through the binary cache */
+    char cache_dir[CRN_PATH_MAX]; /* "" for none */
     bool werror;               /* build with -Werror (the tests) */
     char *build_log;           /* what successful builds from source said, NULL if nothing */
     char build_options[512];

@@ -31,6 +31,53 @@ int crn_buffer_alloc(crn_runtime *rt, cl_mem *buf, size_t bytes, crn_error *err)
     return CRN_OK;
 }
 
+int crn_buffer_alloc_zero(crn_runtime *rt, cl_mem *buf, size_t bytes, crn_error *err)
+{
+    int rc = crn_buffer_alloc(rt, buf, bytes, err);
+    return rc ? rc : crn_buffer_fill(rt, *buf, 0, bytes ? bytes : 4, 0.0f, "a new buffer", err);
+}
+
+/* The one error path of device memory I/O. */
+static int io_status(const crn_runtime *rt, cl_int s, const char *verb, const char *what, size_t bytes,
+                     crn_error *err)
+{
+    if (s == CL_SUCCESS) return CRN_OK;
+    return crn_fail(err, CRN_ECL, "%s %s (%zu bytes) on %s: %s", verb, what, bytes, rt->dev.name, crn_cl_strerror(s));
+}
+
+int crn_buffer_write(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *host, bool wait,
+                     const char *what, crn_error *err)
+{
+    if (bytes == 0) return CRN_OK;
+    cl_int s = clEnqueueWriteBuffer(rt->queue, buf, wait ? CL_TRUE : CL_FALSE, offset, bytes, host, 0, NULL, NULL);
+    return io_status(rt, s, "writing", what, bytes, err);
+}
+
+int crn_buffer_read(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *host, bool wait,
+                    const char *what, crn_error *err)
+{
+    if (bytes == 0) return CRN_OK;
+    cl_int s = clEnqueueReadBuffer(rt->queue, buf, wait ? CL_TRUE : CL_FALSE, offset, bytes, host, 0, NULL, NULL);
+    return io_status(rt, s, "reading", what, bytes, err);
+}
+
+int crn_buffer_fill(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, float value, const char *what,
+                    crn_error *err)
+{
+    if (bytes == 0) return CRN_OK;
+    /* clEnqueueFillBuffer is OpenCL 1.2; every device we target has it. */
+    cl_int s = clEnqueueFillBuffer(rt->queue, buf, &value, sizeof value, offset, bytes, 0, NULL, NULL);
+    return io_status(rt, s, "filling", what, bytes, err);
+}
+
+int crn_buffer_copy(crn_runtime *rt, cl_mem src, size_t src_offset, cl_mem dst, size_t dst_offset, size_t bytes,
+                    const char *what, crn_error *err)
+{
+    if (bytes == 0) return CRN_OK;
+    cl_int s = clEnqueueCopyBuffer(rt->queue, src, dst, src_offset, dst_offset, bytes, 0, NULL, NULL);
+    return io_status(rt, s, "copying", what, bytes, err);
+}
+
 static int set_shape(crn_tensor *t, crn_dtype dtype, int ndim, const size_t *shape, crn_error *err)
 {
     memset(t, 0, sizeof *t);
@@ -88,40 +135,24 @@ void crn_tensor_free(crn_tensor *t)
     memset(t, 0, sizeof *t);
 }
 
-static int upload(crn_runtime *rt, crn_tensor *t, const void *host, cl_bool blocking, crn_error *err)
-{
-    if (t->numel == 0) return CRN_OK;
-    cl_int s = clEnqueueWriteBuffer(rt->queue, t->buf, blocking, 0, crn_tensor_bytes(t), host, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "uploading a tensor: %s", crn_cl_strerror(s));
-    return CRN_OK;
-}
-
 int crn_tensor_upload(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err)
 {
-    return upload(rt, t, host, CL_TRUE, err);
+    return crn_buffer_write(rt, t->buf, 0, crn_tensor_bytes(t), host, true, "a tensor", err);
 }
 
 int crn_tensor_upload_nowait(crn_runtime *rt, crn_tensor *t, const void *host, crn_error *err)
 {
-    return upload(rt, t, host, CL_FALSE, err);
+    return crn_buffer_write(rt, t->buf, 0, crn_tensor_bytes(t), host, false, "a tensor", err);
 }
 
 int crn_tensor_download(crn_runtime *rt, const crn_tensor *t, void *host, crn_error *err)
 {
-    if (t->numel == 0) return CRN_OK;
-    cl_int s = clEnqueueReadBuffer(rt->queue, t->buf, CL_TRUE, 0, crn_tensor_bytes(t), host, 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "downloading a tensor: %s", crn_cl_strerror(s));
-    return CRN_OK;
+    return crn_buffer_read(rt, t->buf, 0, crn_tensor_bytes(t), host, true, "a tensor", err);
 }
 
 int crn_tensor_fill_zero(crn_runtime *rt, crn_tensor *t, crn_error *err)
 {
-    if (t->numel == 0) return CRN_OK;
-    /* clEnqueueFillBuffer is OpenCL 1.2; every device we target has it. */
-    float zero = 0.0f;
-    cl_int s = clEnqueueFillBuffer(rt->queue, t->buf, &zero, sizeof zero, 0, crn_tensor_bytes(t), 0, NULL, NULL);
-    if (s != CL_SUCCESS) return crn_fail(err, CRN_ECL, "zeroing a tensor: %s", crn_cl_strerror(s));
-    return CRN_OK;
+    return crn_buffer_fill(rt, t->buf, 0, crn_tensor_bytes(t), 0.0f, "a tensor", err);
 }
 
 int crn_workspace_reserve(crn_runtime *rt, crn_workspace *ws, size_t bytes, crn_error *err)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clresnet/core/file_util.h"
 #include "clresnet/core/hash.h"
 #include "clresnet/io/safetensors.h"
 #include "clresnet/nn/weights.h"
@@ -77,8 +78,7 @@ int crn_checkpoint_save(const char *path, crn_model *m, crn_optimizer *opt, cons
         if (!host) rc = crn_fail(err, CRN_ENOMEM, "out of host memory");
         crn_runtime *rt = crn_model_runtime(m);
         for (int i = 0; rc == CRN_OK && i < os.buffer_count; i++) {
-            cl_int s = clEnqueueReadBuffer(crn_runtime_queue(rt), os.buffers[i], CL_TRUE, 0, n * sizeof *host, host, 0, NULL, NULL);
-            if (s != CL_SUCCESS) rc = crn_fail(err, CRN_ECL, "reading optimiser state: %s", crn_cl_strerror(s));
+            rc = crn_buffer_read(rt, os.buffers[i], 0, n * sizeof *host, host, true, "the optimiser state", err);
             char name[128];
             snprintf(name, sizeof name, "optim.%s", os.buffer_names[i]);
             if (rc == CRN_OK) rc = crn_st_writer_add(&w, name, CRN_ST_F32, 1, &n, host, err);
@@ -289,8 +289,7 @@ int crn_checkpoint_load(const char *path, crn_model *m, crn_optimizer *opt, crn_
                 rc = crn_fail(err, CRN_EFORMAT, "%s: optimiser tensor '%s' is missing or mis-shaped", path, name);
                 break;
             }
-            cl_int s = clEnqueueWriteBuffer(crn_runtime_queue(rt), os.buffers[i], CL_TRUE, 0, t->nbytes, t->data, 0, NULL, NULL);
-            if (s != CL_SUCCESS) rc = crn_fail(err, CRN_ECL, "restoring optimiser state: %s", crn_cl_strerror(s));
+            rc = crn_buffer_write(rt, os.buffers[i], 0, t->nbytes, t->data, true, "the optimiser state", err);
         }
         const char *sv = crn_st_meta(&f, "optim.step"), *mv = crn_st_meta(&f, "optim.mu_product");
         if (rc == CRN_OK && (!sv || !mv)) rc = crn_fail(err, CRN_EFORMAT, "%s: optimiser counters missing", path);
@@ -307,7 +306,8 @@ int crn_checkpoint_resolve(const char *arg, char *path, size_t size, crn_error *
     if (stat(arg, &sb) != 0)
         return crn_fail(err, CRN_EIO, "%s: %s; give a checkpoint (.safetensors) or a run folder", arg, strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
-        snprintf(path, size, "%s/best.safetensors", arg);
+        int rc = crn_path_fmt(path, size, err, "%s/best.safetensors", arg);
+        if (rc) return rc;
         if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
             return crn_fail(err, CRN_EINVAL,
                             "%s is a folder without best.safetensors: give a run folder of clresnet train (after its "
@@ -316,6 +316,5 @@ int crn_checkpoint_resolve(const char *arg, char *path, size_t size, crn_error *
     }
     if (!S_ISREG(sb.st_mode))
         return crn_fail(err, CRN_EINVAL, "%s is not a file: give a checkpoint (.safetensors) or a run folder", arg);
-    snprintf(path, size, "%s", arg);
-    return CRN_OK;
+    return crn_path_fmt(path, size, err, "%s", arg);
 }

@@ -3,6 +3,7 @@
 #include "clresnet/train/optim.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,22 +132,19 @@ int crn_optim_create(crn_runtime *rt, const crn_optim_config *cfg, size_t n, crn
     o->cfg = *cfg;
     o->n = n;
     o->mu_product = 1.0;
-    static const char *const KERNEL[] = {[CRN_OPT_NADAM] = "nadam_step", [CRN_OPT_ADAM] = "adam_step",
-                                         [CRN_OPT_SGD] = "sgd_step"};
-    int krc = crn_kernel_find(rt, KERNEL[cfg->kind], &o->kernel, err);
+    /* the step kernel of this kind, resolved as every module's are */
+#define SLOT(name) {name, offsetof(crn_optimizer, kernel)}
+    static const crn_kernel_slot KERNEL[] = {[CRN_OPT_NADAM] = SLOT("nadam_step"), [CRN_OPT_ADAM] = SLOT("adam_step"),
+                                             [CRN_OPT_SGD] = SLOT("sgd_step")};
+#undef SLOT
+    int krc = crn_kernels_find(rt, &KERNEL[cfg->kind], 1, o, err);
     if (krc != CRN_OK) {
         free(o);
         return krc;
     }
     o->nbuf = cfg->kind == CRN_OPT_SGD ? (cfg->momentum != 0 ? 1 : 0) : 2;
-    float zero = 0.0f;
     for (int i = 0; i < o->nbuf; i++) {
-        int rc = crn_buffer_alloc(rt, &o->buf[i], n * sizeof(float), err);
-        if (rc == CRN_OK) {
-            cl_int s = clEnqueueFillBuffer(crn_runtime_queue(rt), o->buf[i], &zero, sizeof zero, 0, (n ? n : 1) * sizeof(float),
-                                           0, NULL, NULL);
-            if (s != CL_SUCCESS) rc = crn_fail(err, CRN_ECL, "optimiser: zeroing state: %s", crn_cl_strerror(s));
-        }
+        int rc = crn_buffer_alloc_zero(rt, &o->buf[i], n * sizeof(float), err);
         if (rc != CRN_OK) {
             crn_optim_destroy(o);
             crn_error_prefix(err, "optimiser state (%s)", crn_optim_name(cfg->kind));
@@ -158,7 +156,6 @@ int crn_optim_create(crn_runtime *rt, const crn_optim_config *cfg, size_t n, crn
 }
 
 void crn_optim_set_lr(crn_optimizer *o, double lr) { o->cfg.lr = lr; }
-double crn_optim_get_lr(const crn_optimizer *o) { return o->cfg.lr; }
 
 int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err)
 {

@@ -10,16 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void crn_run_dir_file(const crn_run_dir *r, const char *name, char *buf, size_t size)
+int crn_run_dir_file(const crn_run_dir *r, const char *name, char *buf, size_t size, crn_error *err)
 {
-    snprintf(buf, size, "%s/%s", r->path, name);
+    return crn_path_fmt(buf, size, err, "%s/%s", r->path, name);
 }
 
 int crn_run_dir_write_text(const crn_run_dir *r, const char *name, const char *text, crn_error *err)
 {
-    char path[4200];
-    crn_run_dir_file(r, name, path, sizeof path);
-    return crn_write_file_atomic(path, text, strlen(text), err);
+    char path[CRN_PATH_MAX];
+    int rc = crn_run_dir_file(r, name, path, sizeof path, err);
+    return rc ? rc : crn_write_file_atomic(path, text, strlen(text), err);
 }
 
 /* Keeps the header line and the data lines whose first field (an integer)
@@ -67,17 +67,16 @@ static void remove_stale_temps(const char *dir)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (!strstr(e->d_name, ".tmp.")) continue;
-        char p[4200];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
+        char p[CRN_PATH_MAX];
+        if (crn_path_fmt(p, sizeof p, NULL, "%s/%s", dir, e->d_name) == CRN_OK) unlink(p);
     }
     closedir(d);
 }
 
 static FILE *open_log(const char *dir, const char *name, const char *header, crn_error *err, int *rc)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char path[CRN_PATH_MAX];
+    if ((*rc = crn_path_fmt(path, sizeof path, err, "%s/%s", dir, name)) != CRN_OK) return NULL;
     struct stat st;
     int fresh = stat(path, &st) != 0 || st.st_size == 0;
     FILE *f = fopen(path, "a");
@@ -96,23 +95,26 @@ int crn_run_dir_open(crn_run_dir *r, const char *path, bool resume, int keep_epo
                      crn_error *err)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->path, sizeof r->path, "%s", path);
-    int rc = crn_mkdirs(path, err);
+    int rc = crn_path_fmt(r->path, sizeof r->path, err, "%s", path);
+    if (rc == CRN_OK) rc = crn_mkdirs(path, err);
     if (rc != CRN_OK) return rc;
-    char p[4200];
+    char p[CRN_PATH_MAX];
     if (resume) {
         remove_stale_temps(path);
-        crn_run_dir_file(r, "log.csv", p, sizeof p);
-        if ((rc = truncate_log(p, keep_epochs, true, false, err)) != CRN_OK) return rc;
-        crn_run_dir_file(r, "log.jsonl", p, sizeof p);
-        if ((rc = truncate_log(p, keep_epochs, false, true, err)) != CRN_OK) return rc;
-        crn_run_dir_file(r, "steps.csv", p, sizeof p);
-        if ((rc = truncate_log(p, keep_steps, true, false, err)) != CRN_OK) return rc;
+        if ((rc = crn_run_dir_file(r, "log.csv", p, sizeof p, err)) != CRN_OK ||
+            (rc = truncate_log(p, keep_epochs, true, false, err)) != CRN_OK)
+            return rc;
+        if ((rc = crn_run_dir_file(r, "log.jsonl", p, sizeof p, err)) != CRN_OK ||
+            (rc = truncate_log(p, keep_epochs, false, true, err)) != CRN_OK)
+            return rc;
+        if ((rc = crn_run_dir_file(r, "steps.csv", p, sizeof p, err)) != CRN_OK ||
+            (rc = truncate_log(p, keep_steps, true, false, err)) != CRN_OK)
+            return rc;
     } else {
         /* A new run in an existing folder starts its logs afresh. */
         const char *logs[] = {"log.csv", "log.jsonl", "steps.csv"};
         for (int i = 0; i < 3; i++) {
-            crn_run_dir_file(r, logs[i], p, sizeof p);
+            if ((rc = crn_run_dir_file(r, logs[i], p, sizeof p, err)) != CRN_OK) return rc;
             unlink(p);
         }
     }
@@ -167,9 +169,8 @@ enum { RUN_FILE_COUNT = sizeof RUN_FILES / sizeof RUN_FILES[0], RUN_MARKERS = 7 
 bool crn_run_dir_holds_run(const char *path, char *which, size_t size)
 {
     for (int i = 0; i < RUN_MARKERS; i++) {
-        char p[4200];
-        snprintf(p, sizeof p, "%s/%s", path, RUN_FILES[i]);
-        if (access(p, F_OK) == 0) {
+        char p[CRN_PATH_MAX];
+        if (crn_path_fmt(p, sizeof p, NULL, "%s/%s", path, RUN_FILES[i]) == CRN_OK && access(p, F_OK) == 0) {
             if (which) snprintf(which, size, "%s", RUN_FILES[i]);
             return true;
         }
@@ -184,8 +185,9 @@ int crn_run_dir_claim(const char *path, bool overwrite, crn_error *err)
     if (!overwrite)
         return crn_fail(err, CRN_EEXIST, "%s already holds a run (%s)", path, which);
     for (int i = 0; i < RUN_FILE_COUNT; i++) {
-        char p[4200];
-        snprintf(p, sizeof p, "%s/%s", path, RUN_FILES[i]);
+        char p[CRN_PATH_MAX];
+        int rc = crn_path_fmt(p, sizeof p, err, "%s/%s", path, RUN_FILES[i]);
+        if (rc) return rc;
         if (unlink(p) != 0 && errno != ENOENT)
             return crn_fail(err, CRN_EIO, "--overwrite: cannot remove %s: %s", p, strerror(errno));
     }

@@ -127,7 +127,7 @@ typedef struct train_ctx {
     char *config_text;
     float *losses;
     int32_t *correct;
-    char last_path[4200], best_path[4200];
+    char last_path[CRN_PATH_MAX], best_path[CRN_PATH_MAX];
     bool have_last; /* last_path holds this run's checkpoint (written or resumed from) */
     const crn_dist *d;
     bool lead;      /* rank 0: writes the run folder */
@@ -370,9 +370,9 @@ static int create_model(train_ctx *t, crn_ops *ops, crn_error *err)
     if (t->d->size > 1) t->host = malloc((np > nbuf ? np : nbuf) * sizeof *t->host + 1);
     if (!t->losses || !t->correct || (t->d->size > 1 && !t->host))
         return crn_fail(err, CRN_ENOMEM, "out of host memory");
-    snprintf(t->last_path, sizeof t->last_path, "%s/last.safetensors", c->out_dir);
-    snprintf(t->best_path, sizeof t->best_path, "%s/best.safetensors", c->out_dir);
-    return CRN_OK;
+    if ((rc = crn_path_fmt(t->last_path, sizeof t->last_path, err, "%s/last.safetensors", c->out_dir)) != CRN_OK)
+        return rc;
+    return crn_path_fmt(t->best_path, sizeof t->best_path, err, "%s/best.safetensors", c->out_dir);
 }
 
 /* Rank 0 continues from the run's last checkpoint. */
@@ -423,9 +423,10 @@ static int make_config_text(train_ctx *t, crn_error *err)
     const crn_train_config *c = t->cfg;
     char *previous = NULL;
     if (t->lead && c->resume) {
-        char p[4200];
+        char p[CRN_PATH_MAX];
         size_t n = 0;
-        snprintf(p, sizeof p, "%s/config.json", c->out_dir);
+        int rc = crn_path_fmt(p, sizeof p, err, "%s/config.json", c->out_dir);
+        if (rc) return rc;
         if (crn_read_file(p, &previous, &n, NULL) != CRN_OK) previous = NULL;
     }
     t->config_text = crn_run_config_json(c, t->ds, crn_model_param_count(t->model), previous, t->st.epoch, t->st.step);

@@ -39,6 +39,4 @@ int crn_error_prefix(crn_error *err, const char *fmt, ...)
 #endif
     ;
 
-void crn_error_clear(crn_error *err);
-
 #endif

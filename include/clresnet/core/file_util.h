@@ -7,6 +7,27 @@
 
 #include "clresnet/core/error.h"
 
+/* The size of every path buffer clresnet uses, the terminating NUL
+ * included. */
+#define CRN_PATH_MAX 4096
+
+/* Formats a path into buf (size bytes; CRN_PATH_MAX for a path buffer). A
+ * path that does not fit is an error (CRN_EINVAL) that names the path's
+ * start, and leaves buf empty: no path is ever silently cut short. */
+int crn_path_fmt(char *buf, size_t size, crn_error *err, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* The same into a malloc'd string of the path's own length (for paths kept,
+ * such as a dataset's files); NULL when out of memory. */
+char *crn_path_alloc(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* mkdir -p */
 int crn_mkdirs(const char *path, crn_error *err);
 

@@ -11,7 +11,7 @@
 
 typedef enum { CRN_SPLIT_TRAIN = 0, CRN_SPLIT_VAL = 1, CRN_SPLIT_TEST = 2, CRN_SPLIT_COUNT = 3 } crn_split;
 
-/* Flowers-102 split modes: `seed` (the report's: train on tstid, validate
+/* Flowers-102 split modes: `seed` (as tools/seed_torch.py: train on tstid, validate
  * on valid, test on trnid) and `official` (train on trnid, validate on
  * valid, test on tstid). */
 typedef enum { CRN_SPLITS_SEED = 0, CRN_SPLITS_OFFICIAL = 1 } crn_split_mode;

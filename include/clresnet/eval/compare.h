@@ -1,4 +1,4 @@
-/* Comparison of run folders: the seed report's tables (test accuracy and
+/* Comparison of run folders: the seed experiment's tables (test accuracy and
  * the support-weighted precision, recall and F1 per run, plus macro F1,
  * top-5, epochs, best epoch, training images/s) and the curves and
  * per-class F1 of all runs side by side. Each run is named model/act[/no-

@@ -1,5 +1,5 @@
-/* The models of the report as graphs of layers on one device: resnet50,
- * plain50 and the baseline CNN of the seed report, with PyTorch's tensor names
+/* The models of the seed experiment as graphs of layers on one device:
+ * resnet50, plain50 and the baseline CNN, with PyTorch's tensor names
  * (tools/seed_torch.py builds the same graphs).
  * Parameters, their gradients live each in ONE device allocation with a
  * named view per tensor, so an optimiser step is a few kernel launches and
@@ -57,7 +57,6 @@ void crn_model_destroy(crn_model *m);
 
 const crn_model_config *crn_model_get_config(const crn_model *m);
 crn_runtime *crn_model_runtime(const crn_model *m);
-crn_ops *crn_model_ops(const crn_model *m);
 
 /* Trainable parameter count (23,717,030 for resnet50 at 102 classes). */
 size_t crn_model_param_count(const crn_model *m);

@@ -1,12 +1,13 @@
 /* Activations, elementwise: ReLU (gradient 0 at exactly 0), LeakyReLU
- * (slope 0.01), SiLU. Backward takes the forward INPUT x. */
+ * (slope CRN_LEAKY_SLOPE), SiLU. Backward takes the forward INPUT x. The
+ * kinds (crn_act_kind) are in clresnet/ops/constants.h, shared with the
+ * kernels. */
 #ifndef CLRESNET_ACTIVATION_H
 #define CLRESNET_ACTIVATION_H
 
+#include "clresnet/ops/constants.h"
 #include "clresnet/ops/ops.h"
 #include "clresnet/runtime/tensor.h"
-
-typedef enum crn_act_kind { CRN_ACT_RELU, CRN_ACT_LEAKY, CRN_ACT_SILU } crn_act_kind;
 
 /* "relu", "leaky", "silu"; returns -1 for anything else. */
 int crn_act_parse(const char *name);

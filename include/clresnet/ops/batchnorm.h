@@ -1,6 +1,7 @@
 /* BatchNorm2d as PyTorch on channel-major activations x [c, m] with
- * m = n*h*w: eps 1e-5; training normalises with the biased batch variance
- * and updates running_mean/var with momentum 0.1 and the unbiased variance;
+ * m = n*h*w: eps CRN_BN_EPS (1e-5); training normalises with the biased
+ * batch variance and updates running_mean/var with momentum
+ * CRN_BN_MOMENTUM (0.1) and the unbiased variance;
  * evaluation uses the running statistics. Reductions run in a fixed order:
  * the same inputs give bit-identical outputs on the same device. */
 #ifndef CLRESNET_BATCHNORM_H
@@ -13,8 +14,8 @@
 #include "clresnet/runtime/tensor.h"
 
 typedef struct crn_bn_params {
-    float eps;       /* 1e-5 */
-    float momentum;  /* 0.1 */
+    float eps;       /* CRN_BN_EPS */
+    float momentum;  /* CRN_BN_MOMENTUM */
     /* The activation that follows, folded in: forward writes act(bn(x)),
      * backward takes act's output gradient and recomputes bn(x) from x, so
      * the normalised tensor is never stored. */

@@ -1,8 +1,10 @@
-/* 2-D convolution on channel-major activations (docs/layout.md): im2col (our
- * kernel, cl/conv.cl) + CLBlast SGEMM over the whole batch; 1x1 stride-1
- * convolutions go straight to GEMM. Backward: data (GEMM + col2im) and
- * weights (GEMM). Column buffers larger than the device's max allocation
- * are processed in chunks of images. */
+/* 2-D convolution on channel-major activations (docs/layout.md) as GEMMs:
+ * on the packed GEMM (cl/gemm_packed.cl, CPUs) with implicit im2col (the
+ * columns gathered inside the GEMM; a stride-1 dx as a forward convolution
+ * of dy with the turned-around weights); on CLBlast (GPUs) im2col
+ * (cl/conv.cl) + SGEMM, and GEMM + col2im for dx. 1x1 stride-1
+ * convolutions go straight to GEMM. Column buffers larger than the
+ * device's max allocation are processed in chunks of images. */
 #ifndef CLRESNET_CONV_H
 #define CLRESNET_CONV_H
 

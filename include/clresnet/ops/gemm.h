@@ -13,7 +13,7 @@
 /* Which GEMM runs, and how it is built: the choice that gemm_autotune.h
  * measures per device. Every packed plan computes each element of C as one
  * fma chain over k in order, so all packed plans give bit-identical results
- * (tests/test_runtime.c checks it); CLBlast sums in another order. */
+ * (tests/runtime/test_runtime.c checks it); CLBlast sums in another order. */
 typedef enum crn_gemm_backend { CRN_GEMM_CLBLAST, CRN_GEMM_PACKED } crn_gemm_backend;
 
 typedef struct crn_gemm_plan {

@@ -18,15 +18,14 @@ typedef struct crn_dist {
     char host[256];
 } crn_dist;
 
-/* Whether this build has MPI ("mpi" build option), and whether the
- * environment says mpirun (Open MPI, MPICH, PMIx) started this process. */
+/* Whether this build has MPI ("mpi" build option). */
 bool crn_dist_built_with_mpi(void);
-bool crn_dist_launched(void);
 
-/* Initialises MPI when mpirun started this process (any number of ranks);
- * otherwise fills d with one rank and leaves MPI alone. Started by mpirun
- * but built without MPI is an error: K copies would each train alone. */
-int crn_dist_init(crn_dist *d, int *argc, char ***argv, crn_error *err);
+/* Initialises MPI when launched (mpirun started this process, as the
+ * caller tells from the environment: any number of ranks); otherwise fills
+ * d with one rank and leaves MPI alone. Launched but built without MPI is
+ * an error: K copies would each train alone. */
+int crn_dist_init(crn_dist *d, bool launched, int *argc, char ***argv, crn_error *err);
 void crn_dist_finalize(crn_dist *d);
 
 /* A job of one rank: for callers given no job. */

@@ -21,6 +21,10 @@ typedef struct crn_runtime_options {
     bool profiling;        /* queue with CL_QUEUE_PROFILING_ENABLE */
     bool no_kernel_cache;  /* always build from source, write nothing */
     bool warnings_as_errors; /* build every kernel with -Werror (a compiler warning fails the build) */
+    /* The folder of the on-disk caches (kernel binaries, the GEMM tuning
+     * and plans; crn_cache_dir_choose gives the usual one); NULL or "":
+     * nothing cached on disk. */
+    const char *cache_dir;
 } crn_runtime_options;
 
 int crn_runtime_create(crn_runtime **out, const crn_device_info *dev, const crn_runtime_options *opt,
@@ -39,10 +43,6 @@ typedef struct crn_build_stats {
     double seconds;    /* wall time spent getting them ready */
 } crn_build_stats;
 crn_build_stats crn_runtime_build_stats(const crn_runtime *rt);
-
-/* The build options every kernel file was compiled with (what the device
- * reports: -cl-std, CRN_MAX_WG, fp64). */
-const char *crn_runtime_build_options(const crn_runtime *rt);
 
 /* What the OpenCL compiler said while building kernels from source that
  * built (warnings, notes), each part headed by its file; NULL when it said
@@ -68,6 +68,15 @@ typedef struct crn_kernel {
  * names it when it does not exist. Owners call it when they are set up,
  * never per launch. */
 int crn_kernel_find(crn_runtime *rt, const char *name, const crn_kernel **out, crn_error *err);
+
+/* How every module resolves its kernels, once, when it is set up: a table
+ * of slots, each a kernel's name and where its handle (a const crn_kernel
+ * *) lives in the module's struct (offsetof), filled in owner. */
+typedef struct crn_kernel_slot {
+    const char *name;
+    size_t offset;
+} crn_kernel_slot;
+int crn_kernels_find(crn_runtime *rt, const crn_kernel_slot *slots, size_t n, void *owner, crn_error *err);
 
 /* Typed argument setting. Each op wraps a kernel in a function whose
  * parameters are that kernel's, in order (so the compiler checks count and
@@ -98,7 +107,18 @@ int crn_args_end(const crn_args *a, crn_error *err);
 int crn_launch(crn_runtime *rt, const crn_kernel *k, int dims, const size_t *global, const size_t *local,
                crn_error *err);
 
-/* A 1-D launch of n work items with a work-group size the kernel allows. */
+/* Work-group sizes: CRN_WG_MAX work-items a group at most (what the ops
+ * ask for; larger groups bought nothing on the devices measured), and
+ * CRN_WG_RUN neighbouring work-items along x (a coalesced run, or the
+ * lanes that share a row). */
+enum { CRN_WG_MAX = 256, CRN_WG_RUN = 64 };
+
+/* The work-group size for k: want, capped by what the device allows for
+ * this kernel (CL_KERNEL_WORK_GROUP_SIZE, asked when the kernel was looked
+ * up); at least 1. Every launch picks its sizes through this. */
+size_t crn_kernel_wg(const crn_kernel *k, size_t want);
+
+/* A 1-D launch of n work items in groups of crn_kernel_wg(k, CRN_WG_MAX). */
 int crn_launch_1d(crn_runtime *rt, const crn_kernel *k, size_t n, crn_error *err);
 
 int crn_finish(crn_runtime *rt, crn_error *err);
@@ -112,6 +132,10 @@ int crn_build_program(crn_runtime *rt, const char *name, const char *source, con
 
 /* Whether programs go through the binary cache (not --no-kernel-cache). */
 bool crn_runtime_uses_cache(const crn_runtime *rt);
+
+/* The cache folder the runtime was given into buf; an error when it was
+ * given none. */
+int crn_runtime_cache_dir(const crn_runtime *rt, char *buf, size_t size, crn_error *err);
 
 /* A kernel of a program an op built (crn_build_program): k receives its
  * handle, which the caller releases (clReleaseKernel(k->handle)). */

@@ -50,6 +50,25 @@ int crn_tensor_fill_zero(crn_runtime *rt, crn_tensor *t, crn_error *err);
 
 /* A plain device buffer with its size, for the same checks as tensors. */
 int crn_buffer_alloc(crn_runtime *rt, cl_mem *buf, size_t bytes, crn_error *err);
+/* The same, filled with zeros. */
+int crn_buffer_alloc_zero(crn_runtime *rt, cl_mem *buf, size_t bytes, crn_error *err);
+
+/* Device memory from the host: every read, write, fill and copy of a
+ * device buffer goes through these (the tensor functions too), with one
+ * error path that names `what` (e.g. "the model's parameters") and the
+ * device. The bytes [offset, offset + bytes) of buf; 0 bytes do nothing.
+ * wait: the call returns when the copy is done; else it is only enqueued,
+ * and host must stay as it is (write) or unread (read) until the queue has
+ * done it (a later blocking call, or crn_finish). */
+int crn_buffer_write(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *host, bool wait,
+                     const char *what, crn_error *err);
+int crn_buffer_read(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *host, bool wait,
+                    const char *what, crn_error *err);
+/* value (a float) into bytes [offset, offset + bytes), a multiple of 4. */
+int crn_buffer_fill(crn_runtime *rt, cl_mem buf, size_t offset, size_t bytes, float value, const char *what,
+                    crn_error *err);
+int crn_buffer_copy(crn_runtime *rt, cl_mem src, size_t src_offset, cl_mem dst, size_t dst_offset, size_t bytes,
+                    const char *what, crn_error *err);
 
 /* A scratch buffer that only grows (im2col columns and the like), reused
  * across layers and steps. */

@@ -40,7 +40,6 @@ void crn_optim_destroy(crn_optimizer *o);
 /* The learning rate can change between steps (ReduceLROnPlateau). */
 const crn_optim_config *crn_optim_get_config(const crn_optimizer *o);
 void crn_optim_set_lr(crn_optimizer *o, double lr);
-double crn_optim_get_lr(const crn_optimizer *o);
 
 /* One step over n floats of params, using grads. */
 int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err);

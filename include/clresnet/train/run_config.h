@@ -18,7 +18,7 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
 
 /* Strings that a parsed configuration points into. */
 typedef struct crn_run_config_strings {
-    char data[4096];
+    char data[CRN_PATH_MAX];
     char gemm_plan[64];
 } crn_run_config_strings;
 

@@ -9,10 +9,11 @@
 #include <stdio.h>
 
 #include "clresnet/core/error.h"
+#include "clresnet/core/file_util.h"
 #include "clresnet/eval/run_log.h"
 
 typedef struct crn_run_dir {
-    char path[4096];
+    char path[CRN_PATH_MAX];
     FILE *log_csv, *log_jsonl, *steps_csv;
 } crn_run_dir;
 
@@ -33,8 +34,8 @@ bool crn_run_dir_holds_run(const char *path, char *which, size_t size);
  * that run's files first. */
 int crn_run_dir_claim(const char *path, bool overwrite, crn_error *err);
 
-/* path/name into buf. */
-void crn_run_dir_file(const crn_run_dir *r, const char *name, char *buf, size_t size);
+/* path/name into buf (an error naming it when it does not fit). */
+int crn_run_dir_file(const crn_run_dir *r, const char *name, char *buf, size_t size, crn_error *err);
 
 /* Writes text to path/name atomically (temp file, fsync, rename). */
 int crn_run_dir_write_text(const crn_run_dir *r, const char *name, const char *text, crn_error *err);

@@ -81,9 +81,9 @@ typedef struct crn_train_result {
      * Free with crn_train_result_free. */
     float *test_logits;
     size_t test_count;
-    char test_checkpoint[4200];  /* the weights tested: best.safetensors (or last) */
+    char test_checkpoint[CRN_PATH_MAX];  /* the weights tested: best.safetensors (or last) */
     double train_images_per_s;   /* over all training phases */
-    char checkpoint[4200];       /* the last checkpoint written */
+    char checkpoint[CRN_PATH_MAX];       /* the last checkpoint written */
 } crn_train_result;
 
 void crn_train_result_free(crn_train_result *res);

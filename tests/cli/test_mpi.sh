@@ -30,10 +30,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 case "${ASAN_OPTIONS:-}" in *detect_leaks=1*) export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" ;; esac
 MPIRUN="mpirun -np 2 --oversubscribe --bind-to none"
 DEV=${CLRESNET_TEST_DEVICE:-cpu}
-DATA=$(cd "$(dirname "$0")/.." && pwd)/data
+DATA=$(cd "$(dirname "$0")/../.." && pwd)/data
 T=$(mktemp -d /tmp/clresnet-mpi-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --workers 2 --seed 3 --no-batchnorm --optimizer sgd"
 
 # every loss of two runs: steps.csv (step, epoch, loss) and log.csv (epoch,

@@ -6,10 +6,10 @@
 # recorded, whatever the cache says now. In a cache folder of its own (the
 # kernel binaries copied in), so the other tests keep the default plan.
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 DEV=${CLRESNET_TEST_DEVICE:-0}
 C="$CLRESNET --device $DEV"
-DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
+DATA=$(cd "$(dirname "$0")/.." && pwd)/fixtures/train_tiny
 T=$(mktemp -d /tmp/clresnet-tune-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 if $C list-devices --check 2>&1 | grep -q 'is not a device\|is out of range'; then

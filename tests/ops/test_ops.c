@@ -67,7 +67,23 @@ START_TEST(test_act_names)
     ck_assert_int_eq(crn_act_parse("ReLU"), -1);
     ck_assert_int_eq(crn_act_parse("gelu"), -1);
     ck_assert_int_eq(crn_act_parse(NULL), -1);
-    for (int k = 0; k < 3; k++) ck_assert_int_eq(crn_act_parse(crn_act_name((crn_act_kind)k)), k);
+    for (int k = 0; k < CRN_ACT_COUNT; k++) ck_assert_int_eq(crn_act_parse(crn_act_name((crn_act_kind)k)), k);
+}
+END_TEST
+
+/* The shared constants (clresnet/ops/constants.h) are the values the
+ * PyTorch fixtures were made with, to the bit, and the kinds keep the
+ * numbers the kernels and saved configs have always used. */
+START_TEST(test_shared_constants)
+{
+    const float eps = 1e-5f, mom = 0.1f, slope = 0.01f;
+    ck_assert(memcmp(&(float){CRN_BN_EPS}, &eps, sizeof eps) == 0);
+    ck_assert(memcmp(&(float){CRN_BN_MOMENTUM}, &mom, sizeof mom) == 0);
+    ck_assert(memcmp(&(float){CRN_LEAKY_SLOPE}, &slope, sizeof slope) == 0);
+    ck_assert_int_eq(CRN_ACT_NONE, -1);
+    ck_assert_int_eq(CRN_ACT_RELU, 0);
+    ck_assert_int_eq(CRN_ACT_LEAKY, 1);
+    ck_assert_int_eq(CRN_ACT_SILU, 2);
 }
 END_TEST
 
@@ -342,6 +358,7 @@ int main(void)
     TCase *tc = tcase_create("ops");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_act_names);
+    tcase_add_test(tc, test_shared_constants);
     tcase_add_test(tc, test_act_fixtures);
     tcase_add_test(tc, test_silu_finite_differences);
     tcase_add_test(tc, test_maxpool_fixtures);

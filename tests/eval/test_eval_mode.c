@@ -25,7 +25,7 @@
 #define CLASSES 3
 
 /* max |got - want| / max |want|: logits are compared relative to their
- * magnitude, as in tests/test_model.c. */
+ * magnitude, as in tests/nn/test_model.c. */
 static double scaled_err(const float *got, const float *want, size_t n)
 {
     double num = 0, den = 0;
@@ -53,9 +53,7 @@ static bn_state bn_snapshot(crn_model *m)
     ck_assert_msg(buf != NULL && s.n > 0, "the model has no BN buffers");
     s.buffers = malloc(s.n * sizeof *s.buffers);
     ck_assert_ptr_nonnull(s.buffers);
-    cl_int rc = clEnqueueReadBuffer(crn_runtime_queue(crn_model_runtime(m)), buf, CL_TRUE, 0, s.n * sizeof(float),
-                                    s.buffers, 0, NULL, NULL);
-    ck_assert_int_eq(rc, CL_SUCCESS);
+    test_read(buf, s.n * sizeof(float), s.buffers);
     s.counters = malloc((size_t)crn_model_tensor_count(m) * sizeof *s.counters);
     for (int i = 0; i < crn_model_tensor_count(m); i++)
         if (crn_model_tensor(m, i)->is_counter) s.counters[s.ncounters++] = crn_model_tensor(m, i)->counter;
@@ -224,7 +222,7 @@ END_TEST
  * up to 50 layers, in eval mode (no batch statistics, so none of the
  * cancellation that costs training-mode logits digits): measured 7e-8 ..
  * 4e-7 on PoCL, so 1e-5 leaves 25x for devices that sum in another order.
- * It is 10x tighter than tests/test_model.c's 1e-3 for eval logits after
+ * It is 10x tighter than tests/nn/test_model.c's 1e-3 for eval logits after
  * its own 3 steps, which must absorb the steps' float32 sensitivity. Training-
  * mode logits of the same weights and input (batch statistics of 4 images
  * instead of running statistics 3 momentum-0.1 steps from 0 / 1) are 4 to 23

@@ -3,10 +3,10 @@
 # error line and the others are still classified (exit 1); folders (sorted,
 # recursive); --json and --csv; --top bounded by the model's classes.
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 C=$CLRESNET
-DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
-PNG=$(cd "$(dirname "$0")" && pwd)/fixtures/png
+DATA=$(cd "$(dirname "$0")/.." && pwd)/fixtures/train_tiny
+PNG=$(cd "$(dirname "$0")/.." && pwd)/fixtures/png
 T=$(mktemp -d /tmp/clresnet-predict-cli-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The command line: help, version, list-devices, and bad --device values.
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 C=$CLRESNET
 check help 0 'list-devices' -- $C --help
 check version 0 '^clresnet [0-9]' -- $C --version

@@ -4,10 +4,10 @@
 # and the graph the same as the one onnxruntime ran for
 # tests/fixtures/onnx_logits.safetensors (its fingerprint, by onnx_reference).
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 C=$CLRESNET
 R=$ONNX_REFERENCE
-fx=$(cd "$(dirname "$0")/fixtures" && pwd)
+fx=$(cd "$(dirname "$0")/../fixtures" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clresnet-export.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
@@ -21,7 +21,7 @@ check misplaced-global 2 'global option' -- $C export "$tmp" --device 0
 check missing 1 'give a checkpoint' -- $C export "$tmp/none.safetensors" --onnx "$tmp/x.onnx"
 check not-a-run 1 'without best.safetensors' -- $C export "$tmp" --onnx "$tmp/x.onnx"
 
-# a checkpoint of a fixture model (tests/onnx_support.c)
+# a checkpoint of a fixture model (tests/nn/onnx_support.c)
 if ! $R checkpoint baseline_relu "$tmp/ckpt.safetensors" >"$tmp/ref.log" 2>&1; then
     echo "FAIL onnx_reference checkpoint:"; cat "$tmp/ref.log"; exit 1
 fi

@@ -4,9 +4,9 @@
 # folder; --resume of a 1-epoch run to 2 epochs, and Ctrl-C (SIGINT) then
 # --resume, log the same losses as an uninterrupted run.
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 C=$CLRESNET
-DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
+DATA=$(cd "$(dirname "$0")/.." && pwd)/fixtures/train_tiny
 T=$(mktemp -d /tmp/clresnet-train-cli-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2"

@@ -8,12 +8,12 @@
  *       model on them in evaluation mode in one batch, and writes "x"
  *       [n, 3, S, S] (the preprocessed input, NCHW) and "logits" [n, K].
  *   onnx_reference checkpoint CASE OUT.safetensors
- *       the model of a fixture case (tests/onnx_support.h) as a weights-only
+ *       the model of a fixture case (tests/nn/onnx_support.h) as a weights-only
  *       clresnet checkpoint (for `clresnet export`).
  *   onnx_reference fixture-logits CASE X.safetensors OUT.safetensors
  *       that model's logits on the "x" of X.safetensors.
  *   onnx_reference graph-hash FILE.onnx
- *       prints onnx_graph_hash of the file (tests/onnx_support.h) in hex.
+ *       prints onnx_graph_hash of the file (tests/nn/onnx_support.h) in hex.
  *
  * The device: CLRESNET_TEST_DEVICE as for the tests. */
 #include <inttypes.h>
@@ -25,6 +25,7 @@
 #include "clresnet/data/transforms.h"
 #include "clresnet/io/safetensors.h"
 #include "clresnet/runtime/device.h"
+#include "clresnet/runtime/kernel_cache.h"
 #include "clresnet/train/checkpoint.h"
 #include "onnx_support.h"
 
@@ -39,7 +40,12 @@ static int open_device(crn_error *err)
     int rc = crn_devices_list(&list, err);
     if (rc != CRN_OK) return rc;
     rc = crn_devices_select(&list, getenv("CLRESNET_TEST_DEVICE"), &index, why, sizeof why, err);
-    if (rc == CRN_OK) rc = crn_runtime_create(&g_rt, &list.devices[index], NULL, err);
+    static char dir[CRN_PATH_MAX];
+    crn_runtime_options opt = {0};
+    if (crn_cache_dir_choose(getenv("CLRESNET_CACHE_DIR"), getenv("XDG_CACHE_HOME"), getenv("HOME"), dir, sizeof dir,
+                             NULL) == CRN_OK)
+        opt.cache_dir = dir;
+    if (rc == CRN_OK) rc = crn_runtime_create(&g_rt, &list.devices[index], &opt, err);
     crn_devices_free(&list);
     if (rc == CRN_OK) rc = crn_ops_create(g_rt, &g_ops, err);
     return rc;

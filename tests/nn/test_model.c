@@ -19,6 +19,8 @@
 #include "clresnet/train/optim.h"
 #include "clresnet/nn/weights.h"
 #include "test_support.h"
+/* white-box: the layer table (src/nn/graph.h) */
+#include "../../src/nn/graph.h"
 
 /* max |got - want| / max |want| over a tensor: float32 through 50 layers
  * (BN renormalising each) loses digits on small entries, so the
@@ -43,6 +45,29 @@ static crn_model *make(crn_model_kind kind, crn_act_kind act, bool final_act, in
     CK_OK(crn_model_create(test_ops(), &c, batch, &m, &err));
     return m;
 }
+
+/* The layer table's completeness check passes on LAYER_OPS and fails,
+ * naming the row and the field, on a row without its backward and on a
+ * row left out (all NULL). */
+START_TEST(test_layer_table)
+{
+    crn_error err = {0};
+    CK_OK(layer_table_check(LAYER_OPS, L_KIND_COUNT, &err));
+    layer_ops rows[L_KIND_COUNT];
+    memcpy(rows, LAYER_OPS, sizeof rows);
+    rows[L_GAP].backward = NULL;
+    ck_assert_int_eq(layer_table_check(rows, L_KIND_COUNT, &err), CRN_EINVAL);
+    ck_assert_msg(strstr(err.msg, "avgpool") && strstr(err.msg, "backward"), "%s", err.msg);
+    memcpy(rows, LAYER_OPS, sizeof rows);
+    memset(&rows[L_ADD], 0, sizeof rows[L_ADD]);
+    ck_assert_int_eq(layer_table_check(rows, L_KIND_COUNT, &err), CRN_EINVAL);
+    ck_assert_msg(strstr(err.msg, "unnamed") && strstr(err.msg, "a name"), "%s", err.msg);
+    for (int k = 0; k < L_KIND_COUNT; k++) { /* the fusion pair: BN takes over the activation */
+        ck_assert(!LAYER_OPS[k].is_activation || k == L_ACT);
+        ck_assert(!LAYER_OPS[k].can_apply_act || k == L_BN);
+    }
+}
+END_TEST
 
 START_TEST(test_param_counts)
 {
@@ -100,8 +125,7 @@ START_TEST(test_default_init)
     crn_model_params_buffer(m, &np);
     float *a = malloc(np * 4), *b = malloc(np * 4);
     crn_runtime *rt = test_runtime();
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, a, 0, NULL,
-                                         NULL), 0);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, a);
     int checked = 0;
     for (int t = 0; t < crn_model_tensor_count(m); t++) {
         crn_param *p = crn_model_tensor(m, t);
@@ -132,12 +156,10 @@ START_TEST(test_default_init)
     ck_assert_int_gt(checked, 10);
     /* same seed, same weights; another seed, others */
     CK_OK(crn_model_init(m, 7, &err));
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
-                                         NULL), 0);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, b);
     ck_assert(memcmp(a, b, np * 4) == 0);
     CK_OK(crn_model_init(m, 8, &err));
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, b, 0, NULL,
-                                         NULL), 0);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, b);
     ck_assert(memcmp(a, b, np * 4) != 0);
     free(a), free(b);
     crn_model_destroy(m);
@@ -269,8 +291,7 @@ static int cmp_double(const void *a, const void *b)
 static void read_params(crn_model *m, float *host, size_t np)
 {
     cl_mem buf = crn_model_params_buffer(m, NULL);
-    ck_assert_int_eq(clEnqueueReadBuffer(crn_runtime_queue(test_runtime()), buf, CL_TRUE, 0, np * sizeof(float), host,
-                                         0, NULL, NULL), CL_SUCCESS);
+    test_read(buf, np * sizeof(float), host);
 }
 
 /* Checks step `step`'s update (after - before, flat parameter buffers) of
@@ -494,8 +515,7 @@ static void run_fixture(const char *name)
         CK_OK(crn_optim_step(opt, pbuf, gbuf, &err));
         read_params(m, after, np);
         check_updates(name, &f, m, s, before, after, nalt, lg);
-        ck_assert_int_eq(clEnqueueWriteBuffer(crn_runtime_queue(rt), pbuf, CL_TRUE, 0, np * sizeof(float), before, 0,
-                                              NULL, NULL), CL_SUCCESS);
+        test_write(pbuf, np * sizeof(float), before);
     }
     {
         int cap = (int)(sizeof lg->tol / sizeof *lg->tol), nt = lg->checked < cap ? lg->checked : cap;
@@ -614,6 +634,7 @@ int main(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase(s, "basics");
+    tcase_add_test(tc, test_layer_table);
     tcase_add_test(tc, test_param_counts);
     tcase_add_test(tc, test_default_init);
     tcase_add_test(tc, test_usage_errors);

@@ -357,17 +357,17 @@ START_TEST(test_kernel_cache)
     crn_error err = {0};
     char dir[] = "/tmp/clresnet-cache-test-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    setenv("CLRESNET_CACHE_DIR", dir, 1);
+    const crn_runtime_options cached = {.cache_dir = dir};
 
     crn_runtime *rt = NULL;
-    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    CK_OK(crn_runtime_create(&rt, dev0, &cached, &err));
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, 0);
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, crn_cl_source_count);
     crn_runtime_destroy(rt);
     ck_assert_int_eq(count_entries(dir), crn_cl_source_count);
 
     /* Second start: every program from the cache. */
-    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    CK_OK(crn_runtime_create(&rt, dev0, &cached, &err));
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, crn_cl_source_count);
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, 0);
     crn_runtime_destroy(rt);
@@ -378,7 +378,7 @@ START_TEST(test_kernel_cache)
     snprintf(cmd, sizeof cmd,
              "for f in '%s'/*.clbin; do printf '\\377' | dd of=\"$f\" bs=1 seek=40 conv=notrunc status=none; done", dir);
     ck_assert_int_eq(system(cmd), 0);
-    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    CK_OK(crn_runtime_create(&rt, dev0, &cached, &err));
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, 0);
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, crn_cl_source_count);
     crn_ops *ops = NULL;
@@ -389,12 +389,12 @@ START_TEST(test_kernel_cache)
     crn_runtime_destroy(rt);
     snprintf(cmd, sizeof cmd, "for f in '%s'/*.clbin; do truncate -s 20 \"$f\"; done", dir);
     ck_assert_int_eq(system(cmd), 0);
-    CK_OK(crn_runtime_create(&rt, dev0, NULL, &err));
+    CK_OK(crn_runtime_create(&rt, dev0, &cached, &err));
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_builds, crn_cl_source_count);
     crn_runtime_destroy(rt);
 
     /* no_kernel_cache: builds everything, reads nothing. */
-    crn_runtime_options opt = {.no_kernel_cache = true};
+    crn_runtime_options opt = {.no_kernel_cache = true, .cache_dir = dir};
     CK_OK(crn_runtime_create(&rt, dev0, &opt, &err));
     ck_assert_int_eq(crn_runtime_build_stats(rt).cache_hits, 0);
     crn_runtime_destroy(rt);
@@ -421,9 +421,9 @@ START_TEST(test_cache_entry_validation)
     ck_assert_int_eq(crn_cache_load(dir, 43, &got, &len, why, sizeof why), 0);
     ck_assert_str_eq(why, "not cached");
     /* An entry renamed to another key is stale: its header key disagrees. */
-    char a[4200], b[4200];
-    crn_cache_path(dir, 42, a, sizeof a);
-    crn_cache_path(dir, 44, b, sizeof b);
+    char a[CRN_PATH_MAX], b[CRN_PATH_MAX];
+    CK_OK(crn_cache_path(dir, 42, a, sizeof a, &err));
+    CK_OK(crn_cache_path(dir, 44, b, sizeof b, &err));
     ck_assert_int_eq(rename(a, b), 0);
     ck_assert_int_eq(crn_cache_load(dir, 44, &got, &len, why, sizeof why), 0);
     ck_assert_str_eq(why, "key mismatch");

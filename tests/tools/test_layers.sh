@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The layering check (tools/check_layers.py): passes on the tree, and fails on
 # copies of it with a deliberately wrong include (a layer using one above it,
-# making a circle) and with another folder's private header.
+# making a circle), with another folder's private header, and with a getenv()
+# in the library.
 set -u
-src=$(cd "$(dirname "$0")/.." && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 . "$src/tests/check_lib.sh"
 py=${PYTHON:-python3}
 tmp=$(mktemp -d)
@@ -35,6 +36,11 @@ check "unknown folder" 1 "not in the layer order" -- "$py" "$src/tools/check_lay
 copy
 printf '#include "onnx.pb-c.h"\n' >> "$tmp/t/src/eval/metrics.c"
 check "generated header outside its folder" 1 '"onnx.pb-c.h" is generated for nn; eval may not include it' -- \
+    "$py" "$src/tools/check_layers.py" "$tmp/t"
+
+copy
+printf 'static const char *dir(void) { return getenv("HOME"); }\n' >> "$tmp/t/src/ops/gemm.c"
+check "environment read in the library" 1 'src/ops/gemm.c:[0-9]*: getenv() in the library (ops)' -- \
     "$py" "$src/tools/check_layers.py" "$tmp/t"
 
 exit $fail

@@ -5,9 +5,9 @@
 # predict take a run folder; errors come first and alone; the sample data is
 # found wherever the program is; progress without a terminal.
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 C=$CLRESNET
-DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
+DATA=$(cd "$(dirname "$0")/.." && pwd)/fixtures/train_tiny
 T=$(mktemp -d /tmp/clresnet-user-cli-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 SMALL="--data $DATA --model baseline --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2"
@@ -138,7 +138,7 @@ mkdir -p "$T/notarun"
 check evaluate-not-a-run 1 "$T/notarun is a folder without best.safetensors" -- $C --quiet evaluate "$T/notarun"
 check predict-not-a-run 1 "$T/notarun is a folder without best.safetensors" -- $C --quiet predict "$T/notarun" x.jpg
 check evaluate-not-a-checkpoint 1 "not a safetensors file" -- $C --quiet evaluate "$T/r1/config.json"
-PNG=$(cd "$(dirname "$0")" && pwd)/fixtures/png
+PNG=$(cd "$(dirname "$0")/.." && pwd)/fixtures/png
 check predict-png 0 "rgb.png" -- $C --quiet predict "$T/r1" "$PNG/rgb.png"
 check predict-bad-png 1 "truncated.png: corrupt PNG" -- $C --quiet predict "$T/r1" "$PNG/truncated.png"
 check predict-not-an-image 1 "not a JPEG or PNG image" -- $C --quiet predict "$T/r1" "$T/r1/log.csv"

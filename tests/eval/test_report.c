@@ -262,6 +262,31 @@ START_TEST(test_report_errors)
 }
 END_TEST
 
+/* A path longer than CRN_PATH_MAX is an error naming its start, never a
+ * file written under a cut-short name. */
+START_TEST(test_path_overflow)
+{
+    crn_error err = {0};
+    char small[16] = "x", *dir = malloc(CRN_PATH_MAX + 10);
+    ck_assert_ptr_nonnull(dir);
+    CK_OK(crn_path_fmt(small, sizeof small, &err, "%s/%s", "run", "a.json"));
+    ck_assert_str_eq(small, "run/a.json");
+    ck_assert_int_eq(crn_path_fmt(small, sizeof small, &err, "%s/%s", "runs/long-name", "metrics.json"), CRN_EINVAL);
+    ck_assert_str_eq(small, "");
+    ck_assert_ptr_nonnull(strstr(err.msg, "path too long"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "runs/long-name"));
+    memset(dir, 'd', CRN_PATH_MAX + 9);
+    memcpy(dir, "/tmp/", 5);
+    dir[CRN_PATH_MAX - 8] = '\0'; /* fits alone, not with /metrics.json */
+    crn_metrics m;
+    memset(&m, 0, sizeof m);
+    ck_assert_int_eq(crn_metrics_read(&m, NULL, dir, &err), CRN_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "path too long"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "/tmp/ddd"));
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_compare)
 {
     crn_error err = {0};
@@ -462,6 +487,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_report_files);
     tcase_add_test(tc, test_report_errors);
+    tcase_add_test(tc, test_path_overflow);
     tcase_add_test(tc, test_compare);
     tcase_add_test(tc, test_compare_labels_and_origins);
     tcase_add_test(tc, test_eval_write_run);

@@ -1,4 +1,4 @@
-/* Shared by tests/test_onnx.c and tests/onnx_reference.c (the helper of
+/* Shared by tests/nn/test_onnx.c and tests/nn/onnx_reference.c (the helper of
  * tests/make_fixtures_onnx.py): the models of the onnxruntime fixture and a
  * fingerprint of an exported graph. */
 #ifndef CLRESNET_TEST_ONNX_SUPPORT_H

@@ -4,9 +4,9 @@
 # again with only --out, it continues with the run it stopped in and ends
 # with the same numbers as an experiment never stopped.
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 C=$CLRESNET
-DATA=$(cd "$(dirname "$0")" && pwd)/fixtures/train_tiny
+DATA=$(cd "$(dirname "$0")/.." && pwd)/fixtures/train_tiny
 T=$(mktemp -d /tmp/clresnet-experiment-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 SMALL="--data $DATA --width 0.25 --image-size 32 --batch-size 8 --no-augment --workers 2 --epochs 3"

@@ -134,10 +134,9 @@ static void run_conv(const conv_case *c, int reps, bool want_dx, cl_ulong max_al
     o->y = test_download(&y);
     for (int r = 0; r < reps; r++) {
         /* Poison the outputs: backward must overwrite every element. */
-        float nan = NAN;
-        clEnqueueFillBuffer(crn_runtime_queue(rt), dw.buf, &nan, 4, 0, crn_tensor_bytes(&dw), 0, NULL, NULL);
-        if (want_dx) clEnqueueFillBuffer(crn_runtime_queue(rt), dx.buf, &nan, 4, 0, crn_tensor_bytes(&dx), 0, NULL, NULL);
-        if (c->d.bias) clEnqueueFillBuffer(crn_runtime_queue(rt), db.buf, &nan, 4, 0, crn_tensor_bytes(&db), 0, NULL, NULL);
+        CK_OK(crn_buffer_fill(rt, dw.buf, 0, crn_tensor_bytes(&dw), NAN, "dw", &err));
+        if (want_dx) CK_OK(crn_buffer_fill(rt, dx.buf, 0, crn_tensor_bytes(&dx), NAN, "dx", &err));
+        if (c->d.bias) CK_OK(crn_buffer_fill(rt, db.buf, 0, crn_tensor_bytes(&db), NAN, "db", &err));
         CK_OK(crn_conv2d_backward(ops, &c->d, c->n, c->h, c->w, &x, &w, &dy, want_dx ? &dx : NULL, &dw,
                                   c->d.bias ? &db : NULL, &ws, &err));
         float *gdx = want_dx ? test_download(&dx) : NULL, *gdw = test_download(&dw);

@@ -63,9 +63,8 @@ START_TEST(test_round_trip_torch_file)
     size_t np;
     crn_model_params_buffer(m, &np);
     float *p1 = malloc(np * 4), *p2 = malloc(np * 4);
-    crn_runtime *rt = test_runtime();
-    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, p1, 0, NULL, NULL);
-    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m2, NULL), CL_TRUE, 0, np * 4, p2, 0, NULL, NULL);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, p1);
+    test_read(crn_model_params_buffer(m2, NULL), np * 4, p2);
     ck_assert(memcmp(p1, p2, np * 4) == 0);
     free(p1), free(p2);
     crn_st_free(&a);
@@ -119,12 +118,11 @@ static void expect_failure(int mode, const char *name, const char *expect)
     size_t np;
     crn_model_params_buffer(m, &np);
     float *before = malloc(np * 4), *after = malloc(np * 4);
-    crn_runtime *rt = test_runtime();
-    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, before, 0, NULL, NULL);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, before);
     int rc = crn_weights_load(m, out, &err);
     ck_assert_int_eq(rc, CRN_EFORMAT);
     ck_assert_msg(strstr(err.msg, expect) && strstr(err.msg, out), "mode %d: %s", mode, err.msg);
-    clEnqueueReadBuffer(crn_runtime_queue(rt), crn_model_params_buffer(m, NULL), CL_TRUE, 0, np * 4, after, 0, NULL, NULL);
+    test_read(crn_model_params_buffer(m, NULL), np * 4, after);
     ck_assert_msg(memcmp(before, after, np * 4) == 0, "a failed load changed the model");
     free(before), free(after);
     crn_model_destroy(m);

@@ -7,7 +7,7 @@
 # last epoch is worse than its best is tested on the best epoch's weights, and
 # its metrics.json and report say which epoch.
 set -u
-. "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/../check_lib.sh"
 C=$CLRESNET
 T=$(mktemp -d /tmp/clresnet-protocol-XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT

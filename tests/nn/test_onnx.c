@@ -8,7 +8,7 @@
  *    out), PyTorch's names and shapes, the values equal bit for bit to the
  *    model's weights on the device;
  *  - onnxruntime's logits (tests/fixtures/onnx_logits.safetensors, made by
- *    tests/make_fixtures_onnx.py from the models of tests/onnx_support.c and
+ *    tests/make_fixtures_onnx.py from the models of tests/nn/onnx_support.c and
  *    8 real images preprocessed by clresnet): the exporter
  *    still writes the graph onnxruntime ran (its fingerprint), and clresnet's
  *    forward matches onnxruntime's logits within 1e-4 of their magnitude. */
