@@ -207,11 +207,13 @@ static int run_shape(crn_ops *ops, const crn_conv_work *c, bench_bufs *b, crn_er
 enum { TIMED_PASSES = 2 };
 
 /* The workload's time with the current plan: a warm-up pass (PoCL compiles
- * kernels at their first launch), then TIMED_PASSES timed passes, each shape
- * finished before the next, at its fastest pass, weighted by its count.
- * Stops early (*dropped) once the first timed pass passes `limit`. */
+ * kernels at their first launch), then TIMED_PASSES timed passes (only the
+ * first once the clock is past `deadline`: a slow device spends its budget
+ * on candidates, not on repeats), each shape finished before the next, at
+ * its fastest pass, weighted by its count. Stops early (*dropped) once the
+ * first timed pass passes `limit`. */
 static int time_workload(crn_ops *ops, const crn_conv_work *work, int nwork, bench_bufs *b, double limit,
-                         double *seconds, bool *dropped, crn_error *err)
+                         double deadline, double *seconds, bool *dropped, crn_error *err)
 {
     *dropped = false;
     *seconds = 0;
@@ -219,6 +221,7 @@ static int time_workload(crn_ops *ops, const crn_conv_work *work, int nwork, ben
     if (!best) return crn_fail(err, CRN_ENOMEM, "GEMM tuning: out of host memory");
     int rc = CRN_OK;
     for (int pass = 0; rc == CRN_OK && pass <= TIMED_PASSES && !*dropped; pass++) {
+        if (pass > 1 && crn_now_s() > deadline) break;
         double total = 0;
         for (int i = 0; i < nwork; i++) {
             double t0 = crn_now_s();
@@ -275,7 +278,8 @@ int crn_gemm_autotune(crn_ops *ops, const crn_conv_work *work, int nwork, const 
         double s = -1;
         bool dropped = false;
         int r = crn_gemm_set_plan(ops, &list[i], "", &e);
-        if (r == CRN_OK) r = time_workload(ops, work, nwork, &b, best_s * DROP_FACTOR, &s, &dropped, &e);
+        if (r == CRN_OK)
+            r = time_workload(ops, work, nwork, &b, best_s * DROP_FACTOR, t_start + opt->budget_s, &s, &dropped, &e);
         if (r == CRN_ENOMEM) { /* the device's memory, not the candidate: no point going on */
             rc = crn_fail(err, r, "%s", e.msg);
             break;
