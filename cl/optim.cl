@@ -8,21 +8,31 @@
  * emit vector loads; an int index (truncated, then sign-extended) made them
  * gather and scatter, 4x slower on NAdam (docs/portability.md). */
 
-/* NAdam: g += wd * p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
- * denom = sqrt(v / bc2) + eps; p -= c_grad * g / denom + c_avg * m / denom. */
+/* The moments Adam and NAdam share, for element i: g = grad + wd * p,
+ * m = b1*m + (1-b1)*g, v = b2*v + (1-b2)*g*g, stored; returns p[i]. */
+inline float adam_moments(__global const float *p, __global const float *grad, __global float *m, __global float *v,
+                          const size_t i, const float wd, const float beta1, const float beta2, const float omb1,
+                          const float omb2, float *g, float *mi, float *vi)
+{
+    const float pi = p[i];
+    *g = grad[i];
+    if (wd != 0.0f) *g = *g + wd * pi;
+    *mi = m[i] * beta1 + omb1 * *g;
+    *vi = v[i] * beta2 + omb2 * (*g * *g);
+    m[i] = *mi;
+    v[i] = *vi;
+    return pi;
+}
+
+/* NAdam: denom = sqrt(v / bc2) + eps; p -= c_grad * g / denom + c_avg * m / denom. */
 __kernel void nadam_step(__global float *p, __global const float *grad, __global float *m, __global float *v,
                          const int n, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float bc2,
                          const float eps, const float c_grad, const float c_avg)
 {
     const size_t i = get_global_id(0);
     if (i >= (size_t)n) return;
-    float pi = p[i];
-    float g = grad[i];
-    if (wd != 0.0f) g = g + wd * pi;
-    float mi = m[i] * beta1 + omb1 * g;
-    float vi = v[i] * beta2 + omb2 * (g * g);
-    m[i] = mi;
-    v[i] = vi;
+    float g, mi, vi;
+    float pi = adam_moments(p, grad, m, v, i, wd, beta1, beta2, omb1, omb2, &g, &mi, &vi);
     float denom = sqrt(vi / bc2) + eps;
     pi = pi - c_grad * (g / denom);
     pi = pi - c_avg * (mi / denom);
@@ -36,13 +46,8 @@ __kernel void adam_step(__global float *p, __global const float *grad, __global 
 {
     const size_t i = get_global_id(0);
     if (i >= (size_t)n) return;
-    float pi = p[i];
-    float g = grad[i];
-    if (wd != 0.0f) g = g + wd * pi;
-    float mi = m[i] * beta1 + omb1 * g;
-    float vi = v[i] * beta2 + omb2 * (g * g);
-    m[i] = mi;
-    v[i] = vi;
+    float g, mi, vi;
+    const float pi = adam_moments(p, grad, m, v, i, wd, beta1, beta2, omb1, omb2, &g, &mi, &vi);
     float denom = sqrt(vi) / sqrt_bc2 + eps;
     p[i] = pi - step_size * (mi / denom);
 }
