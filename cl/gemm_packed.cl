@@ -35,6 +35,7 @@
  *   -DTM=n        M tiles per work-item in gemm_packed              (default 1)
  *   -DPK=n        k values per work-item in the pack kernels        (default 16)
  *   -DPJ=n        panels per work-item in the row-copying pack kernels (default 8)
+ *   -DMUL_ADD     multiply then add instead of fma (devices without hardware fma)
  *   -DNO_FUSED    leave out the fused kernels (a plan that pre-packs B: a much faster build)
  *   -DLANES       build gemm_packed_wg
  *   -DGATHER_LANES build pack_b_im2col_wg and pack_bt_im2col_wg (one panel column per work-item)
@@ -47,6 +48,16 @@
  */
 #pragma OPENCL FP_CONTRACT OFF
 #include "per_item.h"
+
+/* One multiply-accumulate: fma, or with -DMUL_ADD a multiply and an add,
+ * each rounded (FP_CONTRACT is off): for devices whose fma is emulated in
+ * software (Mesa's llvmpipe), where the fma chain crawls. The same order
+ * either way; MUL_ADD plans agree bit for bit among themselves. */
+#ifdef MUL_ADD
+#define MAC(a, b, c) ((a) * (b) + (c))
+#else
+#define MAC(a, b, c) fma((a), (b), (c))
+#endif
 
 #ifndef MR
 #define MR 4
@@ -454,7 +465,7 @@ __kernel void pack_bt_im2col_wg(const int Kc, const int P, __global const float 
         _Pragma("unroll") for (int r = 0; r < MR; r++)                                                                 \
         {                                                                                                              \
             const VT av_ = (VT)((a)[r]);                                                                               \
-            _Pragma("unroll") for (int v = 0; v < NV; v++) acc[r][v] = fma(av_, bv_[v], acc[r][v]);                    \
+            _Pragma("unroll") for (int v = 0; v < NV; v++) acc[r][v] = MAC(av_, bv_[v], acc[r][v]);                    \
         }                                                                                                              \
     } while (0)
 
@@ -486,7 +497,7 @@ __kernel void pack_bt_im2col_wg(const int Kc, const int P, __global const float 
                 _Pragma("unroll") for (int v = 0; v < NV; v++)                                                         \
                 {                                                                                                      \
                     VT o_ = alpha * acc[r][v];                                                                         \
-                    if (beta != 0.0f) o_ = fma((VT)(beta), VLOAD(v, c_), o_);                                          \
+                    if (beta != 0.0f) o_ = MAC((VT)(beta), VLOAD(v, c_), o_);                                          \
                     VSTORE(o_, v, c_);                                                                 \
                 }                                                                                                      \
                 c_ += (ldc);                                                                                           \
@@ -499,7 +510,7 @@ __kernel void pack_bt_im2col_wg(const int Kc, const int P, __global const float 
                     _Pragma("unroll") for (int v = 0; v < NV; v++) VSTORE(acc[r][v], v, t_);                           \
                     for (int q = 0; q < (nv); q++) {                                                                   \
                         float o_ = alpha * t_[q];                                                                      \
-                        if (beta != 0.0f) o_ = fma(beta, c_[q], o_);                                                   \
+                        if (beta != 0.0f) o_ = MAC(beta, c_[q], o_);                                                   \
                         c_[q] = o_;                                                                                    \
                     }                                                                                                  \
                 }                                                                                                      \
@@ -567,7 +578,7 @@ __kernel void gemm_packed_wg(const int M, const int N, const int K, const float 
         for (int r = 0; r < MR; r++) {
             const float av = a[r];
 #pragma unroll
-            for (int v = 0; v < NV; v++) acc[r][v] = fma(av, bv[v], acc[r][v]);
+            for (int v = 0; v < NV; v++) acc[r][v] = MAC(av, bv[v], acc[r][v]);
         }
     }
 #pragma unroll
@@ -578,7 +589,7 @@ __kernel void gemm_packed_wg(const int M, const int N, const int K, const float 
         for (int v = 0; v < NV; v++) {
             if (col0 + v * VW + l < N) {
                 float o = alpha * acc[r][v];
-                if (beta != 0.0f) o = fma(beta, c[v * VW], o);
+                if (beta != 0.0f) o = MAC(beta, c[v * VW], o);
                 c[v * VW] = o;
             }
         }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clresnet/core/clock.h"
 #include "clresnet/ops/gemm_autotune.h"
+#include "clresnet/runtime/kernels.h"
 #include "clresnet/runtime/tensor.h"
 #include "ops_impl.h"
 
@@ -71,17 +73,77 @@ void crn_log_gemm(crn_ops *ops, bool ta, bool tb, size_t m, size_t n, size_t k)
     if (ops->gemm.log_on) log_shape(&ops->gemm, ta, tb, m, n, k);
 }
 
-crn_gemm_plan crn_gemm_default_plan(const crn_device_info *d)
+/* The two chains of cl/fma_probe.cl, each the faster of two runs after a
+ * warm-up (some drivers compile at the first launch). */
+static int probe_fma(crn_ops *ops, bool *slow, crn_error *err)
 {
-    /* A CPU whose fma is in hardware runs the packed GEMM far faster than
-     * CLBlast's GPU-shaped kernels; where fma is emulated (Mesa's llvmpipe)
-     * it would crawl. Tiles from the preferred vector width: MR x NR of
-     * NR / VW vectors in registers plus a B row and an A broadcast, so 16
-     * vector registers (AVX2, NEON) fit 6 x 2 accumulators, 32 (AVX-512) 8 x 2.
-     * Only a start: the tuner measures the others. */
+    const crn_cl_source *src = crn_cl_op_source("fma_probe.cl");
+    if (!src) return crn_fail(err, CRN_EINVAL, "the fma probe's kernel file is not built in");
+    cl_program prog = NULL;
+    crn_kernel k[2] = {{0}, {0}};
+    cl_mem out = NULL;
+    enum { ITEMS = 4096, STEPS = 512 };
+    int cached = 0;
+    int rc = crn_build_program(ops->rt, src->name, src->text, "", &prog, crn_runtime_uses_cache(ops->rt), &cached,
+                               err);
+    if (rc == CRN_OK) rc = crn_program_kernel(ops->rt, prog, "fma_chain", &k[0], err);
+    if (rc == CRN_OK) rc = crn_program_kernel(ops->rt, prog, "mul_add_chain", &k[1], err);
+    if (rc == CRN_OK) rc = crn_buffer_alloc(ops->rt, &out, ITEMS * sizeof(float), err);
+    if (rc == CRN_OK) rc = crn_buffer_fill(ops->rt, out, 0, ITEMS * sizeof(float), 0.5f, "the fma probe", err);
+    double best[2] = {1e30, 1e30};
+    for (int run = 0; rc == CRN_OK && run < 3; run++)
+        for (int i = 0; rc == CRN_OK && i < 2; i++) {
+            crn_args a = crn_args_begin(&k[i]);
+            crn_arg_mem(&a, out);
+            crn_arg_int(&a, STEPS);
+            crn_arg_floats(&a, 2, (const float[]){0.999f, 0.001f});
+            size_t g = ITEMS, l = crn_kernel_wg(&k[i], CRN_WG_RUN);
+            double t0 = crn_now_s();
+            if ((rc = crn_args_end(&a, err)) == CRN_OK && (rc = crn_launch(ops->rt, &k[i], 1, &g, &l, err)) == CRN_OK)
+                rc = crn_finish(ops->rt, err);
+            double t = crn_now_s() - t0;
+            if (run > 0 && t < best[i]) best[i] = t;
+        }
+    for (int i = 0; i < 2; i++)
+        if (k[i].handle) clReleaseKernel(k[i].handle);
+    if (prog) clReleaseProgram(prog);
+    if (out) clReleaseMemObject(out);
+    if (rc != CRN_OK) {
+        crn_error_prefix(err, "timing fma on %s", ops->dev->name);
+        return rc;
+    }
+    *slow = best[0] >= 3 * best[1];
+    return CRN_OK;
+}
+
+int crn_gemm_fma_slow(crn_ops *ops, bool *slow, crn_error *err)
+{
+    if (ops->dev->fma) ops->gemm.fma_slow = 0;
+    if (ops->gemm.fma_slow < 0) {
+        bool s = false;
+        int rc = probe_fma(ops, &s, err);
+        if (rc != CRN_OK) return rc;
+        ops->gemm.fma_slow = s;
+    }
+    *slow = ops->gemm.fma_slow == 1;
+    return CRN_OK;
+}
+
+crn_gemm_plan crn_gemm_default_plan(const crn_device_info *d, bool fma_slow)
+{
+    /* A CPU runs the packed GEMM far faster than CLBlast's GPU-shaped
+     * kernels. Tiles from the preferred vector width: MR x NR of NR / VW
+     * vectors in registers plus a B row and an A broadcast, so 16 vector
+     * registers (AVX2, NEON) fit 6 x 2 accumulators, 32 (AVX-512) 8 x 2.
+     * Where fma is emulated (Mesa's llvmpipe, which also runs a work-group's
+     * items in vector lanes, 8 of them with AVX2 whatever width it prefers
+     * for float4 code): multiply-add, 8 x 32 over 8 lanes, 5x CLBlast's
+     * convolutions there (docs/portability.md). Only a start: the tuner
+     * measures the others. */
     int vw = d->vector_width >= 16 ? 16 : d->vector_width >= 8 ? 8 : 4;
-    crn_gemm_plan p = {CRN_GEMM_PACKED, vw, vw == 16 ? 8 : vw == 8 ? 6 : 4, 2 * vw, 0, 1, 0};
-    if (!((d->type & CL_DEVICE_TYPE_CPU) && d->fma)) p.backend = CRN_GEMM_CLBLAST;
+    crn_gemm_plan p = {CRN_GEMM_PACKED, vw, vw == 16 ? 8 : vw == 8 ? 6 : 4, 2 * vw, 0, 1, 0, 0};
+    if (fma_slow) p = (crn_gemm_plan){CRN_GEMM_PACKED, 8, 8, 32, 1, 0, 1, 1};
+    if (!(d->type & CL_DEVICE_TYPE_CPU)) p.backend = CRN_GEMM_CLBLAST;
     return p;
 }
 
@@ -89,8 +151,8 @@ void crn_gemm_plan_format(const crn_gemm_plan *p, char *buf, size_t size)
 {
     if (p->backend == CRN_GEMM_CLBLAST) snprintf(buf, size, "clblast");
     else
-        snprintf(buf, size, "packed:vw=%d,mr=%d,nr=%d,lanes=%d,fused=%d,gather=%d", p->vw, p->mr, p->nr, p->lanes,
-                 p->fused, p->gather);
+        snprintf(buf, size, "packed:vw=%d,mr=%d,nr=%d,lanes=%d,fused=%d,gather=%d%s", p->vw, p->mr, p->nr, p->lanes,
+                 p->fused, p->gather, p->mul_add ? ",mul_add=1" : "");
 }
 
 /* The limits the kernels are written for: vector widths OpenCL has, a tile
@@ -103,8 +165,9 @@ static int plan_check(const crn_gemm_plan *p, const char *text, crn_error *err)
     if (p->mr < 1 || p->mr > 16) return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': mr must be 1 to 16", text);
     if (p->nr < p->vw || p->nr > 4 * p->vw || p->nr % p->vw)
         return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': nr must be 1 to 4 times vw", text);
-    if ((p->lanes != 0 && p->lanes != 1) || (p->fused != 0 && p->fused != 1) || (p->gather != 0 && p->gather != 1))
-        return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': lanes, fused and gather are 0 or 1", text);
+    if ((p->lanes != 0 && p->lanes != 1) || (p->fused != 0 && p->fused != 1) || (p->gather != 0 && p->gather != 1) ||
+        (p->mul_add != 0 && p->mul_add != 1))
+        return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': lanes, fused, gather and mul_add are 0 or 1", text);
     if ((p->lanes || p->gather) && p->fused)
         return crn_fail(err, CRN_EINVAL, "GEMM plan '%s': lanes and gather take a pre-packed B (fused=0)", text);
     return CRN_OK;
@@ -113,16 +176,19 @@ static int plan_check(const crn_gemm_plan *p, const char *text, crn_error *err)
 int crn_gemm_plan_parse(const char *text, crn_gemm_plan *p, crn_error *err)
 {
     if (!strcmp(text, "clblast")) {
-        *p = (crn_gemm_plan){CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0};
+        *p = (crn_gemm_plan){CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0, 0};
         return CRN_OK;
     }
-    crn_gemm_plan q = {CRN_GEMM_PACKED, 0, 0, 0, 0, 0, 0};
-    int used = 0;
-    if (sscanf(text, "packed:vw=%d,mr=%d,nr=%d,lanes=%d,fused=%d,gather=%d%n", &q.vw, &q.mr, &q.nr, &q.lanes,
-               &q.fused, &q.gather, &used) != 6 ||
-        text[used])
+    crn_gemm_plan q = {CRN_GEMM_PACKED, 0, 0, 0, 0, 0, 0, 0};
+    int used = 0, tail = 0;
+    bool ok = sscanf(text, "packed:vw=%d,mr=%d,nr=%d,lanes=%d,fused=%d,gather=%d%n", &q.vw, &q.mr, &q.nr, &q.lanes,
+                     &q.fused, &q.gather, &used) == 6;
+    if (ok && text[used] && (sscanf(text + used, ",mul_add=%d%n", &q.mul_add, &tail) != 1 || text[used + tail]))
+        ok = false;
+    if (!ok)
         return crn_fail(err, CRN_EINVAL,
-                        "GEMM plan '%s': want clblast, packed, or packed:vw=V,mr=M,nr=N,lanes=0|1,fused=0|1,gather=0|1",
+                        "GEMM plan '%s': want clblast, packed, or "
+                        "packed:vw=V,mr=M,nr=N,lanes=0|1,fused=0|1,gather=0|1[,mul_add=0|1]",
                         text);
     int rc = plan_check(&q, text, err);
     if (rc == CRN_OK) *p = q;
@@ -156,7 +222,10 @@ const crn_gemm_plan *crn_gemm_get_plan(const crn_ops *ops) { return &ops->gemm.p
 
 int crn_gemm_choose_plan(crn_ops *ops, const char *force, crn_error *err)
 {
-    crn_gemm_plan p = crn_gemm_default_plan(ops->dev);
+    bool slow = false;
+    int frc = (ops->dev->type & CL_DEVICE_TYPE_CPU) ? crn_gemm_fma_slow(ops, &slow, err) : CRN_OK;
+    if (frc != CRN_OK) return frc;
+    crn_gemm_plan p = crn_gemm_default_plan(ops->dev, slow);
     if (force && !strcmp(force, "packed")) { /* the default tiles, even where CLBlast is the default */
         p.backend = CRN_GEMM_PACKED;
         return crn_gemm_set_plan(ops, &p, "as asked", err);

@@ -15,17 +15,21 @@
  * (the budget may end the list): pre-packed B first (its kernels build in
  * about a second where the fused ones take many: 18 s on Intel's CPU
  * runtime), every vector width with tiles of 2 to 4 vectors per row and 4
- * to 8 rows, the lane-mapped kernel, CLBlast, then the fused kernels. Tile
+ * to 8 rows, the lane-mapped kernel, CLBlast, then the fused kernels (each
+ * packed one as multiply-add where the device's fma is emulated). Tile
  * shapes follow BLIS's register blocking for 16 and 32 vector registers
  * (Van Zee and van de Geijn, "BLIS", ACM TOMS 41(3), 2015). */
 static const crn_gemm_plan CANDIDATES[] = {
-    {CRN_GEMM_PACKED, 16, 8, 32, 0, 0, 0}, {CRN_GEMM_PACKED, 16, 8, 32, 0, 0, 1}, {CRN_GEMM_PACKED, 8, 6, 32, 0, 0, 1},
-    {CRN_GEMM_PACKED, 16, 4, 48, 0, 0, 0}, {CRN_GEMM_PACKED, 8, 8, 16, 0, 0, 0},
-    {CRN_GEMM_PACKED, 8, 6, 32, 0, 0, 0},  {CRN_GEMM_PACKED, 16, 6, 32, 0, 0, 0}, {CRN_GEMM_PACKED, 16, 4, 64, 0, 0, 0},
-    {CRN_GEMM_PACKED, 8, 4, 32, 0, 0, 0},  {CRN_GEMM_PACKED, 4, 6, 16, 0, 0, 0},  {CRN_GEMM_PACKED, 16, 8, 32, 1, 0, 0},
-    {CRN_GEMM_PACKED, 8, 8, 32, 1, 0, 0},  {CRN_GEMM_PACKED, 16, 4, 64, 1, 0, 0}, {CRN_GEMM_PACKED, 8, 6, 16, 1, 0, 0},
-    {CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0},  {CRN_GEMM_PACKED, 16, 8, 32, 0, 1, 0}, {CRN_GEMM_PACKED, 16, 6, 32, 0, 1, 0},
-    {CRN_GEMM_PACKED, 8, 6, 16, 0, 1, 0},  {CRN_GEMM_PACKED, 8, 8, 16, 0, 1, 0},  {CRN_GEMM_PACKED, 4, 4, 8, 0, 1, 0},
+    {CRN_GEMM_PACKED, 16, 8, 32, 0, 0, 0, 0}, {CRN_GEMM_PACKED, 16, 8, 32, 0, 0, 1, 0},
+    {CRN_GEMM_PACKED, 8, 6, 32, 0, 0, 1, 0}, {CRN_GEMM_PACKED, 16, 4, 48, 0, 0, 0, 0},
+    {CRN_GEMM_PACKED, 8, 8, 16, 0, 0, 0, 0}, {CRN_GEMM_PACKED, 8, 6, 32, 0, 0, 0, 0},
+    {CRN_GEMM_PACKED, 16, 6, 32, 0, 0, 0, 0}, {CRN_GEMM_PACKED, 16, 4, 64, 0, 0, 0, 0},
+    {CRN_GEMM_PACKED, 8, 4, 32, 0, 0, 0, 0}, {CRN_GEMM_PACKED, 4, 6, 16, 0, 0, 0, 0},
+    {CRN_GEMM_PACKED, 16, 8, 32, 1, 0, 0, 0}, {CRN_GEMM_PACKED, 8, 8, 32, 1, 0, 0, 0},
+    {CRN_GEMM_PACKED, 16, 4, 64, 1, 0, 0, 0}, {CRN_GEMM_PACKED, 8, 6, 16, 1, 0, 0, 0},
+    {CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0, 0}, {CRN_GEMM_PACKED, 16, 8, 32, 0, 1, 0, 0},
+    {CRN_GEMM_PACKED, 16, 6, 32, 0, 1, 0, 0}, {CRN_GEMM_PACKED, 8, 6, 16, 0, 1, 0, 0},
+    {CRN_GEMM_PACKED, 8, 8, 16, 0, 1, 0, 0}, {CRN_GEMM_PACKED, 4, 4, 8, 0, 1, 0, 0},
 };
 enum { N_CANDIDATES = sizeof CANDIDATES / sizeof CANDIDATES[0] };
 
@@ -253,9 +257,15 @@ int crn_gemm_autotune(crn_ops *ops, const crn_conv_work *work, int nwork, const 
     for (int i = 0; i < nwork; i++) flops += work_flops(&work[i]);
     crn_gemm_plan list[N_CANDIDATES + 1];
     int n = 0;
-    list[n++] = crn_gemm_default_plan(ops->dev);
+    bool fma_slow = false;
+    int frc = crn_gemm_fma_slow(ops, &fma_slow, err);
+    if (frc != CRN_OK) return frc;
+    list[n++] = crn_gemm_default_plan(ops->dev, fma_slow);
     for (int i = 0; i < N_CANDIDATES; i++) {
-        const crn_gemm_plan *c = &CANDIDATES[i];
+        crn_gemm_plan cand = CANDIDATES[i];
+        const crn_gemm_plan *c = &cand;
+        /* where fma is emulated, every packed candidate in its multiply-add form */
+        if (c->backend == CRN_GEMM_PACKED && fma_slow) cand.mul_add = 1;
         /* a fused plan whose B block does not fit local memory runs pre-packed: a duplicate */
         if (c->fused && (size_t)512 * 4 * c->nr * sizeof(float) > ops->dev->local_mem) continue;
         if ((c->lanes && (size_t)c->vw > ops->dev->max_work_group) ||

@@ -64,9 +64,11 @@ int crn_pgemm_init(crn_ops *ops, const crn_gemm_plan *plan, crn_error *err)
     set_blocking(pg);
     pg->vw = plan->vw, pg->mr = plan->mr, pg->nr = plan->nr, pg->lanes = plan->lanes, pg->fused = plan->fused;
     pg->gather = plan->gather;
+    pg->mul_add = plan->mul_add;
     char opts[160];
-    snprintf(opts, sizeof opts, "-DMR=%d -DNR=%d -DVW=%d -DPK=%d -DPJ=%d%s%s%s", pg->mr, pg->nr, pg->vw, pg->pk,
-             pg->pj, pg->fused ? "" : " -DNO_FUSED", pg->lanes ? " -DLANES" : "", pg->gather ? " -DGATHER_LANES" : "");
+    snprintf(opts, sizeof opts, "-DMR=%d -DNR=%d -DVW=%d -DPK=%d -DPJ=%d%s%s%s%s", pg->mr, pg->nr, pg->vw, pg->pk,
+             pg->pj, pg->fused ? "" : " -DNO_FUSED", pg->lanes ? " -DLANES" : "", pg->gather ? " -DGATHER_LANES" : "",
+             pg->mul_add ? " -DMUL_ADD" : "");
     int cached = 0;
     int rc = crn_build_program(ops->rt, src->name, src->text, opts, &pg->prog, crn_runtime_uses_cache(ops->rt),
                                &cached, err);
@@ -78,9 +80,9 @@ int crn_pgemm_init(crn_ops *ops, const crn_gemm_plan *plan, crn_error *err)
         crn_pgemm_release(pg);
         return rc;
     }
-    snprintf(pg->desc, sizeof pg->desc, "clresnet's packed GEMM (%dx%d tiles of %d-float vectors%s, %s B%s)", pg->mr,
-             pg->nr, pg->vw, pg->lanes ? " over a work-group's lanes" : "", pg->fused ? "fused" : "pre-packed",
-             pg->gather ? ", gathered by lanes" : "");
+    snprintf(pg->desc, sizeof pg->desc, "clresnet's packed GEMM (%dx%d tiles of %d-float vectors%s, %s B%s%s)",
+             pg->mr, pg->nr, pg->vw, pg->lanes ? " over a work-group's lanes" : "", pg->fused ? "fused" : "pre-packed",
+             pg->gather ? ", gathered by lanes" : "", pg->mul_add ? ", multiply-add" : "");
     return CRN_OK;
 }
 

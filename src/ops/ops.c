@@ -56,6 +56,7 @@ int crn_ops_create_opts(crn_runtime *rt, const crn_ops_options *opt, crn_ops **o
     if (!ops) return crn_fail(err, CRN_ENOMEM, "out of host memory");
     ops->rt = rt;
     ops->dev = crn_runtime_device(rt);
+    ops->gemm.fma_slow = -1; /* measured when a plan is chosen (crn_gemm_fma_slow) */
     int rc = crn_kernels_find(rt, KERNELS, sizeof KERNELS / sizeof KERNELS[0], ops, err);
     if (rc == CRN_OK) rc = crn_batchnorm_choose_layout(ops, opt->bn_layout, err);
     if (rc == CRN_OK) rc = crn_gemm_tune_apply_cached(ops, err);

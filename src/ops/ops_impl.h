@@ -15,7 +15,7 @@
 /* The packed GEMM (gemm_packed.c): its program, built for the plan's
  * tiles, and its packing buffers. */
 typedef struct crn_pgemm {
-    int mr, nr, vw, lanes, fused, gather, pk, pj; /* build options */
+    int mr, nr, vw, lanes, fused, gather, mul_add, pk, pj; /* build options */
     int kc, jb, a_kb;         /* fused kernels: K block, N block (panels), L2 budget of an A block (KiB) */
     cl_program prog;          /* NULL until first used */
     crn_kernel pack_a, pack_b, pack_b_im2col, pack_bt_im2col, pack_b_im2col_wg, pack_bt_im2col_wg;
@@ -27,6 +27,7 @@ typedef struct crn_pgemm {
 
 typedef struct crn_gemm_state {
     crn_gemm_plan plan;     /* what runs GEMMs (crn_gemm_set_plan) */
+    int fma_slow;           /* -1 not yet known; 1 where fma is emulated (crn_gemm_fma_slow) */
     char plan_from[200];    /* how the plan was chosen */
     crn_pgemm pg;
     char tuning[200];       /* the tuned CLBlast configuration applied at creation, or "" */

@@ -245,43 +245,64 @@ static void run_plan_cases(crn_ops *ops, float **out, size_t *nout)
     nout[1] = at;
 }
 
-START_TEST(test_packed_plans_bit_identical)
+/* The results of a class of plans (the first is the reference), each
+ * plan's text read back unchanged; every other plan of the class must give
+ * the same bits. */
+static void check_plan_class(crn_ops *ops, const char *const *plans, int np, float *ref[2], size_t nref[2],
+                             float *now[2])
 {
-    crn_ops *ops = test_ops();
     crn_error err = {0};
-    crn_gemm_plan keep = *crn_gemm_get_plan(ops);
-    /* one fused plan (its build takes 18 s on Intel's CPU runtime) */
-    const char *plans[] = {"packed:vw=8,mr=5,nr=24,lanes=0,fused=0,gather=0", "packed:vw=16,mr=8,nr=32,lanes=0,fused=1,gather=0",
-                           "packed:vw=4,mr=3,nr=16,lanes=0,fused=0,gather=1", "packed:vw=16,mr=4,nr=48,lanes=1,fused=0,gather=1"};
-    enum { NP = sizeof plans / sizeof plans[0] };
-    float *first[2] = {malloc(1 << 20), malloc(1 << 22)};
-    float *now[2] = {malloc(1 << 20), malloc(1 << 22)};
-    size_t n0[2] = {0, 0}, n1[2] = {0, 0};
-    for (int i = 0; i < NP; i++) {
+    size_t n1[2] = {0, 0};
+    for (int i = 0; i < np; i++) {
         crn_gemm_plan p;
         CK_OK(crn_gemm_plan_parse(plans[i], &p, &err));
         char back[CRN_GEMM_PLAN_TEXT];
         crn_gemm_plan_format(&p, back, sizeof back);
         ck_assert_str_eq(back, plans[i]);
         CK_OK(crn_gemm_set_plan(ops, &p, "test", &err));
-        run_plan_cases(ops, i ? now : first, i ? n1 : n0);
+        run_plan_cases(ops, i ? now : ref, i ? n1 : nref);
         if (i == 0) continue;
-        ck_assert_int_eq((int)n0[0], (int)n1[0]);
-        ck_assert_int_eq((int)n0[1], (int)n1[1]);
-        ck_assert_msg(!memcmp(first[0], now[0], n0[0] * 4), "GEMMs with %s differ from %s", plans[i], plans[0]);
-        ck_assert_msg(!memcmp(first[1], now[1], n0[1] * 4), "convolutions with %s differ from %s", plans[i], plans[0]);
+        ck_assert_int_eq((int)nref[0], (int)n1[0]);
+        ck_assert_int_eq((int)nref[1], (int)n1[1]);
+        ck_assert_msg(!memcmp(ref[0], now[0], nref[0] * 4), "GEMMs with %s differ from %s", plans[i], plans[0]);
+        ck_assert_msg(!memcmp(ref[1], now[1], nref[1] * 4), "convolutions with %s differ from %s", plans[i], plans[0]);
     }
-    /* the packed results against CLBlast's (another summation order): close */
-    CK_OK(crn_gemm_set_plan(ops, &(crn_gemm_plan){CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0}, "test", &err));
+}
+
+START_TEST(test_packed_plans_bit_identical)
+{
+    crn_ops *ops = test_ops();
+    crn_error err = {0};
+    crn_gemm_plan keep = *crn_gemm_get_plan(ops);
+    /* one fused plan (its build takes 18 s on Intel's CPU runtime) */
+    static const char *const plans[] = {
+        "packed:vw=8,mr=5,nr=24,lanes=0,fused=0,gather=0", "packed:vw=16,mr=8,nr=32,lanes=0,fused=1,gather=0",
+        "packed:vw=4,mr=3,nr=16,lanes=0,fused=0,gather=1", "packed:vw=16,mr=4,nr=48,lanes=1,fused=0,gather=1"};
+    /* multiply-add plans: bit-identical among themselves (per work-item and over lanes) */
+    static const char *const mul_add[] = {"packed:vw=8,mr=5,nr=24,lanes=0,fused=0,gather=0,mul_add=1",
+                                          "packed:vw=8,mr=8,nr=32,lanes=1,fused=0,gather=1,mul_add=1"};
+    float *first[2] = {malloc(1 << 20), malloc(1 << 22)};
+    float *madd[2] = {malloc(1 << 20), malloc(1 << 22)};
+    float *now[2] = {malloc(1 << 20), malloc(1 << 22)};
+    size_t n0[2] = {0, 0}, nm[2] = {0, 0}, n1[2] = {0, 0};
+    check_plan_class(ops, plans, sizeof plans / sizeof plans[0], first, n0, now);
+    check_plan_class(ops, mul_add, sizeof mul_add / sizeof mul_add[0], madd, nm, now);
+    /* the packed results against CLBlast's (another summation order), and
+     * multiply-add against fma: close */
+    CK_OK(crn_gemm_set_plan(ops, &(crn_gemm_plan){CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0, 0}, "test", &err));
     run_plan_cases(ops, now, n1);
     test_check_close("GEMMs, packed vs CLBlast", now[0], first[0], n0[0], 1e-4, 1e-5);
     test_check_close("convolutions, packed vs CLBlast", now[1], first[1], n0[1], 1e-4, 1e-5);
+    test_check_close("GEMMs, multiply-add vs fma", madd[0], first[0], n0[0], 1e-4, 1e-5);
+    test_check_close("convolutions, multiply-add vs fma", madd[1], first[1], n0[1], 1e-4, 1e-5);
     CK_OK(crn_gemm_set_plan(ops, &keep, "", &err));
-    for (int i = 0; i < 2; i++) free(first[i]), free(now[i]);
+    for (int i = 0; i < 2; i++) free(first[i]), free(madd[i]), free(now[i]);
     /* plans the kernels are not written for are refused, naming the rule */
     const char *bad[] = {"packed:vw=12,mr=8,nr=24,lanes=0,fused=1,gather=0", "packed:vw=8,mr=0,nr=16,lanes=0,fused=1,gather=0",
                          "packed:vw=8,mr=4,nr=12,lanes=0,fused=1,gather=0", "packed:vw=8,mr=4,nr=16,lanes=1,fused=1,gather=0",
-                         "packed:vw=8,mr=4,nr=16,lanes=0,fused=1,gather=1", "packed:vw=8", "fastest"};
+                         "packed:vw=8,mr=4,nr=16,lanes=0,fused=1,gather=1", "packed:vw=8", "fastest",
+                         "packed:vw=8,mr=4,nr=16,lanes=0,fused=1,gather=0,mul_add=2",
+                         "packed:vw=8,mr=4,nr=16,lanes=0,fused=1,gather=0,mul_add=1x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         crn_gemm_plan p;
         ck_assert_int_eq(crn_gemm_plan_parse(bad[i], &p, &err), CRN_EINVAL);

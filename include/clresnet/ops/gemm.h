@@ -12,8 +12,10 @@
 
 /* Which GEMM runs, and how it is built: the choice that gemm_autotune.h
  * measures per device. Every packed plan computes each element of C as one
- * fma chain over k in order, so all packed plans give bit-identical results
- * (tests/runtime/test_runtime.c checks it); CLBlast sums in another order. */
+ * fma chain over k in order (or, with mul_add, one chain of multiplies and
+ * adds), so all packed plans with the same mul_add give bit-identical
+ * results (tests/runtime/test_runtime.c checks it); CLBlast sums in another
+ * order. */
 typedef enum crn_gemm_backend { CRN_GEMM_CLBLAST, CRN_GEMM_PACKED } crn_gemm_backend;
 
 typedef struct crn_gemm_plan {
@@ -30,18 +32,28 @@ typedef struct crn_gemm_plan {
     /* packed, pre-packed B: a convolution's columns gathered one panel row
      * per work-item (0, for PoCL) or one panel column per lane (1) */
     int gather;
+    /* packed: each term a multiply, then an add (1), instead of one fma (0),
+     * for devices whose fma is emulated in software (Mesa's llvmpipe) */
+    int mul_add;
 } crn_gemm_plan;
 
 enum { CRN_GEMM_PLAN_TEXT = 64 };
 
-/* "clblast" or "packed:vw=16,mr=8,nr=32,lanes=0,fused=1,gather=0" (crn_gemm_plan_parse
- * reads it back; "packed" alone is the device's default packed plan). */
+/* "clblast" or "packed:vw=16,mr=8,nr=32,lanes=0,fused=1,gather=0", with
+ * ",mul_add=1" appended for a multiply-add plan (crn_gemm_plan_parse reads
+ * it back; "packed" alone is the device's default packed plan). */
 void crn_gemm_plan_format(const crn_gemm_plan *p, char *buf, size_t size);
 int crn_gemm_plan_parse(const char *text, crn_gemm_plan *p, crn_error *err);
 
-/* The device's plan before any measurement: the packed GEMM with tiles from
- * its preferred vector width where fma is in hardware, else CLBlast. */
-crn_gemm_plan crn_gemm_default_plan(const crn_device_info *dev);
+/* Whether the device's fma is emulated in software: no where it reports
+ * CL_FP_FMA; otherwise measured once per ops context (cl/fma_probe.cl:
+ * fma against a multiply and an add; "slow" at 3x or more). */
+int crn_gemm_fma_slow(crn_ops *ops, bool *slow, crn_error *err);
+
+/* The device's plan before any measurement: on a CPU, the packed GEMM with
+ * tiles from its preferred vector width (per work-item; multiply-add over a
+ * work-group's lanes where fma_slow); elsewhere CLBlast. */
+crn_gemm_plan crn_gemm_default_plan(const crn_device_info *dev, bool fma_slow);
 
 /* Switches the GEMM to plan p (builds its kernels); an invalid plan is an
  * error that leaves the current one. where: how it was chosen, for
