@@ -286,7 +286,13 @@ START_TEST(test_packed_plans_bit_identical)
     float *now[2] = {malloc(1 << 20), malloc(1 << 22)};
     size_t n0[2] = {0, 0}, nm[2] = {0, 0}, n1[2] = {0, 0};
     check_plan_class(ops, plans, sizeof plans / sizeof plans[0], first, n0, now);
-    check_plan_class(ops, mul_add, sizeof mul_add / sizeof mul_add[0], madd, nm, now);
+    /* bit for bit where they are used (fma emulated); elsewhere a compiler
+     * may contract the multiply and the add of one kernel and not of the
+     * other despite FP_CONTRACT OFF (Intel's CPU runtime does), so there the
+     * first one only, checked close below */
+    bool fma_slow = false;
+    CK_OK(crn_gemm_fma_slow(ops, &fma_slow, &err));
+    check_plan_class(ops, mul_add, fma_slow ? (int)(sizeof mul_add / sizeof mul_add[0]) : 1, madd, nm, now);
     /* the packed results against CLBlast's (another summation order), and
      * multiply-add against fma: close */
     CK_OK(crn_gemm_set_plan(ops, &(crn_gemm_plan){CRN_GEMM_CLBLAST, 0, 0, 0, 0, 0, 0, 0}, "test", &err));
