@@ -41,6 +41,7 @@ const char HELP_TRAIN[] =
         "  --brightness F (0.2)  --contrast F (0.2)  --saturation F (0.2)\n"
         "model:\n"
         "  --model resnet50|plain50|baseline   (default resnet50)\n"
+        "          or resnet50-tv  torchvision's ResNet50 graph and names (for its ImageNet weights)\n"
         "  --act relu|leaky|silu   (default relu)\n"
         "  --no-final-act          no activation after the residual add\n"
         "  --no-batchnorm          leave out every BatchNorm (for exact multi-rank checks)\n"
@@ -179,6 +180,10 @@ static void print_epoch(const crn_progress *p)
 static void on_progress(void *vctx, const crn_progress *p)
 {
     progress_ctx *c = vctx;
+    if (p->note) {
+        if (!c->quiet) fprintf(stderr, "clresnet: %s\n", p->note);
+        return;
+    }
     if (c->pause.step && p->phase == CRN_PHASE_TRAIN && !p->epoch_done && p->step == c->pause.step)
         pause_for_signals(p->step, c->pause.signals);
     if (c->quiet) return;

@@ -83,7 +83,31 @@ static void shape_str(char *buf, size_t n, int ndim, const size_t *shape)
     if (at < n) snprintf(buf + at, n - at, "]");
 }
 
-int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix, crn_error *err)
+/* The classifier to leave out of a load: the model's last two tensors (a
+ * linear layer's weight [K, C] and bias [K]) when the file has them with
+ * another class count K' (and the same C): info->head_replaced. */
+static void find_head(crn_model *m, const crn_st_file *f, crn_init_info *info)
+{
+    int n = crn_model_tensor_count(m);
+    if (n < 2) return;
+    const crn_param *w = crn_model_tensor(m, n - 2), *b = crn_model_tensor(m, n - 1);
+    if (w->ndim != 2 || b->ndim != 1 || b->shape[0] != w->shape[0]) return;
+    const crn_st_tensor *fw = crn_st_find(f, w->name), *fb = crn_st_find(f, b->name);
+    if (!fw || !fb || fw->ndim != 2 || fb->ndim != 1 || fw->shape[1] != w->shape[1] || fb->shape[0] != fw->shape[0] ||
+        fw->shape[0] == w->shape[0])
+        return;
+    info->head_replaced = true;
+    info->file_classes = (int)fw->shape[0];
+    snprintf(info->head_weight, sizeof info->head_weight, "%s", w->name);
+    snprintf(info->head_bias, sizeof info->head_bias, "%s", b->name);
+}
+
+static bool in_head(const crn_init_info *info, const char *name)
+{
+    return info && info->head_replaced && (!strcmp(name, info->head_weight) || !strcmp(name, info->head_bias));
+}
+
+static int load_file(crn_model *m, const crn_st_file *f, const char *prefix, crn_init_info *info, crn_error *err)
 {
     if (!prefix) prefix = "";
     size_t plen = strlen(prefix);
@@ -102,6 +126,7 @@ int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix
         crn_param *p = crn_model_tensor(m, i);
         char name[256];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        if (in_head(info, name)) continue;
         const crn_st_tensor *t = crn_st_find(f, name);
         if (!t) return crn_fail(err, CRN_EFORMAT, "%s: tensor '%s' of %s is missing", f->path, name, model);
         bool same = t->ndim == p->ndim;
@@ -126,10 +151,27 @@ int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix
     long long *counters = calloc(count > 0 ? (size_t)count : 1, sizeof *counters);
     int rc = CRN_OK;
     if (!hp || !hb || !counters) rc = crn_fail(err, CRN_ENOMEM, "weights: out of host memory");
+    if (rc == CRN_OK && info && info->head_replaced) { /* the replaced classifier keeps its values */
+        float *dp = NULL, *db = NULL;
+        size_t dnp, dnb;
+        rc = read_all(m, &dp, &db, &dnp, &dnb, err);
+        if (rc == CRN_OK) rc = download(m, crn_model_params_buffer(m, NULL), dp, dnp, err);
+        for (int i = 0; rc == CRN_OK && i < count; i++) {
+            crn_param *p = crn_model_tensor(m, i);
+            if (in_head(info, p->name)) memcpy(hp + p->offset, dp + p->offset, p->numel * sizeof *hp);
+        }
+        free(dp), free(db);
+    }
+    int loaded = 0;
     for (int i = 0; i < count && rc == CRN_OK; i++) {
         crn_param *p = crn_model_tensor(m, i);
         char name[256];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        if (in_head(info, name)) {
+            counters[i] = p->counter;
+            continue;
+        }
+        loaded++;
         const crn_st_tensor *t = crn_st_find(f, name);
         if (p->is_counter) {
             if (t->dtype == CRN_ST_I64) {
@@ -155,7 +197,23 @@ int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix
             if (p->is_counter) p->counter = counters[i];
         }
     free(hp), free(hb), free(counters);
+    if (rc == CRN_OK && info) {
+        info->loaded = loaded;
+        info->total = count;
+    }
     return rc;
+}
+
+int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix, crn_error *err)
+{
+    return load_file(m, f, prefix, NULL, err);
+}
+
+int crn_weights_load_init(crn_model *m, const crn_st_file *f, crn_init_info *info, crn_error *err)
+{
+    memset(info, 0, sizeof *info);
+    find_head(m, f, info);
+    return load_file(m, f, NULL, info, err);
 }
 
 int crn_weights_load(crn_model *m, const char *path, crn_error *err)

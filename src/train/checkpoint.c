@@ -246,30 +246,48 @@ static int parse_state(const crn_st_file *f, crn_run_state *st, crn_error *err)
     return CRN_OK;
 }
 
+/* A file with our metadata must hold this model (any class count where
+ * `classes_may_differ`: --init replaces the classifier); a file without it
+ * (a PyTorch state_dict for --init) is checked tensor by tensor only. */
+static int check_model(const char *path, const crn_st_file *f, const crn_model *m, bool classes_may_differ,
+                       crn_error *err)
+{
+    const crn_model_config *have = crn_model_get_config(m);
+    if (!crn_st_meta(f, "clresnet")) return CRN_OK;
+    crn_model_config c;
+    int rc = read_config(f, &c, err);
+    if (rc == CRN_OK && (c.kind != have->kind || (c.classes != have->classes && !classes_may_differ) ||
+                         fabs(c.width - have->width) > 1e-12 || c.final_act != have->final_act || c.act != have->act ||
+                         c.no_batchnorm != have->no_batchnorm))
+        rc = crn_fail(err, CRN_EINVAL,
+                      "%s holds a %s/%s%s%s model of width %g with %d classes, but this run is %s/%s%s%s of width %g "
+                      "with %d classes",
+                      path, crn_model_name(c.kind), crn_act_name(c.act), c.final_act ? "" : "/no-final-act",
+                      c.no_batchnorm ? "/no-batchnorm" : "", c.width, c.classes, crn_model_name(have->kind),
+                      crn_act_name(have->act), have->final_act ? "" : "/no-final-act",
+                      have->no_batchnorm ? "/no-batchnorm" : "", have->width, have->classes);
+    return rc;
+}
+
+int crn_checkpoint_load_init(const char *path, crn_model *m, crn_init_info *info, crn_error *err)
+{
+    crn_st_file f;
+    int rc = open_checked(path, &f, err);
+    if (rc != CRN_OK) return rc;
+    rc = check_model(path, &f, m, true, err);
+    if (rc == CRN_OK) rc = crn_weights_load_init(m, &f, info, err);
+    crn_st_free(&f);
+    return rc;
+}
+
 int crn_checkpoint_load(const char *path, crn_model *m, crn_optimizer *opt, crn_run_state *st, crn_error *err)
 {
     crn_st_file f;
     int rc = open_checked(path, &f, err);
     if (rc != CRN_OK) return rc;
-    const crn_model_config *have = crn_model_get_config(m);
-    /* A file without our metadata (a PyTorch state_dict for --init) is
-     * checked tensor by tensor only. */
-    if (crn_st_meta(&f, "clresnet")) {
-        crn_model_config c;
-        rc = read_config(&f, &c, err);
-        if (rc == CRN_OK && (c.kind != have->kind || c.classes != have->classes || fabs(c.width - have->width) > 1e-12 ||
-                             c.final_act != have->final_act || c.act != have->act ||
-                             c.no_batchnorm != have->no_batchnorm))
-            rc = crn_fail(err, CRN_EINVAL,
-                          "%s holds a %s/%s%s%s model of width %g with %d classes, but this run is %s/%s%s%s of width %g "
-                          "with %d classes",
-                          path, crn_model_name(c.kind), crn_act_name(c.act), c.final_act ? "" : "/no-final-act",
-                          c.no_batchnorm ? "/no-batchnorm" : "", c.width, c.classes, crn_model_name(have->kind),
-                          crn_act_name(have->act), have->final_act ? "" : "/no-final-act",
-                          have->no_batchnorm ? "/no-batchnorm" : "", have->width, have->classes);
-    } else if (opt || st) {
+    rc = check_model(path, &f, m, false, err);
+    if (rc == CRN_OK && !crn_st_meta(&f, "clresnet") && (opt || st))
         rc = crn_fail(err, CRN_EFORMAT, "%s is not a clresnet checkpoint: it cannot be resumed", path);
-    }
     if (rc == CRN_OK) rc = crn_weights_load_file(m, &f, NULL, err);
     if (rc == CRN_OK && opt) {
         crn_optim_state os;

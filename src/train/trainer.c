@@ -134,7 +134,26 @@ typedef struct train_ctx {
     float *host;    /* scratch for gradient all-reduces and broadcasts */
     double epoch_wall_sum; /* wall time of the epochs completed in this invocation (training and validation) */
     int epochs_timed;
+    crn_init_info init; /* what --init loaded (have_init) */
+    bool have_init;
 } train_ctx;
+
+/* The line that says what --init loaded, through the progress callback. */
+static void report_init(const train_ctx *t, crn_progress_fn progress, void *pctx)
+{
+    if (!t->have_init || !progress) return;
+    const crn_init_info *i = &t->init;
+    char note[512];
+    if (i->head_replaced)
+        snprintf(note, sizeof note,
+                 "--init %s: loaded %d of %d tensors; %s and %s newly initialised (the file's classifier has %d "
+                 "classes, this model %d)",
+                 t->cfg->init_path, i->loaded, i->total, i->head_weight, i->head_bias, i->file_classes,
+                 crn_model_get_config(t->model)->classes);
+    else
+        snprintf(note, sizeof note, "--init %s: loaded all %d tensors", t->cfg->init_path, i->total);
+    progress(pctx, &(crn_progress){.phase = CRN_PHASE_TRAIN, .note = note});
+}
 
 static void ctx_free(train_ctx *t)
 {
@@ -410,7 +429,12 @@ static int start_state(train_ctx *t, uint64_t checksum, crn_error *err)
     t->st.data_checksum = checksum;
     int rc;
     if (t->lead && c->resume) rc = resume_state(t, checksum, err);
-    else if (t->lead && c->init_path) rc = crn_checkpoint_load(c->init_path, t->model, NULL, NULL, err);
+    else if (t->lead && c->init_path) {
+        /* initialised first: a replaced classifier keeps these values */
+        rc = crn_model_init(t->model, c->seed, err);
+        if (rc == CRN_OK) rc = crn_checkpoint_load_init(c->init_path, t->model, &t->init, err);
+        t->have_init = rc == CRN_OK;
+    }
     else rc = crn_model_init(t->model, c->seed, err); /* other ranks: overwritten by rank 0's below */
     if (rc == CRN_OK) rc = sync_state(t, true, err);
     t->have_last = c->resume;
@@ -526,6 +550,7 @@ int crn_train(crn_ops *ops, const crn_train_config *c, const crn_dataset *ds, vo
     if (rc == CRN_OK) rc = check_data(&t, &checksum, err);
     if (rc == CRN_OK) rc = create_model(&t, ops, err);
     if (rc == CRN_OK) rc = start_state(&t, checksum, err);
+    if (rc == CRN_OK) report_init(&t, progress, pctx);
     if (rc == CRN_OK && c->resume && training_done(&t) && !c->test_if_done) {
         res->nothing_to_do = true;
         res->early_stopped = t.st.early.bad_epochs >= t.st.early.patience;

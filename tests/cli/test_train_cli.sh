@@ -27,6 +27,16 @@ check resume-no-config 1 'config.json' -- $C train --resume "$T/empty"
 check resume-missing-dir 1 "$T/nowhere/config.json" -- $C train --resume "$T/nowhere"
 check missing-data 1 "$T/nodata" -- $C train $SMALL --data "$T/nodata" --out "$T/r0" --epochs 1
 
+# --init with torchvision's names (tests/make_fixtures_finetune.py, 10 classes): the classifier of
+# this data's class count is initialised afresh, said in one line; predict and export take the run
+TV=$(cd "$(dirname "$0")/.." && pwd)/fixtures/tv_resnet50_w16_c10.safetensors
+check init-torchvision 0 "loaded 318 of 320 tensors; fc.weight and fc.bias newly initialised (the file's classifier has 10 classes" -- \
+    $C train --data "$DATA" --model resnet50-tv --width 0.0625 --image-size 32 --batch-size 8 --no-augment --workers 2 \
+    --epochs 1 --max-steps 1 --init "$TV" --out "$T/rtv"
+check init-torchvision-export 0 "resnet50-tv relu" -- $C export --onnx "$T/rtv/model.onnx" "$T/rtv"
+check init-seed-graph 1 "is not part of resnet50" -- $C train $SMALL --model resnet50 --width 0.0625 --epochs 1 \
+    --init "$TV" --out "$T/rtv2"
+
 # a tiny run: every file of the run folder
 check tiny-run 0 "run $T/r1: 1 epoch, 3 steps" -- $C train $SMALL --epochs 1 --out "$T/r1"
 for f in config.json log.csv log.jsonl steps.csv last.safetensors best.safetensors metrics.json report.html \

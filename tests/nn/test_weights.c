@@ -2,6 +2,7 @@
  * (--init) and saves back identically (names, order, dtypes, shapes, bytes:
  * what load_state_dict(strict=True) checks); missing, extra, mis-shaped and
  * mistyped tensors are errors naming the tensor and the file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "clresnet/nn/model.h"
 #include "clresnet/nn/weights.h"
+#include "clresnet/train/checkpoint.h"
 #include "test_support.h"
 
 static crn_model *small_resnet(void)
@@ -153,6 +155,97 @@ START_TEST(test_other_model_file)
 }
 END_TEST
 
+/* torchvision's ResNet50 as the torchvision and safetensors packages write
+ * it (tests/make_fixtures_finetune.py, width 1/16, 10 classes) is what
+ * --init takes: into resnet50-tv every tensor loads and the eval-mode
+ * logits are torchvision's (float64 from the same weights); into a model
+ * with 5 classes the classifier keeps its initialisation, said in info, and
+ * the rest loads; the seed's graph and another width are refused, naming
+ * the tensor. */
+static crn_model *tv_model(int classes, double width, crn_model_kind kind)
+{
+    crn_error err = {0};
+    crn_model_config c = {kind, CRN_ACT_RELU, true, classes, 64, width, false};
+    crn_model *m = NULL;
+    CK_OK(crn_model_create(test_ops(), &c, 2, &m, &err));
+    CK_OK(crn_model_init(m, 11, &err));
+    return m;
+}
+
+START_TEST(test_init_torchvision)
+{
+    crn_error err = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s", test_fixture_path("tv_resnet50_w16_c10.safetensors"));
+    crn_init_info info;
+    /* the same classes: everything, and torchvision's eval-mode logits */
+    crn_model *m = tv_model(10, 1.0 / 16, CRN_MODEL_RESNET50_TV);
+    CK_OK(crn_checkpoint_load_init(path, m, &info, &err));
+    ck_assert(!info.head_replaced);
+    ck_assert_int_eq(info.loaded, info.total);
+    ck_assert_int_eq(info.total, crn_model_tensor_count(m));
+    crn_st_file e;
+    test_load_fixture("tv_resnet50_w16_c10_eval.safetensors", &e);
+    float *x = test_fixture_f32(&e, "x", NULL), *want = test_fixture_f32(&e, "logits", NULL); /* [2, 10] */
+    CK_OK(crn_model_forward(m, x, 2, false, &err));
+    float *got = test_download(crn_model_logits(m)); /* [10, 2] */
+    double num = 0, den = 0;
+    for (int k = 0; k < 10; k++)
+        for (int i = 0; i < 2; i++) {
+            double d = fabs((double)got[k * 2 + i] - want[i * 10 + k]);
+            if (!(d <= num)) num = d;
+            if (fabs(want[i * 10 + k]) > den) den = fabs(want[i * 10 + k]);
+        }
+    printf("torchvision resnet50 (width 1/16) eval logits: max |d| / max |want| = %.2e\n", num / den);
+    ck_assert_msg(num / den < 1e-5, "eval logits differ from torchvision's by %.2e of the largest", num / den);
+    free(x), free(want), free(got);
+    crn_st_free(&e);
+    crn_model_destroy(m);
+
+    /* 5 classes: the classifier stays as initialised */
+    m = tv_model(5, 1.0 / 16, CRN_MODEL_RESNET50_TV);
+    int n = crn_model_tensor_count(m);
+    size_t np = 0;
+    cl_mem params = crn_model_params_buffer(m, &np);
+    float *before = malloc(np * 4), *after = malloc(np * 4);
+    test_read(params, np * 4, before);
+    CK_OK(crn_checkpoint_load_init(path, m, &info, &err));
+    ck_assert(info.head_replaced);
+    ck_assert_int_eq(info.file_classes, 10);
+    ck_assert_int_eq(info.loaded, n - 2);
+    ck_assert_str_eq(info.head_weight, "fc.weight");
+    ck_assert_str_eq(info.head_bias, "fc.bias");
+    test_read(params, np * 4, after);
+    crn_st_file f;
+    CK_OK(crn_st_read(path, &f, &err));
+    for (int t = 0; t < n; t++) {
+        const crn_param *p = crn_model_tensor(m, t);
+        if (!p->trainable) continue;
+        if (t >= n - 2) {
+            ck_assert_msg(!memcmp(before + p->offset, after + p->offset, p->numel * 4), "%s changed", p->name);
+        } else {
+            float *w = test_fixture_f32(&f, p->name, NULL);
+            ck_assert_msg(!memcmp(w, after + p->offset, p->numel * 4), "%s not loaded", p->name);
+            free(w);
+        }
+    }
+    crn_st_free(&f);
+    free(before), free(after);
+    crn_model_destroy(m);
+
+    /* the seed's graph (other names) and another width: errors naming the tensor */
+    m = tv_model(10, 1.0 / 16, CRN_MODEL_RESNET50);
+    ck_assert_int_eq(crn_checkpoint_load_init(path, m, &info, &err), CRN_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "is not part of resnet50") && strstr(err.msg, "tensor '"), "%s", err.msg);
+    crn_model_destroy(m);
+    m = tv_model(10, 1.0 / 8, CRN_MODEL_RESNET50_TV);
+    ck_assert_int_eq(crn_checkpoint_load_init(path, m, &info, &err), CRN_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "'conv1.weight' has shape [4, 3, 7, 7], resnet50-tv needs [8, 3, 7, 7]"), "%s",
+                  err.msg);
+    crn_model_destroy(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("weights");
@@ -164,6 +257,7 @@ int main(void)
     tcase_add_test(tc, test_misshaped_tensor);
     tcase_add_test(tc, test_mistyped_tensor);
     tcase_add_test(tc, test_other_model_file);
+    tcase_add_test(tc, test_init_torchvision);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -35,6 +35,9 @@ typedef struct crn_progress {
     int early_stop_patience, plateau_patience;
     double best_val_loss;
     int best_epoch;
+    /* Set alone, once: a line for the user about the run's start (what
+     * --init loaded); nothing else in the report is meaningful then. */
+    const char *note;
 } crn_progress;
 
 typedef void (*crn_progress_fn)(void *ctx, const crn_progress *p);

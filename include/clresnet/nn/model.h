@@ -16,7 +16,15 @@
 #include "clresnet/ops/ops.h"
 #include "clresnet/runtime/tensor.h"
 
-typedef enum crn_model_kind { CRN_MODEL_RESNET50, CRN_MODEL_PLAIN50, CRN_MODEL_BASELINE } crn_model_kind;
+/* resnet50: the seed report's graph (tools/seed_torch.py); resnet50-tv:
+ * torchvision's ResNet50 ("v1.5": the stride on each first bottleneck's 3x3
+ * convolution, torchvision's state-dict names), for its ImageNet weights. */
+typedef enum crn_model_kind {
+    CRN_MODEL_RESNET50,
+    CRN_MODEL_PLAIN50,
+    CRN_MODEL_BASELINE,
+    CRN_MODEL_RESNET50_TV
+} crn_model_kind;
 
 typedef struct crn_model_config {
     crn_model_kind kind;
@@ -28,7 +36,7 @@ typedef struct crn_model_config {
     bool no_batchnorm;   /* true: --no-batchnorm, every BatchNorm left out (for exact data-parallel checks) */
 } crn_model_config;
 
-/* "resnet50", "plain50", "baseline"; -1 for anything else. */
+/* "resnet50", "plain50", "baseline", "resnet50-tv"; -1 for anything else. */
 int crn_model_parse(const char *name);
 const char *crn_model_name(crn_model_kind k);
 

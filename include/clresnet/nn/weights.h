@@ -27,6 +27,22 @@ int crn_weights_save(crn_model *m, const char *path, crn_error *err);
  * optimiser state) are. */
 int crn_weights_load_file(crn_model *m, const crn_st_file *f, const char *prefix, crn_error *err);
 
+/* What crn_weights_load_init did: tensors loaded of the model's, and
+ * whether the classifier was left out (the file's has another class count:
+ * fine-tuning ImageNet weights on 102 flowers). */
+typedef struct crn_init_info {
+    int loaded, total;
+    bool head_replaced;
+    int file_classes;                  /* the file's class count, when replaced */
+    char head_weight[96], head_bias[96]; /* the classifier's tensors, kept as initialised */
+} crn_init_info;
+
+/* crn_weights_load_file with no prefix, except that a classifier (the
+ * model's last linear layer) whose class count differs in the file keeps the
+ * model's own values (initialise the model first); every other tensor is
+ * checked as strictly. */
+int crn_weights_load_init(crn_model *m, const crn_st_file *f, crn_init_info *info, crn_error *err);
+
 /* Opens path and loads it with no prefix (--init FILE). */
 int crn_weights_load(crn_model *m, const char *path, crn_error *err);
 

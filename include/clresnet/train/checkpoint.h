@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "clresnet/nn/model.h"
+#include "clresnet/nn/weights.h"
 #include "clresnet/train/optim.h"
 #include "clresnet/train/schedule.h"
 
@@ -39,6 +40,12 @@ int crn_checkpoint_save(const char *path, crn_model *m, crn_optimizer *opt, cons
  * state). A file of another model, activation width or class count, a
  * damaged file or a missing tensor is an error naming the file. */
 int crn_checkpoint_load(const char *path, crn_model *m, crn_optimizer *opt, crn_run_state *st, crn_error *err);
+
+/* --init: the weights of a clresnet checkpoint or a PyTorch state dict
+ * (torchvision's or timm's names for resnet50-tv) into a model already
+ * initialised, as crn_checkpoint_load, except that a classifier with another
+ * class count keeps its initialisation (info says what was loaded). */
+int crn_checkpoint_load_init(const char *path, crn_model *m, crn_init_info *info, crn_error *err);
 
 /* The checkpoint a user names: a checkpoint file as it is, or a run folder,
  * whose best.safetensors (the lowest validation loss) it takes. Anything
