@@ -152,15 +152,14 @@ static int load_file(crn_model *m, const crn_st_file *f, const char *prefix, crn
     int rc = CRN_OK;
     if (!hp || !hb || !counters) rc = crn_fail(err, CRN_ENOMEM, "weights: out of host memory");
     if (rc == CRN_OK && info && info->head_replaced) { /* the replaced classifier keeps its values */
-        float *dp = NULL, *db = NULL;
-        size_t dnp, dnb;
-        rc = read_all(m, &dp, &db, &dnp, &dnb, err);
-        if (rc == CRN_OK) rc = download(m, crn_model_params_buffer(m, NULL), dp, dnp, err);
+        float *dp = malloc((np ? np : 1) * sizeof *dp);
+        rc = dp ? download(m, crn_model_params_buffer(m, NULL), dp, np, err)
+                : crn_fail(err, CRN_ENOMEM, "weights: out of host memory");
         for (int i = 0; rc == CRN_OK && i < count; i++) {
             crn_param *p = crn_model_tensor(m, i);
             if (in_head(info, p->name)) memcpy(hp + p->offset, dp + p->offset, p->numel * sizeof *hp);
         }
-        free(dp), free(db);
+        free(dp);
     }
     int loaded = 0;
     for (int i = 0; i < count && rc == CRN_OK; i++) {
