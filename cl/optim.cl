@@ -1,7 +1,9 @@
 /* Optimiser updates over one flat parameter buffer (src/train/optim.c), with
  * PyTorch's arithmetic (torch/optim/nadam.py, adam.py, sgd.py, torch 1.13):
  * the per-step scalar factors (and 1 - beta, as Python computes them) are
- * computed on the host in double and passed in as floats; each element is independent, so the update is one launch.
+ * computed on the host in double and passed in as floats; each element is
+ * independent, so the update is one launch per parameter group, over the
+ * elements [begin, end) of the buffers (frozen parameters lie outside).
  *
  * Indices are size_t straight from get_global_id: compilers that vectorise
  * across work-items (Intel's CPU runtime) then see consecutive addresses and
@@ -26,11 +28,11 @@ inline float adam_moments(__global const float *p, __global const float *grad, _
 
 /* NAdam: denom = sqrt(v / bc2) + eps; p -= c_grad * g / denom + c_avg * m / denom. */
 __kernel void nadam_step(__global float *p, __global const float *grad, __global float *m, __global float *v,
-                         const int n, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float bc2,
+                         const int begin, const int end, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float bc2,
                          const float eps, const float c_grad, const float c_avg)
 {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)n) return;
+    const size_t i = (size_t)begin + get_global_id(0);
+    if (i >= (size_t)end) return;
     float g, mi, vi;
     float pi = adam_moments(p, grad, m, v, i, wd, beta1, beta2, omb1, omb2, &g, &mi, &vi);
     float denom = sqrt(vi / bc2) + eps;
@@ -41,11 +43,11 @@ __kernel void nadam_step(__global float *p, __global const float *grad, __global
 
 /* Adam: denom = sqrt(v) / sqrt(bc2) + eps; p -= step_size * m / denom. */
 __kernel void adam_step(__global float *p, __global const float *grad, __global float *m, __global float *v,
-                        const int n, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float sqrt_bc2,
+                        const int begin, const int end, const float wd, const float beta1, const float beta2, const float omb1, const float omb2, const float sqrt_bc2,
                         const float eps, const float step_size)
 {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)n) return;
+    const size_t i = (size_t)begin + get_global_id(0);
+    if (i >= (size_t)end) return;
     float g, mi, vi;
     const float pi = adam_moments(p, grad, m, v, i, wd, beta1, beta2, omb1, omb2, &g, &mi, &vi);
     float denom = sqrt(vi) / sqrt_bc2 + eps;
@@ -54,11 +56,11 @@ __kernel void adam_step(__global float *p, __global const float *grad, __global 
 
 /* SGD with momentum (dampening 0, no Nesterov): the first step copies the
  * gradient into the buffer, as PyTorch does; momentum 0 skips the buffer. */
-__kernel void sgd_step(__global float *p, __global const float *grad, __global float *buf, const int n,
-                       const float wd, const float momentum, const float lr, const int first)
+__kernel void sgd_step(__global float *p, __global const float *grad, __global float *buf, const int begin,
+                       const int end, const float wd, const float momentum, const float lr, const int first)
 {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)n) return;
+    const size_t i = (size_t)begin + get_global_id(0);
+    if (i >= (size_t)end) return;
     float pi = p[i];
     float g = grad[i];
     if (wd != 0.0f) g = g + wd * pi;

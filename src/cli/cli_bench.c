@@ -16,13 +16,15 @@ void help_bench(void)
 {
     printf("usage: clresnet [--device N] bench [--model M] [--act A] [--batch-size B] [--image-size S]\n"
            "                                  [--steps N] [--warmup N] [--width W] [--classes K] [--json]\n"
-           "                                  [--no-final-act] [--no-batchnorm] [--convs]\n\n"
+           "                                  [--no-final-act] [--no-batchnorm] [--freeze STAGE] [--convs]\n\n"
            "Times training steps (forward, loss, backward, NAdam) on random data: the median\n"
            "step time and images/s, then a per-layer table from OpenCL profiling events\n"
            "(one extra profiled step), the GEMM share and the model's device memory, and\n"
            "the kernels that took the most time.\n"
            "Defaults: resnet50, relu, batch 32, 224x224, 10 steps after 3 warm-up steps.\n"
            "--json prints one JSON object (images/s under \"images_per_s\").\n"
+           "--freeze STAGE times fine-tuning's step, as train --freeze (stem, layer1..4):\n"
+           "no backward or update up to that stage.\n"
            "--convs times each distinct convolution of ResNet50 instead (forward, and\n"
            "backward: data and weight gradients), scaled to --image-size, at --batch-size,\n"
            "median of --steps calls: GFLOP/s per shape (with --json one object per line,\n"
@@ -59,8 +61,9 @@ typedef struct bench_args {
 /* 0, or 2 after printing what is wrong. */
 static int parse_args(int argc, char **argv, bench_args *b)
 {
-    *b = (bench_args){{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0, false}, 32, 10, 3, false, false};
+    *b = (bench_args){{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 224, 1.0, false, 0}, 32, 10, 3, false, false};
     crn_model_config *mc = &b->mc;
+    const char *freeze = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int k;
@@ -82,6 +85,7 @@ static int parse_args(int argc, char **argv, bench_args *b)
         else if (!strcmp(a, "--warmup")) ok = (b->warmup = atoi(v)) >= 0;
         else if (!strcmp(a, "--classes")) ok = (mc->classes = atoi(v)) >= 1;
         else if (!strcmp(a, "--width")) ok = (mc->width = atof(v)) > 0;
+        else if (!strcmp(a, "--freeze")) freeze = v;
         else {
             fprintf(stderr, "clresnet bench: error: unknown option '%s'\n", a);
             return 2;
@@ -90,6 +94,11 @@ static int parse_args(int argc, char **argv, bench_args *b)
             fprintf(stderr, "clresnet bench: error: bad value '%s' for %s\n", v, a);
             return 2;
         }
+    }
+    if (freeze && (mc->freeze = crn_model_freeze_parse(mc->kind, freeze)) < 0) {
+        fprintf(stderr, "clresnet bench: error: --freeze '%s': %s has no such stage (see train --help)\n", freeze,
+                crn_model_name(mc->kind));
+        return 2;
     }
     return 0;
 }
@@ -146,12 +155,13 @@ static void print_results(const bench_args *b, crn_model *m, const char *device,
     int steps = b->steps, batch = b->batch;
     double med = t[steps / 2], ips = batch / med;
     double mib = (double)crn_model_device_bytes(m) / 1048576.0;
+    const char *frozen = crn_model_freeze_name(mc->kind, mc->freeze);
     if (b->json) {
-        printf("{\"device\":\"%s\",\"model\":\"%s\",\"act\":\"%s\",\"batch_size\":%d,\"image_size\":%d,"
-               "\"steps\":%d,\"median_step_s\":%.6f,\"images_per_s\":%.3f,\"device_memory_mib\":%.1f,"
-               "\"profiled_s\":%.6f,\"gemm_share\":%.4f,\"layers\":[",
-               device, crn_model_name(mc->kind), crn_act_name(mc->act), batch, mc->image_size, steps, med, ips, mib,
-               total, total > 0 ? gemm / total : 0);
+        printf("{\"device\":\"%s\",\"model\":\"%s\",\"act\":\"%s\",\"freeze\":%s%s%s,\"batch_size\":%d,"
+               "\"image_size\":%d,\"steps\":%d,\"median_step_s\":%.6f,\"images_per_s\":%.3f,"
+               "\"device_memory_mib\":%.1f,\"profiled_s\":%.6f,\"gemm_share\":%.4f,\"layers\":[",
+               device, crn_model_name(mc->kind), crn_act_name(mc->act), frozen ? "\"" : "", frozen ? frozen : "null",
+               frozen ? "\"" : "", batch, mc->image_size, steps, med, ips, mib, total, total > 0 ? gemm / total : 0);
         for (int i = 0; i < nrows; i++)
             printf("%s{\"layer\":\"%s\",\"seconds\":%.6f,\"gemm_seconds\":%.6f,\"gflops\":%.3f,\"launches\":%d}",
                    i ? "," : "", rows[i].tag, rows[i].seconds, rows[i].gemm_seconds,
@@ -160,8 +170,8 @@ static void print_results(const bench_args *b, crn_model *m, const char *device,
         printf("]}\n");
         return;
     }
-    printf("%s/%s batch %d at %dx%d on %s\n", crn_model_name(mc->kind), crn_act_name(mc->act), batch, mc->image_size,
-           mc->image_size, device);
+    printf("%s/%s batch %d at %dx%d%s%s on %s\n", crn_model_name(mc->kind), crn_act_name(mc->act), batch,
+           mc->image_size, mc->image_size, frozen ? ", frozen up to " : "", frozen ? frozen : "", device);
     printf("training step: median %.1f ms over %d steps (min %.1f, max %.1f) = %.1f images/s\n", med * 1e3, steps,
            t[0] * 1e3, t[steps - 1] * 1e3, ips);
     printf("device memory of the model (weights, grads, activations, workspace): %.0f MiB\n", mib);
@@ -214,6 +224,9 @@ int cmd_bench(const cli_globals *g, int argc, char **argv)
         crn_model_params_buffer(m, &np);
         crn_optim_config oc = crn_optim_defaults(CRN_OPT_NADAM);
         rc = crn_optim_create(rt, &oc, np, &opt, &err);
+        size_t from = 0; /* as the trainer: frozen parameters are not the optimiser's */
+        crn_model_param_groups(m, &from, NULL);
+        if (rc == CRN_OK) rc = crn_optim_set_groups(opt, (const crn_optim_group[]){{from, np, oc.lr}}, 1, &err);
     }
     if (rc == CRN_OK) rc = crn_model_init(m, 0, &err);
     for (int i = 0; rc == CRN_OK && i < b.warmup; i++) rc = step(m, opt, x, y, batch, losses, &err);

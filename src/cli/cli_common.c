@@ -113,7 +113,10 @@ int cli_autotune(const cli_globals *g, cli_device *dev, const crn_model_config *
     /* what sets the convolutions' shapes (not the activation) */
     char width[32] = "";
     if (mc->width != 1.0) snprintf(width, sizeof width, " width %g", mc->width);
-    snprintf(what, sizeof what, "%s%s %d px batch %d", crn_model_name(mc->kind), width, mc->image_size, tb);
+    /* and which of them run backward (--freeze) */
+    const char *frozen = crn_model_freeze_name(mc->kind, mc->freeze);
+    snprintf(what, sizeof what, "%s%s%s%s %d px batch %d", crn_model_name(mc->kind), width,
+             frozen ? " frozen to " : "", frozen ? frozen : "", mc->image_size, tb);
     crn_gemm_plan cached;
     char where[200];
     crn_error err = {0};

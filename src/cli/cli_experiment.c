@@ -32,7 +32,7 @@ void help_experiment(void)
            "Stopped (Ctrl-C, SIGTERM) or killed, it continues where it stopped when run again\n"
            "with only --out DIR: finished runs are kept, the one it stopped in resumes.\n"
            "The train options it does not take: --model, --act, --no-final-act, --out,\n"
-           "--resume, --init, --overwrite.\n");
+           "--resume, --init, --freeze, --head-lr, --overwrite.\n");
 }
 
 enum { MAX_RUNS = 8 };
@@ -75,7 +75,7 @@ static void make_runs(plan *p)
 }
 
 static const char *const NOT_HERE[] = {"--model", "--act", "--no-final-act", "--out", "--resume", "--init",
-                                       "--overwrite"};
+                                       "--freeze", "--head-lr", "--overwrite"};
 
 /* Experiment flags out, train options kept in p->argv (argv[0] unused). */
 static int parse_plan(int argc, char **argv, plan *p)

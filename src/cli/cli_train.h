@@ -16,6 +16,7 @@ typedef struct cli_test_pause {
 typedef struct train_args {
     crn_train_config c;
     const char *resume, *out, *data;
+    const char *freeze; /* --freeze STAGE: a stage of the model, resolved once every flag is read */
     bool overwrite;
     bool print_config; /* --print-config */
     bool no_data_check; /* --no-data-check */

@@ -57,6 +57,7 @@ static int model_flag(train_args *t, const char *a, const char *v)
     else if (!strcmp(a, "--out")) t->out = v;
     else if (!strcmp(a, "--resume")) t->resume = v;
     else if (!strcmp(a, "--init")) c->init_path = v;
+    else if (!strcmp(a, "--freeze")) t->freeze = v;
     else if (!strcmp(a, "--split")) {
         if (crn_split_mode_parse(v, &c->split_mode) != CRN_OK) return bad_value(a, v, "want seed or official");
     } else if (!strcmp(a, "--model")) {
@@ -118,6 +119,8 @@ static int optim_flag(train_args *t, const char *a, const char *v)
         c->seed = (uint64_t)n;
     } else if (!strcmp(a, "--lr")) {
         if (!parse_num(v, 0, 10, &c->optim.lr) || c->optim.lr <= 0) return bad_value(a, v, "want a number in (0, 10]");
+    } else if (!strcmp(a, "--head-lr")) {
+        if (!parse_num(v, 0, 10, &c->head_lr) || c->head_lr <= 0) return bad_value(a, v, "want a number in (0, 10]");
     } else if (!strcmp(a, "--weight-decay")) {
         if (!parse_num(v, 0, 1, &c->optim.weight_decay)) return bad_value(a, v, "want a number in [0, 1]");
     } else if (!strcmp(a, "--beta1") || !strcmp(a, "--beta2")) {
@@ -175,6 +178,26 @@ int cli_parse_test_pause(const char *v, cli_test_pause *p)
     return 0;
 }
 
+/* --freeze names a stage of the model, which any flag may choose: 0, or 2
+ * after printing the stages it has. */
+static int resolve_freeze(train_args *t)
+{
+    crn_model_config *mc = &t->c.model;
+    if (!t->freeze) return 0;
+    int k = crn_model_freeze_parse(mc->kind, t->freeze);
+    if (k > 0) {
+        mc->freeze = k;
+        return 0;
+    }
+    char names[128] = "";
+    for (int i = 1; crn_model_freeze_name(mc->kind, i); i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i > 1 ? ", " : "",
+                 crn_model_freeze_name(mc->kind, i));
+    fprintf(stderr, "clresnet train: error: --freeze '%s': %s has no such stage; its stages are %s (each frozen with "
+            "every stage before it)\n", t->freeze, crn_model_name(mc->kind), names);
+    return 2;
+}
+
 int cli_train_parse(int argc, char **argv, train_args *t)
 {
     for (int i = 1; i < argc; i++) {
@@ -219,6 +242,6 @@ int cli_train_parse(int argc, char **argv, train_args *t)
         }
         if (rc) return rc;
     }
-    return 0;
+    return resolve_freeze(t);
 }
 

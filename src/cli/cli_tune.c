@@ -32,7 +32,7 @@ static void progress(void *ctx, const char *config, double s)
 
 int cmd_tune(const cli_globals *g, int argc, char **argv)
 {
-    crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 64, 1.0, false};
+    crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 64, 1.0, false, 0};
     int batch = 32;
     double budget = 600;
     for (int i = 1; i < argc; i++) {

@@ -27,11 +27,11 @@ double crn_model_tag_flops(const crn_model *m, const char *tag, int n)
         const layer *l = &m->layers[i];
         bool fwd = !strcmp(tag, l->tag_fwd), bwd = !strcmp(tag, l->tag_bwd);
         const layer_ops *row = &LAYER_OPS[l->kind];
-        if ((!fwd && !bwd) || !row->flops) continue;
+        if ((!fwd && !bwd) || !row->flops || (bwd && !l->backward)) continue;
         double f = row->flops(m, l, n);
-        /* backward: the weight gradient, and the input gradient except for
-         * the first layer */
-        total += fwd ? f : f * (l->in != 0 ? 2 : 1);
+        /* backward: the weight gradient, and the input gradient where the
+         * planner asked for it (not for the first layer or after a frozen one) */
+        total += fwd ? f : f * (l->backward_dx ? 2 : 1);
     }
     return total;
 }
@@ -52,7 +52,8 @@ int crn_model_forward(crn_model *m, const float *x_nchw, int n, bool train, crn_
         layer *l = &m->layers[li];
         if (l->folded) continue; /* its batch norm applied it */
         crn_prof_tag(m->rt, l->tag_fwd);
-        layer_io io = {.n = n, .train = train, .x = act_tensor(m, l->in, n), .y = act_tensor(m, l->out, n)};
+        /* a frozen batch norm keeps eval mode, as common fine-tuning recipes do */
+        layer_io io = {.n = n, .train = train && !l->frozen, .x = act_tensor(m, l->in, n), .y = act_tensor(m, l->out, n)};
         if (l->in2 >= 0) io.x2 = act_tensor(m, l->in2, n);
         rc = LAYER_OPS[l->kind].forward(m, l, &io, err);
         if (rc != CRN_OK) crn_error_prefix(err, "%s forward, layer %d", crn_model_name(m->cfg.kind), li);

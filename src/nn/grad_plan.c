@@ -17,6 +17,7 @@ typedef struct planner {
     crn_model *m;
     crn_error *err;
     int *grad_slot;  /* per activation: the slot holding its gradient, -1 none yet */
+    bool *needs;     /* per activation: depends on a parameter being trained (else no gradient is wanted) */
     int *ref;        /* per slot: readers still to come */
     int nslots, cap_slots;
     int cap_steps;
@@ -87,26 +88,45 @@ static int add_gradient(planner *p, int id, int g, bool owned)
     return rc;
 }
 
+/* Which activations need a gradient, as autograd's requires_grad: those
+ * computed from a parameter being trained. The input image does not, and
+ * with --freeze neither does anything the frozen stages compute. */
+static void mark_needs(planner *p)
+{
+    crn_model *m = p->m;
+    for (int i = 0; i < m->nacts; i++) p->needs[i] = false;
+    for (int li = 0; li < m->nlayers; li++) {
+        const layer *l = &m->layers[li];
+        bool trains = !l->frozen && l->p[0] >= 0 && m->params[l->p[0]].trainable;
+        p->needs[l->out] = trains || p->needs[l->in] || (l->in2 >= 0 && p->needs[l->in2]);
+    }
+}
+
 static int plan(planner *p)
 {
     crn_model *m = p->m;
+    mark_needs(p);
     for (int i = 0; i < m->nacts; i++) p->grad_slot[i] = -1;
     /* the logits' gradient: slot 0, written by the loss */
     p->grad_slot[m->layers[m->nlayers - 1].out] = take(p);
     if (p->grad_slot[m->layers[m->nlayers - 1].out] != 0) return plan_fail(p);
     int rc = CRN_OK;
     for (int li = m->nlayers - 1; li >= 0 && rc == CRN_OK; li--) {
-        const layer *l = &m->layers[li];
+        layer *l = &m->layers[li];
         p->cur_layer = li;
+        if (!p->needs[l->out]) continue; /* frozen, and nothing before it trains: no backward */
+        if (l->frozen) /* a batch norm in eval mode has no backward here */
+            return crn_fail(p->err, CRN_EINVAL, "model: frozen layer %d comes after a trained one", li);
         int gy = p->grad_slot[l->out];
         if (gy < 0) return crn_fail(p->err, CRN_EINVAL, "model: layer %d has no output gradient", li);
         if (LAYER_OPS[l->kind].grad_passes_through || l->folded) {
             int ins[2] = {l->in, l->in2};
             for (int j = 0; j < 2 && rc == CRN_OK; j++)
-                if (ins[j] >= 0) rc = add_gradient(p, ins[j], gy, false);
+                if (ins[j] >= 0 && p->needs[ins[j]]) rc = add_gradient(p, ins[j], gy, false);
         } else {
-            /* the input image needs no gradient */
-            bool need_dx = l->in != 0;
+            bool need_dx = p->needs[l->in];
+            l->backward = true;
+            l->backward_dx = need_dx;
             int dx = -1;
             if (need_dx) {
                 if ((dx = take(p)) < 0) return plan_fail(p);
@@ -122,13 +142,15 @@ static int plan(planner *p)
 
 int grad_plan_build(crn_model *m, crn_error *err)
 {
-    planner p = {m, err, malloc((size_t)m->nacts * sizeof(int)), NULL, 0, 0, 0, 0};
+    planner p = {m, err, malloc((size_t)m->nacts * sizeof(int)), malloc((size_t)m->nacts * sizeof(bool)), NULL, 0, 0,
+                 0, 0};
     free(m->steps);
     m->steps = NULL;
     m->nsteps = 0;
-    int rc = p.grad_slot ? plan(&p) : plan_fail(&p);
+    int rc = p.grad_slot && p.needs ? plan(&p) : plan_fail(&p);
     if (rc == CRN_OK) m->nslots = p.nslots;
     free(p.grad_slot);
+    free(p.needs);
     free(p.ref);
     return rc;
 }

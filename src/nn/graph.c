@@ -193,6 +193,17 @@ int graph_add(builder *b, int a, int r)
     return l->out;
 }
 
+void graph_stage_end(builder *b)
+{
+    crn_model *m = b->m;
+    if (b->rc) return;
+    if (m->nstages == MODEL_MAX_STAGES) {
+        b->rc = crn_fail(b->err, CRN_EINVAL, "model: more than %d stages", MODEL_MAX_STAGES);
+        return;
+    }
+    m->stage_end[m->nstages++] = m->nlayers;
+}
+
 void graph_fuse(crn_model *m)
 {
     for (int i = 0; i < m->nlayers; i++) {

@@ -22,7 +22,7 @@
 
 typedef enum layer_kind { L_CONV, L_BN, L_ACT, L_MAXPOOL, L_GAP, L_LINEAR, L_ADD, L_KIND_COUNT } layer_kind;
 
-enum { LAYER_MAX_PARAMS = 5, LAYER_MAX_STATE = 2 };
+enum { LAYER_MAX_PARAMS = 5, LAYER_MAX_STATE = 2, MODEL_MAX_STAGES = 8 };
 
 typedef struct act_info {
     int c, h, w;
@@ -41,6 +41,11 @@ typedef struct layer {
      * the BN applies the act (act_fused), the act layer runs nothing and
      * hands its gradient through (folded), and the two share one buffer. */
     bool act_fused, folded;
+    /* --freeze: the layer's parameters get no gradient or update and a
+     * batch norm runs in eval mode (model.c); the planner then leaves out
+     * its backward (grad_plan.c: backward, and backward_dx when it also
+     * computes its input's gradient). */
+    bool frozen, backward, backward_dx;
     char tag_fwd[32], tag_bwd[32];     /* profiling labels, e.g. "conv3x3/2 fwd" */
 } layer;
 
@@ -79,6 +84,12 @@ struct crn_model {
 
     cl_mem pbuf, gbuf, bbuf;  /* parameters, gradients, running stats */
     size_t np, nb;            /* floats in pbuf (= gbuf) and bbuf */
+    /* The stages --freeze names (models.c): stage s ends before layer
+     * stage_end[s]. Floats [0, trained_from) of pbuf are frozen parameters,
+     * [head_from, np) the classifier's. */
+    int stage_end[MODEL_MAX_STAGES];
+    int nstages;
+    size_t trained_from, head_from;
     size_t trainable;
 
     crn_tensor input_nchw, labels, losses; /* losses: the loss kernel's stats [2 * max_batch] */
@@ -183,6 +194,8 @@ int graph_maxpool(builder *b, int in, int k, int stride, int pad);
 int graph_gap(builder *b, int in);
 int graph_linear(builder *b, const char *name, int in, int nout);
 int graph_add(builder *b, int a, int r); /* a + r, in place into a's buffer */
+/* Ends a stage that --freeze can name (models.c's STAGES), at the layers built so far. */
+void graph_stage_end(builder *b);
 
 /* The graph of m->cfg (models.c). */
 int models_build(builder *b);

@@ -62,11 +62,23 @@ static int alloc_zero(crn_model *m, cl_mem *buf, size_t bytes, const char *what,
     return CRN_OK;
 }
 
+/* cfg.freeze: the layers of the frozen stages. */
+static int mark_frozen(crn_model *m, crn_error *err)
+{
+    int k = m->cfg.freeze;
+    if (k < 0 || k > m->nstages)
+        return crn_fail(err, CRN_EINVAL, "model: cannot freeze %d stages of %s, which has %d", k,
+                        crn_model_name(m->cfg.kind), m->nstages);
+    for (int i = 0; k > 0 && i < m->stage_end[k - 1]; i++) m->layers[i].frozen = true;
+    return CRN_OK;
+}
+
 static bool same_conv(const crn_conv_work *a, const crn_conv_work *b)
 {
     const crn_conv_desc *x = &a->d, *y = &b->d;
     return x->cin == y->cin && x->cout == y->cout && x->kh == y->kh && x->kw == y->kw && x->stride == y->stride &&
-           x->pad == y->pad && x->bias == y->bias && a->h == b->h && a->w == b->w && a->dx == b->dx;
+           x->pad == y->pad && x->bias == y->bias && a->h == b->h && a->w == b->w && a->backward == b->backward &&
+           a->dx == b->dx;
 }
 
 int crn_model_conv_work(const crn_model_config *cfg, int n, crn_conv_work **work, int *count, crn_error *err)
@@ -79,6 +91,12 @@ int crn_model_conv_work(const crn_model_config *cfg, int n, crn_conv_work **work
     m->max_batch = n;
     builder b = {m, err, CRN_OK};
     int rc = models_build(&b);
+    /* which backward work each layer does, as crn_model_create plans it */
+    if (rc == CRN_OK) rc = mark_frozen(m, err);
+    if (rc == CRN_OK) {
+        graph_fuse(m);
+        rc = grad_plan_build(m, err);
+    }
     crn_conv_work *w = rc == CRN_OK ? calloc((size_t)m->nlayers + 1, sizeof *w) : NULL;
     if (rc == CRN_OK && !w) rc = crn_fail(err, CRN_ENOMEM, "model: out of host memory");
     int k = 0;
@@ -87,19 +105,47 @@ int crn_model_conv_work(const crn_model_config *cfg, int n, crn_conv_work **work
         const crn_conv_desc *d = LAYER_OPS[l->kind].conv ? LAYER_OPS[l->kind].conv(l) : NULL;
         if (!d) continue;
         const act_info *in = &m->acts[l->in];
-        crn_conv_work c = {*d, n, in->h, in->w, 1, l->in != 0}; /* activation 0 is the image: no dx */
+        crn_conv_work c = {*d, n, in->h, in->w, 1, l->backward, l->backward_dx};
         int j = 0;
         while (j < k && !same_conv(&w[j], &c)) j++;
         if (j < k) w[j].count++;
         else w[k++] = c;
     }
-    free(m->params), free(m->init_kind), free(m->fan_in), free(m->acts), free(m->layers), free(m);
+    free(m->params), free(m->init_kind), free(m->fan_in), free(m->acts), free(m->layers), free(m->steps), free(m);
     if (rc != CRN_OK) {
         free(w);
         return rc;
     }
     *work = w;
     *count = k;
+    return CRN_OK;
+}
+
+/* The optimiser's groups (crn_model_param_groups) from the layout: the
+ * frozen layers' parameters come first (the stages are built from the
+ * input on) and the classifier's last, which is checked, not assumed. */
+static int param_groups(crn_model *m, crn_error *err)
+{
+    size_t frozen_end = 0, trained = m->np, head = m->np;
+    int last = -1; /* the last layer with parameters: the classifier */
+    for (int i = 0; i < m->nlayers; i++)
+        for (int j = 0; j < LAYER_MAX_PARAMS; j++) {
+            int k = m->layers[i].p[j];
+            if (k < 0 || !m->params[k].trainable) continue;
+            const crn_param *p = &m->params[k];
+            if (m->layers[i].frozen) frozen_end = p->offset + p->numel > frozen_end ? p->offset + p->numel : frozen_end;
+            else if (p->offset < trained) trained = p->offset;
+            last = i;
+        }
+    for (int j = 0; last >= 0 && j < LAYER_MAX_PARAMS; j++) {
+        int k = m->layers[last].p[j];
+        if (k >= 0 && m->params[k].trainable && m->params[k].offset < head) head = m->params[k].offset;
+    }
+    if (frozen_end > trained || m->layers[last >= 0 ? last : 0].frozen || trained > head)
+        return crn_fail(err, CRN_EINVAL, "model: the frozen parameters of %s are not the first in its layout",
+                        crn_model_name(m->cfg.kind));
+    m->trained_from = trained;
+    m->head_from = head;
     return CRN_OK;
 }
 
@@ -122,6 +168,7 @@ int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, c
     builder b = {m, err, CRN_OK};
     int rc = models_build(&b);
     if (rc != CRN_OK) goto fail;
+    if ((rc = mark_frozen(m, err))) goto fail;
     graph_fuse(m);
 
     /* Parameter and buffer layout: aligned offsets, zero gaps. */
@@ -137,6 +184,7 @@ int crn_model_create(crn_ops *ops, const crn_model_config *cfg, int max_batch, c
         *at += p->numel;
         if (p->trainable) m->trainable += p->numel;
     }
+    if ((rc = param_groups(m, err))) goto fail;
     if ((rc = alloc_zero(m, &m->pbuf, m->np * sizeof(float), "parameters", err))) goto fail;
     if ((rc = alloc_zero(m, &m->gbuf, m->np * sizeof(float), "gradients", err))) goto fail;
     if ((rc = alloc_zero(m, &m->bbuf, m->nb * sizeof(float), "running statistics", err))) goto fail;
@@ -213,6 +261,12 @@ fail:
 
 const crn_model_config *crn_model_get_config(const crn_model *m) { return &m->cfg; }
 size_t crn_model_param_count(const crn_model *m) { return m->trainable; }
+
+void crn_model_param_groups(const crn_model *m, size_t *trained_from, size_t *head_from)
+{
+    if (trained_from) *trained_from = m->trained_from;
+    if (head_from) *head_from = m->head_from;
+}
 crn_runtime *crn_model_runtime(const crn_model *m) { return m->rt; }
 int crn_model_tensor_count(const crn_model *m) { return m->nparams; }
 crn_param *crn_model_tensor(crn_model *m, int i) { return i >= 0 && i < m->nparams ? &m->params[i] : NULL; }

@@ -40,6 +40,34 @@ const char *crn_model_name(crn_model_kind k)
     return "?";
 }
 
+/* The stages --freeze names, in the order the builders below end them
+ * (graph_stage_end): torchvision's module names for the ResNets (the stem
+ * is conv1, bn1, relu and maxpool), and the same layer1..layer4 for the
+ * baseline's four conv-BN-act-pool blocks. */
+static const char *const RESNET_STAGES[] = {"stem", "layer1", "layer2", "layer3", "layer4", NULL};
+static const char *const BASELINE_STAGES[] = {"layer1", "layer2", "layer3", "layer4", NULL};
+
+static const char *const *stages_of(crn_model_kind kind)
+{
+    return kind == CRN_MODEL_BASELINE ? BASELINE_STAGES : RESNET_STAGES;
+}
+
+int crn_model_freeze_parse(crn_model_kind kind, const char *stage)
+{
+    const char *const *s = stages_of(kind);
+    for (int i = 0; stage && s[i]; i++)
+        if (!strcmp(s[i], stage)) return i + 1;
+    return -1;
+}
+
+const char *crn_model_freeze_name(crn_model_kind kind, int freeze)
+{
+    const char *const *s = stages_of(kind);
+    for (int i = 0; s[i]; i++)
+        if (i + 1 == freeze) return s[i];
+    return NULL;
+}
+
 int crn_model_scale_channels(int c, double width)
 {
     double v = nearbyint((double)c * width); /* default rounding: half to even, as Python's round() */
@@ -100,6 +128,7 @@ static int build_resnet(builder *b, const resnet_style *st, bool residual)
     int stem = crn_model_scale_channels(64, c->width);
     x = graph_conv(b, st->stem_conv, x, stem, 7, 2, 3);
     x = graph_maxpool(b, graph_act(b, graph_bn(b, st->stem_bn, x)), 3, 2, 1);
+    graph_stage_end(b);
     static const int widths[4] = {64, 128, 256, 512}, reps[4] = {3, 4, 6, 3}, strides[4] = {1, 2, 2, 2};
     for (int s = 0; s < 4; s++) {
         int w = crn_model_scale_channels(widths[s], c->width);
@@ -108,6 +137,7 @@ static int build_resnet(builder *b, const resnet_style *st, bool residual)
             snprintf(prefix, sizeof prefix, st->stage, s + 1, r);
             x = bottleneck(b, st, prefix, x, w, r == 0 ? strides[s] : 1, residual);
         }
+        graph_stage_end(b);
     }
     x = graph_gap(b, x);
     graph_linear(b, st->fc, x, c->classes);
@@ -125,6 +155,7 @@ static int build_baseline(builder *b)
         x = graph_conv(b, n, x, crn_model_scale_channels(ch[s], c->width), 3, 1, 1);
         snprintf(n, sizeof n, "features.%d", 4 * s + 1);
         x = graph_maxpool(b, graph_act(b, graph_bn(b, n, x)), 2, 2, 0);
+        graph_stage_end(b);
     }
     x = graph_gap(b, x);
     graph_linear(b, "fc.0", x, c->classes);

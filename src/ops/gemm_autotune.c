@@ -164,7 +164,7 @@ static size_t n_out(const crn_conv_work *c)
 static double work_flops(const crn_conv_work *c)
 {
     double f = 2.0 * (double)n_out(c) * c->d.cin * c->d.kh * c->d.kw;
-    return c->count * f * (c->dx ? 3 : 2);
+    return c->count * f * (1 + (c->backward ? 1 : 0) + (c->dx ? 1 : 0));
 }
 
 static int bufs_alloc(crn_ops *ops, const crn_conv_work *work, int nwork, bench_bufs *b, crn_error *err)
@@ -184,7 +184,7 @@ static int bufs_alloc(crn_ops *ops, const crn_conv_work *work, int nwork, bench_
     return rc;
 }
 
-/* One shape forward and backward on views of the shared buffers. */
+/* One shape forward and (unless frozen) backward on views of the shared buffers. */
 static int run_shape(crn_ops *ops, const crn_conv_work *c, bench_bufs *b, crn_error *err)
 {
     size_t wsb = crn_conv_workspace_bytes(ops, &c->d, c->n, c->h, c->w);
@@ -197,7 +197,7 @@ static int run_shape(crn_ops *ops, const crn_conv_work *c, bench_bufs *b, crn_er
     if (rc == CRN_OK) rc = crn_tensor_view(ops->rt, &dw, b->dw.buf, 0, CRN_F32, 1, &sw, err);
     if (rc == CRN_OK) rc = crn_tensor_view(ops->rt, &y, b->y.buf, 0, CRN_F32, 1, &sy, err);
     if (rc == CRN_OK) rc = crn_conv2d_forward(ops, &c->d, c->n, c->h, c->w, &x, &w, NULL, &y, &b->ws, err);
-    if (rc == CRN_OK)
+    if (rc == CRN_OK && c->backward)
         rc = crn_conv2d_backward(ops, &c->d, c->n, c->h, c->w, &x, &w, &y, c->dx ? &dx : NULL, &dw, NULL, &b->ws,
                                  err);
     crn_tensor *all[] = {&x, &w, &y, &dx, &dw};

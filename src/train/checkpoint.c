@@ -99,6 +99,7 @@ int crn_checkpoint_save(const char *path, crn_model *m, crn_optimizer *opt, cons
             rc = meta(&w, "run.epoch_sums", err, "%.17g %.17g %.17g %.17g", st->epoch_loss_sum, st->epoch_correct,
                       st->epoch_seen, st->epoch_seconds);
         if (rc == CRN_OK) rc = meta(&w, "run.lr", err, "%.17g", st->lr);
+        if (rc == CRN_OK && st->head_lr > 0) rc = meta(&w, "run.head_lr", err, "%.17g", st->head_lr);
         if (rc == CRN_OK)
             rc = meta(&w, "run.plateau", err, "%.17g %d %.17g %d %.17g %.17g %.17g %d %d %d", p->factor, p->patience,
                       p->threshold, p->cooldown, p->min_lr, p->eps, p->best, p->num_bad_epochs, p->cooldown_counter,
@@ -230,6 +231,8 @@ static int parse_state(const crn_st_file *f, crn_run_state *st, crn_error *err)
                  &st->epoch_seconds) == 4;
     if ((rc = need(f, "run.lr", &v, err)) != CRN_OK) return rc;
     st->lr = strtod(v, NULL);
+    v = crn_st_meta(f, "run.head_lr"); /* a run with --head-lr */
+    st->head_lr = v ? strtod(v, NULL) : 0;
     if ((rc = need(f, "run.plateau", &v, err)) != CRN_OK) return rc;
     ok &= sscanf(v, "%lf %d %lf %d %lf %lf %lf %d %d %d", &p->factor, &p->patience, &p->threshold, &p->cooldown,
                  &p->min_lr, &p->eps, &p->best, &p->num_bad_epochs, &p->cooldown_counter, &p->last_epoch) == 10;

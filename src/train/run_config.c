@@ -60,6 +60,8 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
     json_object_set_new(o, "final_act", json_boolean(c->model.final_act));
     json_object_set_new(o, "batchnorm", json_boolean(!c->model.no_batchnorm));
     json_object_set_new(o, "width", json_real(c->model.width));
+    const char *frozen = crn_model_freeze_name(c->model.kind, c->model.freeze);
+    json_object_set_new(o, "freeze", frozen ? json_string(frozen) : json_null());
     json_object_set_new(o, "classes", json_integer(ds->num_classes));
     json_object_set_new(o, "parameters", json_integer((json_int_t)params));
     json_object_set_new(o, "image_size", json_integer(c->transform.image_size));
@@ -83,6 +85,7 @@ char *crn_run_config_json(const crn_train_config *c, const crn_dataset *ds, size
     json_object_set_new(o, "skipped_images", skipped_json(c, previous));
     json_object_set_new(o, "optimizer", json_string(crn_optim_name(c->optim.kind)));
     json_object_set_new(o, "lr", json_real(c->optim.lr));
+    json_object_set_new(o, "head_lr", c->head_lr > 0 ? json_real(c->head_lr) : json_null());
     json_object_set_new(o, "betas", json_pack("[ff]", c->optim.beta1, c->optim.beta2));
     json_object_set_new(o, "eps", json_real(c->optim.eps));
     json_object_set_new(o, "weight_decay", json_real(c->optim.weight_decay));
@@ -125,6 +128,9 @@ static void parse_model_and_data(json_t *o, crn_train_config *c)
     c->model.final_act = json_is_true(json_object_get(o, "final_act"));
     c->model.no_batchnorm = json_is_false(json_object_get(o, "batchnorm"));
     c->model.width = json_number_value(json_object_get(o, "width"));
+    /* runs from before --freeze have no "freeze": none */
+    int frozen = crn_model_freeze_parse(c->model.kind, json_string_value(json_object_get(o, "freeze")));
+    c->model.freeze = frozen > 0 ? frozen : 0;
     crn_transform_config *t = &c->transform;
     t->image_size = (int)json_integer_value(json_object_get(o, "image_size"));
     t->resize = (int)json_integer_value(json_object_get(o, "resize"));
@@ -149,6 +155,7 @@ static void parse_schedule(json_t *o, crn_train_config *c)
     c->skip_bad = json_is_true(json_object_get(o, "skip_bad"));
     c->optim = crn_optim_defaults((crn_optim_kind)crn_optim_parse(str_of(o, "optimizer")));
     c->optim.lr = json_number_value(json_object_get(o, "lr"));
+    c->head_lr = json_number_value(json_object_get(o, "head_lr")); /* null or absent: 0 */
     json_t *betas = json_object_get(o, "betas");
     c->optim.beta1 = json_number_value(json_array_get(betas, 0));
     c->optim.beta2 = json_number_value(json_array_get(betas, 1));
@@ -174,7 +181,9 @@ int crn_run_config_parse(const char *text, const char *path, crn_train_config *c
     if (!o) return crn_fail(err, CRN_EFORMAT, "%s is not valid JSON: %s", path, je.text);
     const char *data = json_string_value(json_object_get(o, "data"));
     if (!json_is_object(o) || crn_model_parse(str_of(o, "model")) < 0 || crn_act_parse(str_of(o, "act")) < 0 ||
-        crn_optim_parse(str_of(o, "optimizer")) < 0 || !data || json_integer_value(json_object_get(o, "epochs")) < 1) {
+        crn_optim_parse(str_of(o, "optimizer")) < 0 || !data || json_integer_value(json_object_get(o, "epochs")) < 1 ||
+        (json_is_string(json_object_get(o, "freeze")) &&
+         crn_model_freeze_parse((crn_model_kind)crn_model_parse(str_of(o, "model")), str_of(o, "freeze")) < 0)) {
         json_decref(o);
         return crn_fail(err, CRN_EFORMAT, "%s is not the configuration of a clresnet run", path);
     }

@@ -17,7 +17,7 @@ void crn_plateau_init(crn_plateau *p)
 }
 
 /* torch/optim/lr_scheduler.py, ReduceLROnPlateau.step, mode min, rel. */
-double crn_plateau_step(crn_plateau *p, double metric, double lr)
+bool crn_plateau_update(crn_plateau *p, double metric)
 {
     p->last_epoch++;
     if (metric < p->best * (1.0 - p->threshold)) {
@@ -31,12 +31,22 @@ double crn_plateau_step(crn_plateau *p, double metric, double lr)
         p->num_bad_epochs = 0;
     }
     if (p->num_bad_epochs > p->patience) {
-        double new_lr = fmax(lr * p->factor, p->min_lr);
-        if (lr - new_lr > p->eps) lr = new_lr;
         p->cooldown_counter = p->cooldown;
         p->num_bad_epochs = 0;
+        return true;
     }
-    return lr;
+    return false;
+}
+
+double crn_plateau_reduce(const crn_plateau *p, double lr)
+{
+    double new_lr = fmax(lr * p->factor, p->min_lr);
+    return lr - new_lr > p->eps ? new_lr : lr;
+}
+
+double crn_plateau_step(crn_plateau *p, double metric, double lr)
+{
+    return crn_plateau_update(p, metric) ? crn_plateau_reduce(p, lr) : lr;
 }
 
 void crn_early_stop_init(crn_early_stop *e, int patience, double threshold)

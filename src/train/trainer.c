@@ -167,6 +167,27 @@ static void ctx_free(train_ctx *t)
     free(t->host);
 }
 
+/* The learning rates of the run state to the optimiser's groups. */
+static void use_lrs(train_ctx *t)
+{
+    crn_optim_set_lr(t->opt, 0, t->st.lr);
+    if (crn_optim_group_count(t->opt) > 1) crn_optim_set_lr(t->opt, 1, t->st.head_lr);
+}
+
+/* The optimiser's parameter groups: what --freeze leaves trainable, with
+ * the classifier in a group of its own under --head-lr (PyTorch: frozen
+ * parameters are not given to the optimiser at all). */
+static int set_groups(train_ctx *t, crn_error *err)
+{
+    size_t np = 0, from = 0, head = 0;
+    crn_model_params_buffer(t->model, &np);
+    crn_model_param_groups(t->model, &from, &head);
+    double lr = t->cfg->optim.lr, head_lr = t->cfg->head_lr;
+    if (head_lr > 0)
+        return crn_optim_set_groups(t->opt, (const crn_optim_group[]){{from, head, lr}, {head, np, head_lr}}, 2, err);
+    return crn_optim_set_groups(t->opt, (const crn_optim_group[]){{from, np, lr}}, 1, err);
+}
+
 /* BN running statistics and num_batches_tracked of rank 0 to every rank,
  * as DDP's broadcast_buffers: evaluation on every shard then uses the
  * weights rank 0 writes to its checkpoints. */
@@ -201,7 +222,7 @@ static int sync_state(train_ctx *t, bool opt, crn_error *err)
     if (rc == CRN_OK) rc = crn_dist_bcast(t->d, counters, sizeof counters, 0, err);
     if (rc == CRN_OK) crn_optim_set_counters(t->opt, (long long)counters[0], counters[1]);
     if (rc == CRN_OK) rc = crn_dist_bcast(t->d, &t->st, sizeof t->st, 0, err);
-    if (rc == CRN_OK) crn_optim_set_lr(t->opt, t->st.lr);
+    if (rc == CRN_OK) use_lrs(t);
     return rc;
 }
 
@@ -384,6 +405,7 @@ static int create_model(train_ctx *t, crn_ops *ops, crn_error *err)
     crn_model_params_buffer(t->model, &np);
     crn_model_buffers_buffer(t->model, &nbuf);
     if ((rc = crn_optim_create(t->rt, &c->optim, np, &t->opt, err)) != CRN_OK) return rc;
+    if ((rc = set_groups(t, err)) != CRN_OK) return rc;
     t->losses = malloc((size_t)c->batch_size * sizeof *t->losses);
     t->correct = malloc((size_t)c->batch_size * sizeof *t->correct);
     if (t->d->size > 1) t->host = malloc((np > nbuf ? np : nbuf) * sizeof *t->host + 1);
@@ -412,7 +434,11 @@ static int resume_state(train_ctx *t, uint64_t checksum, crn_error *err)
     if (t->st.seed != c->seed)
         return crn_fail(err, CRN_EINVAL, "%s used --seed %llu; resume with the same seed", t->last_path,
                         (unsigned long long)t->st.seed);
-    crn_optim_set_lr(t->opt, t->st.lr);
+    if ((t->st.head_lr > 0) != (c->head_lr > 0))
+        return crn_fail(err, CRN_EFORMAT, "%s %s a learning rate for the classifier, but the run's config.json %s",
+                        t->last_path, t->st.head_lr > 0 ? "has" : "does not have",
+                        c->head_lr > 0 ? "has one" : "does not");
+    use_lrs(t);
     return CRN_OK;
 }
 
@@ -421,6 +447,7 @@ static int start_state(train_ctx *t, uint64_t checksum, crn_error *err)
 {
     const crn_train_config *c = t->cfg;
     t->st.lr = c->optim.lr;
+    t->st.head_lr = c->head_lr;
     t->st.plateau = c->plateau;
     t->st.plateau.best = INFINITY;
     t->st.plateau.num_bad_epochs = t->st.plateau.cooldown_counter = t->st.plateau.last_epoch = 0;
@@ -507,13 +534,16 @@ static int end_epoch(train_ctx *t, int epoch, crn_epoch_record *rec, bool *stop_
     rec->val_loss = er.loss;
     rec->val_acc = er.accuracy;
     rec->val_top5 = er.top5;
-    double new_lr = crn_plateau_step(&t->st.plateau, rec->val_loss, t->st.lr);
+    /* every group's lr is reduced together, as PyTorch's scheduler does */
+    bool reduce = crn_plateau_update(&t->st.plateau, rec->val_loss);
+    double new_lr = reduce ? crn_plateau_reduce(&t->st.plateau, t->st.lr) : t->st.lr;
     *stop_now = crn_early_stop_update(&t->st.early, rec->val_loss, &rec->best);
     t->st.epoch = epoch;
     t->st.epoch_batches = t->st.epoch_position = 0;
     t->st.epoch_loss_sum = t->st.epoch_correct = t->st.epoch_seen = t->st.epoch_seconds = 0;
     t->st.lr = new_lr;
-    crn_optim_set_lr(t->opt, new_lr);
+    if (reduce && t->st.head_lr > 0) t->st.head_lr = crn_plateau_reduce(&t->st.plateau, t->st.head_lr);
+    use_lrs(t);
     if (rec->best) {
         t->st.best_epoch = epoch;
         if (t->lead && (rc = crn_checkpoint_save(t->best_path, t->model, NULL, &t->st, t->config_text, err)) != CRN_OK)

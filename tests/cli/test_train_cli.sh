@@ -36,6 +36,16 @@ check init-torchvision 0 "loaded 318 of 320 tensors; fc.weight and fc.bias newly
 check init-torchvision-export 0 "resnet50-tv relu" -- $C export --onnx "$T/rtv/model.onnx" "$T/rtv"
 check init-seed-graph 1 "is not part of resnet50" -- $C train $SMALL --model resnet50 --width 0.0625 --epochs 1 \
     --init "$TV" --out "$T/rtv2"
+# fine-tuning's flags: a stage the model has (whichever flag comes first), the head's lr in config.json
+check freeze-stage-unknown 2 "'layer5': resnet50-tv has no such stage; its stages are stem, layer1, layer2, layer3, layer4" \
+    -- $C train --freeze layer5 --model resnet50-tv
+check freeze-baseline-stem 2 "baseline has no such stage; its stages are layer1, layer2, layer3, layer4" \
+    -- $C train $SMALL --freeze stem
+check bad-head-lr 2 "error: --head-lr '0'" -- $C train --head-lr 0
+check freeze-config 0 '"freeze": "layer3"' -- $C train --freeze layer3 --model resnet50-tv --head-lr 0.01 --print-config
+check head-lr-config 0 '"head_lr": 0.01' -- $C train --model resnet50-tv --head-lr 0.01 --print-config
+check freeze-not-in-experiment 2 "--freeze is not an experiment option" -- $C experiment --freeze layer3
+check freeze-no-resume 2 "--freeze cannot be given with --resume" -- $C train --resume "$T/rtv" --freeze layer1
 
 # a tiny run: every file of the run folder
 check tiny-run 0 "run $T/r1: 1 epoch, 3 steps" -- $C train $SMALL --epochs 1 --out "$T/r1"

@@ -138,7 +138,7 @@ START_TEST(test_evaluate_keeps_running_stats)
     crn_dataset_options_default(&opt);
     CK_OK(crn_dataset_open(&ds, test_fixture_path("train_tiny"), &opt, &err));
     ck_assert_int_eq(ds.num_classes, CLASSES);
-    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, CLASSES, 32, 0.25, false};
+    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, CLASSES, 32, 0.25, false, 0};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_ops(), &mc, BATCH, &m, &err));
     CK_OK(crn_model_init(m, 3, &err));
@@ -242,7 +242,7 @@ static void eval_fixture(const char *name)
     int classes = atoi(crn_st_meta(&f, "classes")), size = atoi(crn_st_meta(&f, "image_size"));
     int n = atoi(crn_st_meta(&f, "batch"));
     crn_model_config mc = {(crn_model_kind)kind, (crn_act_kind)act, atoi(crn_st_meta(&f, "final_act")) != 0, classes,
-                           size, atof(crn_st_meta(&f, "width")), false};
+                           size, atof(crn_st_meta(&f, "width")), false, 0};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_ops(), &mc, n, &m, &err));
     /* the weights, running statistics and counters PyTorch had after 3 steps */

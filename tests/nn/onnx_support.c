@@ -48,7 +48,7 @@ int onnx_fixture_model(crn_ops *ops, const char *name, int max_batch, crn_model 
     while (ci < NCASES && strcmp(CASES[ci].name, name) != 0) ci++;
     if (ci == NCASES) return crn_fail(err, CRN_EINVAL, "no ONNX fixture case '%s'", name);
     const fixture_case *fc = &CASES[ci];
-    crn_model_config c = {fc->kind, fc->act, fc->final_act, 10, 64, 0.0625, false};
+    crn_model_config c = {fc->kind, fc->act, fc->final_act, 10, 64, 0.0625, false, 0};
     uint64_t seed = 1000 + (uint64_t)ci;
     crn_model *m = NULL;
     int rc = crn_model_create(ops, &c, max_batch, &m, err);

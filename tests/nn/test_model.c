@@ -40,7 +40,7 @@ static crn_model *make(crn_model_kind kind, crn_act_kind act, bool final_act, in
                        int batch)
 {
     crn_error err = {0};
-    crn_model_config c = {kind, act, final_act, classes, size, width, false};
+    crn_model_config c = {kind, act, final_act, classes, size, width, false, 0};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_ops(), &c, batch, &m, &err));
     return m;
@@ -633,7 +633,7 @@ START_TEST(test_usage_errors)
     ck_assert_int_eq(crn_model_loss(m, &bad, 1, NULL, &err), CRN_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "label 10"));
     crn_model_destroy(m);
-    crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 32, 0.0, false};
+    crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 32, 0.0, false, 0};
     ck_assert_int_ne(crn_model_create(test_ops(), &c, 1, &m, &err), CRN_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, "width"));
 }

@@ -80,7 +80,7 @@ static crn_model *make_model(crn_model_kind kind, crn_act_kind act, bool final_a
                              double width, int classes)
 {
     crn_error err = {0};
-    crn_model_config c = {kind, act, final_act, classes, size, width, no_bn};
+    crn_model_config c = {kind, act, final_act, classes, size, width, no_bn, 0};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_ops(), &c, 2, &m, &err));
     CK_OK(crn_model_init(m, 42, &err));

@@ -16,7 +16,7 @@
 static crn_model *small_resnet(void)
 {
     crn_error err = {0};
-    crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 64, 1.0 / 16, false};
+    crn_model_config c = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 10, 64, 1.0 / 16, false, 0};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_ops(), &c, 1, &m, &err));
     return m;
@@ -165,7 +165,7 @@ END_TEST
 static crn_model *tv_model(int classes, double width, crn_model_kind kind)
 {
     crn_error err = {0};
-    crn_model_config c = {kind, CRN_ACT_RELU, true, classes, 64, width, false};
+    crn_model_config c = {kind, CRN_ACT_RELU, true, classes, 64, width, false, 0};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_ops(), &c, 2, &m, &err));
     CK_OK(crn_model_init(m, 11, &err));

@@ -130,6 +130,40 @@ START_TEST(test_early_stop)
 }
 END_TEST
 
+/* Several parameter groups (--head-lr): one decision per epoch, each
+ * group's lr reduced on its own and held at min_lr as PyTorch's _reduce_lr
+ * does (the backbone's stops at min_lr while the head's goes on). */
+START_TEST(test_plateau_groups)
+{
+    crn_plateau p;
+    crn_plateau_init(&p);
+    p.patience = 0;
+    p.min_lr = 1e-4;
+    double lr = 1e-3, head = 1e-2;
+    ck_assert(!crn_plateau_update(&p, 1.0)); /* the first epoch sets the best */
+    ck_assert(crn_plateau_update(&p, 1.0));  /* no better: reduce */
+    lr = crn_plateau_reduce(&p, lr), head = crn_plateau_reduce(&p, head);
+    ck_assert(lr == fmax(1e-3 * 0.1, 1e-4) && head == 1e-2 * 0.1);
+    ck_assert(crn_plateau_update(&p, 1.0));
+    lr = crn_plateau_reduce(&p, lr), head = crn_plateau_reduce(&p, head);
+    ck_assert(lr == fmax(1e-3 * 0.1, 1e-4) && head == fmax(1e-2 * 0.1 * 0.1, 1e-4));
+    ck_assert(!crn_plateau_update(&p, 0.5)); /* better */
+    /* crn_plateau_step is the two parts */
+    crn_plateau a, b;
+    crn_plateau_init(&a);
+    crn_plateau_init(&b);
+    a.patience = b.patience = 1;
+    double la = 1e-3, lb = 1e-3;
+    const double losses[] = {1, 0.9, 0.95, 0.96, 0.97, 0.8, 0.9, 0.9, 0.9};
+    for (size_t i = 0; i < sizeof losses / sizeof *losses; i++) {
+        la = crn_plateau_step(&a, losses[i], la);
+        if (crn_plateau_update(&b, losses[i])) lb = crn_plateau_reduce(&b, lb);
+        ck_assert(la == lb && a.num_bad_epochs == b.num_bad_epochs && a.best == b.best);
+    }
+    ck_assert(la < 1e-3);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("schedule");
@@ -137,6 +171,7 @@ int main(void)
     tcase_add_test(tc, test_plateau_matches_torch);
     tcase_add_test(tc, test_plateau_relative_threshold);
     tcase_add_test(tc, test_early_stop);
+    tcase_add_test(tc, test_plateau_groups);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

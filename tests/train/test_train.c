@@ -534,7 +534,7 @@ static void poke_nan(crn_model *m, const char *tensor)
 static crn_model *small_model(int classes)
 {
     crn_error err = {0};
-    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, classes, 32, 0.25, false};
+    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, classes, 32, 0.25, false, 0};
     crn_model *m = NULL;
     CK_OK(crn_model_create(test_ops(), &mc, BATCH, &m, &err));
     return m;
@@ -686,7 +686,7 @@ static int load_into(const char *path, crn_model_config mc, crn_error *err)
     return rc;
 }
 
-static const crn_model_config k_small = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25, false};
+static const crn_model_config k_small = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25, false, 0};
 
 START_TEST(test_damaged_checkpoint_refused)
 {
@@ -796,11 +796,11 @@ START_TEST(test_foreign_checkpoint_refused)
         crn_model_config mc;
         const char *want[2];
     } cases[] = {
-        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 5, 32, 0.25, false}, {"3 classes", "5 classes"}},
-        {{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 3, 32, 1.0 / 16, false}, {"baseline", "resnet50"}},
-        {{CRN_MODEL_BASELINE, CRN_ACT_SILU, true, 3, 32, 0.25, false}, {"relu", "silu"}},
-        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.5, false}, {"width 0.25", "width 0.5"}},
-        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25, true}, {"baseline/relu model", "baseline/relu/no-batchnorm"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 5, 32, 0.25, false, 0}, {"3 classes", "5 classes"}},
+        {{CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 3, 32, 1.0 / 16, false, 0}, {"baseline", "resnet50"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_SILU, true, 3, 32, 0.25, false, 0}, {"relu", "silu"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.5, false, 0}, {"width 0.25", "width 0.5"}},
+        {{CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 3, 32, 0.25, true, 0}, {"baseline/relu model", "baseline/relu/no-batchnorm"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         memset(&err, 0, sizeof err);
@@ -922,7 +922,7 @@ START_TEST(test_memory_plan)
 {
     crn_ops *ops = test_ops();
     crn_error err = {0};
-    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 102, 64, 1.0, false};
+    crn_model_config mc = {CRN_MODEL_BASELINE, CRN_ACT_RELU, true, 102, 64, 1.0, false, 0};
     size_t need1 = 0, need = 0;
     CK_OK(crn_train_plan_memory(ops, &mc, 8, CRN_OPT_NADAM, &need1, &err));
     ck_assert_int_gt((int)(need1 / 1024), 0);
@@ -935,6 +935,74 @@ START_TEST(test_memory_plan)
     ck_assert_msg(fit >= 1 && fit < huge, "suggested batch %lld (%s)", fit, err.msg);
     CK_OK(crn_train_plan_memory(ops, &mc, (int)fit, CRN_OPT_NADAM, NULL, &err));
     ck_assert_int_eq(crn_train_plan_memory(ops, &mc, (int)fit + 2, CRN_OPT_NADAM, NULL, &err), CRN_ENOMEM);
+}
+END_TEST
+
+/* Fine-tuning through the trainer: torchvision weights (10 classes, so
+ * the classifier is replaced), layer3 and everything before it frozen, the
+ * head at its own lr. Every frozen tensor, running statistics and counters
+ * included, is in the checkpoints bit for bit as in the file it came from;
+ * config.json and the checkpoint keep both settings, and a resume goes on
+ * with them. */
+START_TEST(test_finetune_run)
+{
+    crn_error err = {0};
+    crn_train_config c;
+    const char *dir = run_dir("finetune");
+    small_config(&c, dir);
+    static char init[4096];
+    snprintf(init, sizeof init, "%s", test_fixture_path("tv_resnet50_w16_c10.safetensors"));
+    c.init_path = init;
+    c.model.kind = CRN_MODEL_RESNET50_TV;
+    c.model.width = 1.0 / 16;
+    c.model.freeze = crn_model_freeze_parse(CRN_MODEL_RESNET50_TV, "layer3");
+    c.head_lr = 1e-2;
+    c.epochs = 1;
+    crn_train_result res;
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
+    size_t n = 0;
+    char *cfg = slurp(dir, "config.json", &n);
+    ck_assert_msg(strstr(cfg, "\"freeze\": \"layer3\"") && strstr(cfg, "\"head_lr\": 0.01"), "%s", cfg);
+    free(cfg);
+    c.epochs = 2;
+    c.resume = true;
+    CK_OK(train_run(&c, NULL, NULL, NULL, &res, &err));
+    ck_assert_int_eq(res.epochs_run, 2);
+
+    char last[1024];
+    snprintf(last, sizeof last, "%s/last.safetensors", dir);
+    crn_st_file a, b;
+    CK_OK(crn_st_read(init, &a, &err));
+    CK_OK(crn_st_read(last, &b, &err));
+    ck_assert_str_eq(crn_st_meta(&b, "run.head_lr"), "0.01");
+    int frozen = 0, trained = 0;
+    for (int i = 0; i < b.count; i++) {
+        const crn_st_tensor *t = &b.tensors[i], *o = crn_st_find(&a, t->name);
+        if (!strncmp(t->name, "optim.", 6)) continue;
+        ck_assert_msg(o != NULL, "%s is not in the torchvision file", t->name);
+        bool same = o->nbytes == t->nbytes && !memcmp(o->data, t->data, t->nbytes);
+        if (!strncmp(t->name, "layer4.", 7) || !strncmp(t->name, "fc.", 3)) {
+            /* trained (the replaced classifier has another shape) */
+            ck_assert_msg(!same, "%s did not change", t->name);
+            trained++;
+        } else {
+            ck_assert_msg(same, "frozen %s changed", t->name);
+            frozen++;
+        }
+    }
+    printf("fine-tuning run: %d tensors frozen bit for bit, %d trained\n", frozen, trained);
+    ck_assert_int_eq(frozen + trained, 320);
+    /* fc's 2; layer4's 3 blocks of 3 convs and 3 batch norms (5 tensors
+     * each, running statistics and counter included), and its downsample */
+    ck_assert_int_eq(trained, 2 + 3 * (3 + 3 * 5) + (1 + 5));
+    crn_st_free(&a);
+    crn_st_free(&b);
+
+    /* a resume that would drop the head's lr is refused */
+    c.head_lr = 0;
+    c.epochs = 3;
+    ck_assert_int_ne(train_run(&c, NULL, NULL, NULL, &res, &err), CRN_OK);
+    ck_assert_msg(strstr(err.msg, "learning rate for the classifier"), "%s", err.msg);
 }
 END_TEST
 
@@ -959,6 +1027,7 @@ int main(void)
     tcase_add_test(tc, test_resume_on_other_data);
     tcase_add_test(tc, test_max_steps_then_resume);
     tcase_add_test(tc, test_memory_plan);
+    tcase_add_test(tc, test_finetune_run);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

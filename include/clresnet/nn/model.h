@@ -34,11 +34,25 @@ typedef struct crn_model_config {
     int image_size;      /* square input, e.g. 64 or 224 */
     double width;        /* channel multiplier, 1 by default; channels = max(1, round(c * width)) */
     bool no_batchnorm;   /* true: --no-batchnorm, every BatchNorm left out (for exact data-parallel checks) */
+    /* --freeze: how many stages, from the input on, are frozen (0: none;
+     * crn_model_freeze_parse). A frozen layer's parameters get no gradient
+     * and no update, its batch norms run in eval mode (running statistics
+     * used, not updated), and its backward is not run at all. */
+    int freeze;
 } crn_model_config;
 
 /* "resnet50", "plain50", "baseline", "resnet50-tv"; -1 for anything else. */
 int crn_model_parse(const char *name);
 const char *crn_model_name(crn_model_kind k);
+
+/* The stage names --freeze takes for a model kind: "stem", "layer1" ..
+ * "layer4" (torchvision's modules) for the ResNets, "layer1".."layer4" for
+ * the baseline's four blocks. parse: the crn_model_config.freeze value that
+ * freezes everything up to the end of `stage` (1..), -1 for a name the
+ * model does not have; name: the stage of such a value, NULL for 0 or one
+ * out of range. */
+int crn_model_freeze_parse(crn_model_kind kind, const char *stage);
+const char *crn_model_freeze_name(crn_model_kind kind, int freeze);
 
 /* One named tensor of the state dict: a trainable parameter (with a gradient
  * view) or a buffer (BN running stats, num_batches_tracked). */
@@ -77,6 +91,12 @@ crn_param *crn_model_tensor(crn_model *m, int i);
  * (n floats each, with alignment gaps kept at zero) for the optimiser. */
 cl_mem crn_model_params_buffer(crn_model *m, size_t *n);
 cl_mem crn_model_grads_buffer(crn_model *m, size_t *n);
+
+/* Where the optimiser's parameter groups lie in the flat parameter buffer
+ * (floats): [0, trained_from) is frozen (cfg.freeze; 0 without), [trained_from,
+ * head_from) the rest of the backbone, [head_from, n) the classifier (the
+ * last linear layer's weight and bias), for a separate head learning rate. */
+void crn_model_param_groups(const crn_model *m, size_t *trained_from, size_t *head_from);
 
 /* PyTorch's default initialisation of nn.Conv2d, nn.Linear and
  * nn.BatchNorm2d, from a seeded generator. */

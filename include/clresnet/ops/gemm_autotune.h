@@ -16,12 +16,13 @@
 #include "clresnet/ops/gemm.h"
 
 /* One convolution of the model: input n x h x w, how many layers have it,
- * and whether its backward computes dx (not the first layer's). */
+ * whether its backward runs (not in a frozen stage) and whether that
+ * computes dx (not the first layer's, nor the first after a frozen stage). */
 typedef struct crn_conv_work {
     crn_conv_desc d;
     int n, h, w;
     int count;
-    bool dx;
+    bool backward, dx;
 } crn_conv_work;
 
 typedef struct crn_autotune_options {

@@ -25,6 +25,7 @@ typedef struct crn_run_state {
     double epoch_seen;
     double epoch_seconds;
     double lr;
+    double head_lr;           /* the classifier's group (--head-lr), 0: none of its own */
     crn_plateau plateau;
     crn_early_stop early;
     int best_epoch;

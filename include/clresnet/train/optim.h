@@ -37,11 +37,28 @@ int crn_optim_create(crn_runtime *rt, const crn_optim_config *cfg, size_t n, crn
                      crn_error *err);
 void crn_optim_destroy(crn_optimizer *o);
 
-/* The learning rate can change between steps (ReduceLROnPlateau). */
 const crn_optim_config *crn_optim_get_config(const crn_optimizer *o);
-void crn_optim_set_lr(crn_optimizer *o, double lr);
 
-/* One step over n floats of params, using grads. */
+/* Parameter groups, as PyTorch's param_groups: floats [begin, end) of the
+ * flat buffers, each at its own learning rate (fine-tuning: the backbone
+ * and the classifier). Floats outside every group are not touched: frozen
+ * parameters keep their values, and their moments stay zero. By default
+ * one group, [0, n) at cfg->lr; groups must be in order and not overlap. */
+typedef struct crn_optim_group {
+    size_t begin, end;
+    double lr;
+} crn_optim_group;
+
+enum { CRN_OPTIM_MAX_GROUPS = 2 };
+
+int crn_optim_set_groups(crn_optimizer *o, const crn_optim_group *groups, int count, crn_error *err);
+int crn_optim_group_count(const crn_optimizer *o);
+
+/* A group's learning rate can change between steps (ReduceLROnPlateau). */
+void crn_optim_set_lr(crn_optimizer *o, int group, double lr);
+double crn_optim_get_lr(const crn_optimizer *o, int group);
+
+/* One step over the groups' floats of params, using grads. */
 int crn_optim_step(crn_optimizer *o, cl_mem params, cl_mem grads, crn_error *err);
 
 /* State for checkpoints: the step count, NAdam's mu_product, and the device

@@ -24,6 +24,13 @@ void crn_plateau_init(crn_plateau *p);  /* PyTorch's defaults */
 /* One epoch's validation loss; returns the (possibly reduced) lr. */
 double crn_plateau_step(crn_plateau *p, double metric, double lr);
 
+/* The same in two parts, for several parameter groups: update takes the
+ * epoch's metric and says whether to reduce now; reduce gives one group's
+ * reduced lr (by factor, not below min_lr, unchanged when the reduction
+ * would be under eps), as PyTorch's _reduce_lr does for each group. */
+bool crn_plateau_update(crn_plateau *p, double metric);
+double crn_plateau_reduce(const crn_plateau *p, double lr);
+
 typedef struct crn_early_stop {
     int patience;       /* 15 */
     double threshold;   /* 1e-4, relative */

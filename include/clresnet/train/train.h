@@ -32,6 +32,8 @@ typedef struct crn_train_config {
     const char *out_dir;
     crn_model_config model;          /* image_size is taken from transform.image_size */
     crn_optim_config optim;
+    double head_lr;                  /* --head-lr: the classifier's own learning rate (a second parameter
+                                        group); 0: optim.lr for every parameter */
     crn_transform_config transform;  /* augment = 1 for training; evaluation never augments */
     int batch_size;                  /* 32 */
     int eval_batch_size;             /* 0: batch_size */
