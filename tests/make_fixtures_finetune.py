@@ -17,7 +17,10 @@ V/bin/python tests/make_fixtures_finetune.py):
   eval mode), NAdam over what is left in two parameter groups, layer4 at lr
   and the classifier fc at head_lr. It holds the batch, the loss, the
   gradients, each trained tensor's update (float64 reference, and float32
-  torch's beside it) and layer4's running statistics after the step."""
+  torch's beside it) and layer4's running statistics after the step;
+- tv_resnet_names.safetensors: the state-dict names and shapes, in order, of
+  torchvision's resnet18, 34, 50, 101 and 152 (width 1/16, 10 classes), in
+  its metadata, for the resnet*-tv models' layouts."""
 import os
 import sys
 
@@ -26,7 +29,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixture_io  # noqa: E402
-from make_fixtures_model import torchvision_resnet50  # noqa: E402
+from make_fixtures_model import TV_DEPTHS, torchvision_resnet, torchvision_resnet50  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 WIDTH, CLASSES, SIZE, BATCH = 1 / 16, 10, 64, 2
@@ -54,6 +57,12 @@ def main():
                      "batch": BATCH})
     print("logits", logits.tolist())
     freeze_step(m.float().train())
+    names = {}
+    for depth in TV_DEPTHS:
+        sd = torchvision_resnet(depth, CLASSES, WIDTH).state_dict()
+        names[f"resnet{depth}-tv"] = ",".join(k + "=" + "x".join(str(d) for d in v.shape) for k, v in sd.items())
+    fixture_io.save(os.path.join(OUT, "tv_resnet_names.safetensors"), {"none": torch.zeros(1)},
+                    dict(names, torch=torch.__version__, width=WIDTH, classes=CLASSES))
 
 
 FREEZE, LR, HEAD_LR, STEP_BATCH = "layer3", 1e-3, 1e-2, 4

@@ -122,20 +122,27 @@ class Baseline(nn.Module):
         return s.fc(s.features(x).flatten(1))
 
 
-def torchvision_resnet50(classes, width):
-    """torchvision's ResNet50 (its ResNet, Bottleneck and _make_layer: the
-    stride on each first block's 3x3, its names and initialisation) with
-    the channels scaled by width, which torchvision's constructor does not
-    offer: the stem and the four stages are made again by its own code."""
-    from torchvision.models.resnet import Bottleneck, ResNet
-    m = ResNet(Bottleneck, [3, 4, 6, 3], num_classes=classes)
+# torchvision's depths: the block and the blocks per stage (its resnet18..resnet152)
+TV_DEPTHS = {18: ("BasicBlock", [2, 2, 2, 2]), 34: ("BasicBlock", [3, 4, 6, 3]), 50: ("Bottleneck", [3, 4, 6, 3]),
+             101: ("Bottleneck", [3, 4, 23, 3]), 152: ("Bottleneck", [3, 8, 36, 3])}
+
+
+def torchvision_resnet(depth, classes, width):
+    """torchvision's ResNet of that depth (its ResNet, BasicBlock or
+    Bottleneck and _make_layer: the stride on each first block's 3x3, its
+    names and initialisation) with the channels scaled by width, which
+    torchvision's constructor does not offer: the stem and the four stages
+    are made again by its own code."""
+    import torchvision.models.resnet as tvr
+    block, layers = getattr(tvr, TV_DEPTHS[depth][0]), TV_DEPTHS[depth][1]
+    m = tvr.ResNet(block, layers, num_classes=classes)
     m.inplanes = sc(64, width)
     m.conv1 = nn.Conv2d(3, m.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
     m.bn1 = nn.BatchNorm2d(m.inplanes)
-    m.layer1 = m._make_layer(Bottleneck, sc(64, width), 3)
-    m.layer2 = m._make_layer(Bottleneck, sc(128, width), 4, stride=2)
-    m.layer3 = m._make_layer(Bottleneck, sc(256, width), 6, stride=2)
-    m.layer4 = m._make_layer(Bottleneck, sc(512, width), 3, stride=2)
+    m.layer1 = m._make_layer(block, sc(64, width), layers[0])
+    m.layer2 = m._make_layer(block, sc(128, width), layers[1], stride=2)
+    m.layer3 = m._make_layer(block, sc(256, width), layers[2], stride=2)
+    m.layer4 = m._make_layer(block, sc(512, width), layers[3], stride=2)
     m.fc = nn.Linear(m.inplanes, classes)
     for mod in m.modules():  # torchvision's ResNet.__init__ initialisation, for the new modules
         if isinstance(mod, nn.Conv2d):
@@ -146,10 +153,14 @@ def torchvision_resnet50(classes, width):
     return m
 
 
+def torchvision_resnet50(classes, width):
+    return torchvision_resnet(50, classes, width)
+
+
 def build(kind, act, final_act, classes, width):
-    if kind == "resnet50-tv":
+    if kind.endswith("-tv"):  # resnet18-tv .. resnet152-tv
         assert act == "relu" and final_act
-        return torchvision_resnet50(classes, width)
+        return torchvision_resnet(int(kind[len("resnet"):-len("-tv")]), classes, width)
     a = act_of(act)
     if kind == "resnet50": return ResNet50(classes, a, final_act, ResBlock, width)
     if kind == "plain50": return ResNet50(classes, a, final_act, PlainBlock, width)
@@ -168,12 +179,13 @@ MODEL_CASES = [
     # torchvision's graph: needs the torchvision package (with its torch;
     # made with torch 2.15 and torchvision 0.29 from PyPI)
     ("resnet50tv_relu", "resnet50-tv", "relu", True),
+    ("resnet18tv_relu", "resnet18-tv", "relu", True),  # torchvision's BasicBlock
 ]
 # The NAdam fixtures whose updates are compared at step 1 only (upd1; the C
 # test runs one step): the other resnet50 variants add little to
 # resnet50_relu's and resnet50_silu's steps 2 and 3 but 0.8 MB each, and
 # plain50's float32 gradients leave 2 of its 149 tensors comparable there.
-ONE_STEP = ("resnet50_leaky", "resnet50_nofinal", "plain50_relu", "resnet50tv_relu")
+ONE_STEP = ("resnet50_leaky", "resnet50_nofinal", "plain50_relu", "resnet50tv_relu", "resnet18tv_relu")
 # The other optimisers through a model: the same model, weights and batch as
 # the NAdam fixture named second (its _init file, its x and y).
 # name, NAdam fixture, optimiser
@@ -543,7 +555,7 @@ def make_model(only=()):
     ALTERNATIVES do."""
     inputs = {}
     for i, (name, kind, act, final_act) in enumerate(MODEL_CASES):
-        if only and name not in only and kind == "resnet50-tv":
+        if only and name not in only and kind.endswith("-tv"):
             continue  # torchvision is not needed for the other fixtures
         torch.manual_seed(100 + i)
         m = build(kind, act, final_act, CLASSES, WIDTH)

@@ -61,7 +61,11 @@ static int model_flag(train_args *t, const char *a, const char *v)
     else if (!strcmp(a, "--split")) {
         if (crn_split_mode_parse(v, &c->split_mode) != CRN_OK) return bad_value(a, v, "want seed or official");
     } else if (!strcmp(a, "--model")) {
-        if ((k = crn_model_parse(v)) < 0) return bad_value(a, v, "want resnet50, plain50, baseline or resnet50-tv");
+        if ((k = crn_model_parse(v)) < 0) {
+            char want[200];
+            snprintf(want, sizeof want, "want one of %s", crn_model_names());
+            return bad_value(a, v, want);
+        }
         c->model.kind = (crn_model_kind)k;
     } else if (!strcmp(a, "--act")) {
         if ((k = crn_act_parse(v)) < 0) return bad_value(a, v, "want relu, leaky or silu");

@@ -7,37 +7,76 @@
  *   shape changes, the activation after the add, global average pool,
  *   linear;
  * - plain50: the same without any shortcut;
- * - resnet50-tv: torchvision's resnet50() (torchvision/models/resnet.py,
- *   https://github.com/pytorch/vision): the same stages with the stride on
- *   the 3x3 conv of a block ("ResNet v1.5"), the activation always after
- *   the add, and its names (conv1, bn1, layer1..4 with conv1..3, bn1..3 and
- *   downsample.*, fc);
  * - baseline: four stages of conv3x3 + BN + act + maxpool2 (32..256
- *   channels), global average pool, linear. */
+ *   channels), global average pool, linear;
+ * and torchvision's ResNets (torchvision/models/resnet.py,
+ * https://github.com/pytorch/vision), for their ImageNet weights:
+ * - resnet50-tv, resnet101-tv, resnet152-tv: bottleneck stages of 3-4-6-3,
+ *   3-4-23-3 and 3-8-36-3 blocks with the stride on the 3x3 conv of a block
+ *   ("ResNet v1.5"), the activation always after the add, and torchvision's
+ *   names (conv1, bn1, layer1..4 with conv1..3, bn1..3 and downsample.*, fc);
+ * - resnet18-tv, resnet34-tv: basic blocks (two 3x3 convs, output 1x) in
+ *   stages of 2-2-2-2 and 3-4-6-3, with conv1..2, bn1..2. */
 #include <math.h>
 #include <stdio.h>
 
 #include "graph.h"
 
+/* What differs between the ResNet graphs: the names (printf formats
+ * taking the block's prefix) and which conv of a block takes the stride. */
+typedef struct resnet_style {
+    const char *stem_conv, *stem_bn, *stage, *conv[3], *bn[3], *down_conv, *down_bn, *fc;
+    int stride_at; /* 0: the first 1x1 (the seed's ResNet v1), 1: the 3x3 (torchvision's v1.5) */
+    bool always_final_act;
+} resnet_style;
+
+static const resnet_style SEED_STYLE = {"footer.0", "footer.1", "block%d.%d",
+                                        {"%s.block.0", "%s.block.3", "%s.block.6"},
+                                        {"%s.block.1", "%s.block.4", "%s.block.7"},
+                                        "%s.downsample.0", "%s.downsample.1", "fc.0", 0, false};
+static const resnet_style TV_STYLE = {"conv1", "bn1", "layer%d.%d", {"%s.conv1", "%s.conv2", "%s.conv3"},
+                                      {"%s.bn1", "%s.bn2", "%s.bn3"}, "%s.downsample.0", "%s.downsample.1",
+                                      "fc", 1, true};
+
+/* A row per model kind: its name and how it is built. */
+typedef struct model_row {
+    const char *name;
+    const resnet_style *style; /* NULL: the baseline */
+    bool residual, basic;      /* shortcuts; basic blocks (else bottlenecks) */
+    int reps[4];               /* blocks per stage */
+} model_row;
+
+static const model_row MODELS[] = {
+    [CRN_MODEL_RESNET50] = {"resnet50", &SEED_STYLE, true, false, {3, 4, 6, 3}},
+    [CRN_MODEL_PLAIN50] = {"plain50", &SEED_STYLE, false, false, {3, 4, 6, 3}},
+    [CRN_MODEL_BASELINE] = {"baseline", NULL, false, false, {0, 0, 0, 0}},
+    [CRN_MODEL_RESNET50_TV] = {"resnet50-tv", &TV_STYLE, true, false, {3, 4, 6, 3}},
+    [CRN_MODEL_RESNET18_TV] = {"resnet18-tv", &TV_STYLE, true, true, {2, 2, 2, 2}},
+    [CRN_MODEL_RESNET34_TV] = {"resnet34-tv", &TV_STYLE, true, true, {3, 4, 6, 3}},
+    [CRN_MODEL_RESNET101_TV] = {"resnet101-tv", &TV_STYLE, true, false, {3, 4, 23, 3}},
+    [CRN_MODEL_RESNET152_TV] = {"resnet152-tv", &TV_STYLE, true, false, {3, 8, 36, 3}},
+};
+_Static_assert(sizeof MODELS / sizeof MODELS[0] == CRN_MODEL_KIND_COUNT, "a row for every model kind (model.h)");
+
 int crn_model_parse(const char *name)
 {
-    if (!name) return -1;
-    if (strcmp(name, "resnet50") == 0) return CRN_MODEL_RESNET50;
-    if (strcmp(name, "plain50") == 0) return CRN_MODEL_PLAIN50;
-    if (strcmp(name, "baseline") == 0) return CRN_MODEL_BASELINE;
-    if (strcmp(name, "resnet50-tv") == 0) return CRN_MODEL_RESNET50_TV;
+    for (int k = 0; name && k < CRN_MODEL_KIND_COUNT; k++)
+        if (!strcmp(MODELS[k].name, name)) return k;
     return -1;
 }
 
 const char *crn_model_name(crn_model_kind k)
 {
-    switch (k) {
-    case CRN_MODEL_RESNET50: return "resnet50";
-    case CRN_MODEL_PLAIN50: return "plain50";
-    case CRN_MODEL_BASELINE: return "baseline";
-    case CRN_MODEL_RESNET50_TV: return "resnet50-tv";
-    }
-    return "?";
+    return (int)k >= 0 && k < CRN_MODEL_KIND_COUNT ? MODELS[k].name : "?";
+}
+
+const char *crn_model_names(void)
+{
+    static char list[160];
+    if (!list[0])
+        for (int k = 0; k < CRN_MODEL_KIND_COUNT; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", MODELS[k].name);
+    return list;
 }
 
 /* The stages --freeze names, in the order the builders below end them
@@ -74,22 +113,6 @@ int crn_model_scale_channels(int c, double width)
     return v < 1 ? 1 : (int)v;
 }
 
-/* What differs between the two ResNet50 graphs: the names (printf formats
- * taking the block's prefix) and which conv of a block takes the stride. */
-typedef struct resnet_style {
-    const char *stem_conv, *stem_bn, *stage, *conv[3], *bn[3], *down_conv, *down_bn, *fc;
-    int stride_at; /* 0: the first 1x1 (the seed's ResNet v1), 1: the 3x3 (torchvision's v1.5) */
-    bool always_final_act;
-} resnet_style;
-
-static const resnet_style SEED_STYLE = {"footer.0", "footer.1", "block%d.%d",
-                                        {"%s.block.0", "%s.block.3", "%s.block.6"},
-                                        {"%s.block.1", "%s.block.4", "%s.block.7"},
-                                        "%s.downsample.0", "%s.downsample.1", "fc.0", 0, false};
-static const resnet_style TV_STYLE = {"conv1", "bn1", "layer%d.%d", {"%s.conv1", "%s.conv2", "%s.conv3"},
-                                      {"%s.bn1", "%s.bn2", "%s.bn3"}, "%s.downsample.0", "%s.downsample.1",
-                                      "fc", 1, true};
-
 static int bottleneck(builder *b, const resnet_style *st, const char *prefix, int x, int width, int stride,
                       bool residual)
 {
@@ -121,21 +144,47 @@ static int bottleneck(builder *b, const resnet_style *st, const char *prefix, in
     return y;
 }
 
-static int build_resnet(builder *b, const resnet_style *st, bool residual)
+/* torchvision's BasicBlock: conv3x3 (stride) + BN + act, conv3x3 + BN, the
+ * shortcut (a projection where the shape changes), the add, the act. */
+static int basic_block(builder *b, const resnet_style *st, const char *prefix, int x, int width, int stride)
+{
+    char n[96];
+    int cin = b->m->acts[x].c, y = x;
+    for (int i = 0; i < 2; i++) {
+        snprintf(n, sizeof n, st->conv[i], prefix);
+        y = graph_conv(b, n, y, width, 3, i == 0 ? stride : 1, 1);
+        snprintf(n, sizeof n, st->bn[i], prefix);
+        y = graph_bn(b, n, y);
+        if (i == 0) y = graph_act(b, y);
+    }
+    int r = x;
+    if (stride != 1 || cin != width) {
+        snprintf(n, sizeof n, st->down_conv, prefix);
+        r = graph_conv(b, n, x, width, 1, stride, 0);
+        snprintf(n, sizeof n, st->down_bn, prefix);
+        r = graph_bn(b, n, r);
+    }
+    return graph_act(b, graph_add(b, y, r));
+}
+
+static int build_resnet(builder *b, const model_row *row)
 {
     const crn_model_config *c = &b->m->cfg;
+    const resnet_style *st = row->style;
     int x = graph_input(b, 3, c->image_size, c->image_size);
     int stem = crn_model_scale_channels(64, c->width);
     x = graph_conv(b, st->stem_conv, x, stem, 7, 2, 3);
     x = graph_maxpool(b, graph_act(b, graph_bn(b, st->stem_bn, x)), 3, 2, 1);
     graph_stage_end(b);
-    static const int widths[4] = {64, 128, 256, 512}, reps[4] = {3, 4, 6, 3}, strides[4] = {1, 2, 2, 2};
+    static const int widths[4] = {64, 128, 256, 512}, strides[4] = {1, 2, 2, 2};
     for (int s = 0; s < 4; s++) {
         int w = crn_model_scale_channels(widths[s], c->width);
-        for (int r = 0; r < reps[s]; r++) {
+        for (int r = 0; r < row->reps[s]; r++) {
             char prefix[64];
             snprintf(prefix, sizeof prefix, st->stage, s + 1, r);
-            x = bottleneck(b, st, prefix, x, w, r == 0 ? strides[s] : 1, residual);
+            int stride = r == 0 ? strides[s] : 1;
+            x = row->basic ? basic_block(b, st, prefix, x, w, stride)
+                           : bottleneck(b, st, prefix, x, w, stride, row->residual);
         }
         graph_stage_end(b);
     }
@@ -164,11 +213,7 @@ static int build_baseline(builder *b)
 
 int models_build(builder *b)
 {
-    switch (b->m->cfg.kind) {
-    case CRN_MODEL_RESNET50: return build_resnet(b, &SEED_STYLE, true);
-    case CRN_MODEL_PLAIN50: return build_resnet(b, &SEED_STYLE, false);
-    case CRN_MODEL_RESNET50_TV: return build_resnet(b, &TV_STYLE, true);
-    case CRN_MODEL_BASELINE: return build_baseline(b);
-    }
-    return crn_fail(b->err, CRN_EINVAL, "model: unknown kind %d", (int)b->m->cfg.kind);
+    int k = (int)b->m->cfg.kind;
+    if (k < 0 || k >= CRN_MODEL_KIND_COUNT) return crn_fail(b->err, CRN_EINVAL, "model: unknown kind %d", k);
+    return MODELS[k].style ? build_resnet(b, &MODELS[k]) : build_baseline(b);
 }

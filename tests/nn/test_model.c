@@ -609,6 +609,8 @@ START_TEST(test_resnet50_relu_adam) { run_fixture("resnet50_relu_adam"); }
 END_TEST
 START_TEST(test_resnet50tv_relu) { run_fixture("resnet50tv_relu"); }
 END_TEST
+START_TEST(test_resnet18tv_relu) { run_fixture("resnet18tv_relu"); }
+END_TEST
 START_TEST(test_plain50_relu) { run_fixture("plain50_relu"); }
 END_TEST
 START_TEST(test_baseline_relu) { run_fixture("baseline_relu"); }
@@ -663,6 +665,7 @@ int main(void)
     tcase_add_test(tc, test_resnet50_relu_sgd);
     tcase_add_test(tc, test_resnet50_relu_adam);
     tcase_add_test(tc, test_resnet50tv_relu);
+    tcase_add_test(tc, test_resnet18tv_relu);
     tc = tcase(s, "plain50");
     tcase_add_test(tc, test_plain50_relu);
     tc = tcase(s, "baseline");

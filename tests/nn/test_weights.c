@@ -246,6 +246,43 @@ START_TEST(test_init_torchvision)
 }
 END_TEST
 
+/* The torchvision depths (resnet18-tv .. resnet152-tv): the state dict of
+ * each, names and shapes in torchvision's order (tv_resnet_names, written
+ * from torchvision's own modules by make_fixtures_finetune.py). */
+START_TEST(test_torchvision_depths)
+{
+    crn_st_file f;
+    test_load_fixture("tv_resnet_names.safetensors", &f);
+    static const char *const kinds[] = {"resnet18-tv", "resnet34-tv", "resnet50-tv", "resnet101-tv", "resnet152-tv"};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        int kind = crn_model_parse(kinds[k]);
+        ck_assert_int_ge(kind, 0);
+        crn_error err = {0};
+        crn_model_config c = {(crn_model_kind)kind, CRN_ACT_RELU, true, atoi(crn_st_meta(&f, "classes")), 32,
+                              atof(crn_st_meta(&f, "width")), false, 0};
+        crn_model *m = NULL;
+        CK_OK(crn_model_create(test_ops(), &c, 1, &m, &err));
+        char *list = strdup(crn_st_meta(&f, kinds[k])), *save = NULL;
+        int i = 0;
+        for (char *e = strtok_r(list, ",", &save); e; e = strtok_r(NULL, ",", &save), i++) {
+            ck_assert_msg(i < crn_model_tensor_count(m), "%s: torchvision has more tensors than %d", kinds[k], i);
+            const crn_param *p = crn_model_tensor(m, i);
+            char shape[64] = "";
+            for (int d = 0; d < p->ndim; d++)
+                snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%zu", d ? "x" : "", p->shape[d]);
+            char ours[200];
+            snprintf(ours, sizeof ours, "%s=%s", p->name, shape);
+            ck_assert_msg(!strcmp(ours, e), "%s tensor %d: ours %s, torchvision's %s", kinds[k], i, ours, e);
+        }
+        ck_assert_int_eq(i, crn_model_tensor_count(m));
+        printf("%s: %d tensors as torchvision's\n", kinds[k], i);
+        free(list);
+        crn_model_destroy(m);
+    }
+    crn_st_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("weights");
@@ -258,6 +295,7 @@ int main(void)
     tcase_add_test(tc, test_mistyped_tensor);
     tcase_add_test(tc, test_other_model_file);
     tcase_add_test(tc, test_init_torchvision);
+    tcase_add_test(tc, test_torchvision_depths);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -18,12 +18,18 @@
 
 /* resnet50: the seed report's graph (tools/seed_torch.py); resnet50-tv:
  * torchvision's ResNet50 ("v1.5": the stride on each first bottleneck's 3x3
- * convolution, torchvision's state-dict names), for its ImageNet weights. */
+ * convolution, torchvision's state-dict names), for its ImageNet weights,
+ * and its other depths (18 and 34 with basic blocks, 101, 152). */
 typedef enum crn_model_kind {
     CRN_MODEL_RESNET50,
     CRN_MODEL_PLAIN50,
     CRN_MODEL_BASELINE,
-    CRN_MODEL_RESNET50_TV
+    CRN_MODEL_RESNET50_TV,
+    CRN_MODEL_RESNET18_TV,
+    CRN_MODEL_RESNET34_TV,
+    CRN_MODEL_RESNET101_TV,
+    CRN_MODEL_RESNET152_TV,
+    CRN_MODEL_KIND_COUNT
 } crn_model_kind;
 
 typedef struct crn_model_config {
@@ -41,9 +47,12 @@ typedef struct crn_model_config {
     int freeze;
 } crn_model_config;
 
-/* "resnet50", "plain50", "baseline", "resnet50-tv"; -1 for anything else. */
+/* "resnet50", "plain50", "baseline", "resnet50-tv", "resnet18-tv",
+ * "resnet34-tv", "resnet101-tv", "resnet152-tv"; -1 for anything else.
+ * crn_model_names lists them all ("resnet50, plain50, ..."). */
 int crn_model_parse(const char *name);
 const char *crn_model_name(crn_model_kind k);
+const char *crn_model_names(void);
 
 /* The stage names --freeze takes for a model kind: "stem", "layer1" ..
  * "layer4" (torchvision's modules) for the ResNets, "layer1".."layer4" for
