@@ -11,7 +11,8 @@
 
 void help_tune(void)
 {
-    printf("usage: clresnet [--device N] tune [--model M] [--image-size S] [--batch-size B] [--budget SECONDS]\n\n"
+    printf("usage: clresnet [--device N] tune [--model M] [--image-size S] [--batch-size B] [--freeze STAGE]\n"
+           "                                 [--budget SECONDS]\n\n"
            "Times CLBlast's GEMM kernels with a set of parameter candidates on the GEMM shapes\n"
            "of one training step of the model (default resnet50, 64x64, batch 32) and keeps the\n"
            "fastest; then measures every GEMM plan (clresnet's packed GEMM with each tile shape,\n"
@@ -19,7 +20,8 @@ void help_tune(void)
            "on the model's convolutions, forward and backward, for up to --budget seconds\n"
            "(default 600; a run measures for at most %d s the first time it meets a model on a\n"
            "device). Both are cached for this device ($XDG_CACHE_HOME/clresnet): every later run\n"
-           "uses them. Run it on an otherwise idle machine.\n", (int)AUTOTUNE_BUDGET_S);
+           "uses them. --freeze measures fine-tuning's step (train --freeze), whose frozen\n"
+           "stages run forward only. Run it on an otherwise idle machine.\n", (int)AUTOTUNE_BUDGET_S);
 }
 
 static void progress(void *ctx, const char *config, double s)
@@ -35,6 +37,7 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
     crn_model_config mc = {CRN_MODEL_RESNET50, CRN_ACT_RELU, true, 102, 64, 1.0, false, 0};
     int batch = 32;
     double budget = 600;
+    const char *freeze = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int k;
@@ -44,11 +47,17 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
         else if (!strcmp(a, "--image-size") && (mc.image_size = atoi(v)) >= 8) continue;
         else if (!strcmp(a, "--batch-size") && (batch = atoi(v)) >= 1) continue;
         else if (!strcmp(a, "--budget") && (budget = atof(v)) > 0) continue;
+        else if (!strcmp(a, "--freeze")) freeze = v;
         else goto bad;
         continue;
     bad:
         fprintf(stderr, "clresnet tune: error: bad option or value '%s %s' (see clresnet tune --help)\n", a,
                 v ? v : "");
+        return 2;
+    }
+    if (freeze && (mc.freeze = crn_model_freeze_parse(mc.kind, freeze)) < 0) {
+        fprintf(stderr, "clresnet tune: error: --freeze '%s': %s has no such stage (see train --help)\n", freeze,
+                crn_model_name(mc.kind));
         return 2;
     }
     cli_device dev;

@@ -32,6 +32,14 @@ check second-run-reuses 0 'measured on this device' -- env CLRESNET_AUTOTUNE=3 $
 if printf '%s' "$out" | grep -q 'measuring the GEMM plans'; then echo "FAIL second run measured again"; fail=1; fi
 check list-devices-shows 0 'GEMM plan: .*' -- $C list-devices --check
 if printf '%s' "$out" | grep -q 'no plan measured'; then echo "FAIL list-devices --check: no measured plan"; fail=1; fi
+# a frozen model is its own workload (its frozen stages run forward only): measured once, under its own key
+check frozen-measures 0 'measuring the GEMM plans on baseline.*frozen to layer2' -- env CLRESNET_AUTOTUNE=3 $C $BENCH \
+    --freeze layer2
+has frozen-bench 'frozen up to layer2'
+check frozen-reuses 0 'frozen to layer2' -- env CLRESNET_AUTOTUNE=3 $C --verbose $BENCH --freeze layer2
+if printf '%s' "$out" | grep -q 'measuring the GEMM plans'; then echo "FAIL frozen run measured again"; fail=1; fi
+check freeze-bad-stage 2 "'stem': baseline has no such stage" -- $C bench --model baseline --freeze stem
+check tune-freeze-bad-stage 2 "'stem': baseline has no such stage" -- $C tune --model baseline --freeze stem
 # CLRESNET_AUTOTUNE=0 never measures (a model not measured yet)
 check autotune-off 0 'training step' -- env CLRESNET_AUTOTUNE=0 $C bench --model baseline --width 0.25 \
     --image-size 40 --batch-size 2 --steps 1 --warmup 0
