@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixture_io  # noqa: E402
-from make_fixtures_model import TV_DEPTHS, torchvision_resnet, torchvision_resnet50  # noqa: E402
+from make_fixtures_model import TV_DEPTHS, torchvision_resnet  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 WIDTH, CLASSES, SIZE, BATCH = 1 / 16, 10, 64, 2
@@ -37,7 +37,7 @@ WIDTH, CLASSES, SIZE, BATCH = 1 / 16, 10, 64, 2
 
 def main():
     torch.manual_seed(2027)
-    m = torchvision_resnet50(CLASSES, WIDTH)
+    m = torchvision_resnet(50, CLASSES, WIDTH)
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.BatchNorm2d):

@@ -153,10 +153,6 @@ def torchvision_resnet(depth, classes, width):
     return m
 
 
-def torchvision_resnet50(classes, width):
-    return torchvision_resnet(50, classes, width)
-
-
 def build(kind, act, final_act, classes, width):
     if kind.endswith("-tv"):  # resnet18-tv .. resnet152-tv
         assert act == "relu" and final_act

@@ -77,6 +77,11 @@ int cli_error(const crn_error *err);
  * clresnet --device 0 train ...") and returns 2; else returns 0. */
 int cli_misplaced_global(const char *command, const char *option);
 
+/* --freeze STAGE of `clresnet command` into mc->freeze, for mc's model
+ * (flags come in any order: called once all are read; NULL: nothing to
+ * do). 0, or 2 after printing the stages the model has. */
+int cli_resolve_freeze(const char *command, const char *stage, crn_model_config *mc);
+
 /* The flag named in help closest to an unknown one (at most two edits:
  * --epoch -> --epochs) into out; false when none is that close. */
 bool cli_suggest_flag(const char *help, const char *given, char *out, size_t size);

@@ -1,5 +1,5 @@
 /* Command-line helpers that need no device: where a misplaced global option
- * goes, and where the sample data is. */
+ * goes, where the sample data is, which stage --freeze names. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,4 +115,21 @@ bool cli_suggest_flag(const char *help, const char *given, char *out, size_t siz
         }
     }
     return out[0] != '\0';
+}
+
+int cli_resolve_freeze(const char *command, const char *stage, crn_model_config *mc)
+{
+    if (!stage) return 0;
+    int k = crn_model_freeze_parse(mc->kind, stage);
+    if (k > 0) {
+        mc->freeze = k;
+        return 0;
+    }
+    char names[128] = "";
+    for (int i = 1; crn_model_freeze_name(mc->kind, i); i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i > 1 ? ", " : "",
+                 crn_model_freeze_name(mc->kind, i));
+    fprintf(stderr, "clresnet %s: error: --freeze '%s': %s has no such stage; its stages are %s (each frozen with "
+            "every stage before it)\n", command, stage, crn_model_name(mc->kind), names);
+    return 2;
 }

@@ -95,12 +95,7 @@ static int parse_args(int argc, char **argv, bench_args *b)
             return 2;
         }
     }
-    if (freeze && (mc->freeze = crn_model_freeze_parse(mc->kind, freeze)) < 0) {
-        fprintf(stderr, "clresnet bench: error: --freeze '%s': %s has no such stage (see train --help)\n", freeze,
-                crn_model_name(mc->kind));
-        return 2;
-    }
-    return 0;
+    return cli_resolve_freeze("bench", freeze, mc);
 }
 
 /* The profiled step's events grouped by layer tag (or by kernel), largest

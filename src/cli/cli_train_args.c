@@ -182,26 +182,6 @@ int cli_parse_test_pause(const char *v, cli_test_pause *p)
     return 0;
 }
 
-/* --freeze names a stage of the model, which any flag may choose: 0, or 2
- * after printing the stages it has. */
-static int resolve_freeze(train_args *t)
-{
-    crn_model_config *mc = &t->c.model;
-    if (!t->freeze) return 0;
-    int k = crn_model_freeze_parse(mc->kind, t->freeze);
-    if (k > 0) {
-        mc->freeze = k;
-        return 0;
-    }
-    char names[128] = "";
-    for (int i = 1; crn_model_freeze_name(mc->kind, i); i++)
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i > 1 ? ", " : "",
-                 crn_model_freeze_name(mc->kind, i));
-    fprintf(stderr, "clresnet train: error: --freeze '%s': %s has no such stage; its stages are %s (each frozen with "
-            "every stage before it)\n", t->freeze, crn_model_name(mc->kind), names);
-    return 2;
-}
-
 int cli_train_parse(int argc, char **argv, train_args *t)
 {
     for (int i = 1; i < argc; i++) {
@@ -246,6 +226,6 @@ int cli_train_parse(int argc, char **argv, train_args *t)
         }
         if (rc) return rc;
     }
-    return resolve_freeze(t);
+    return cli_resolve_freeze("train", t->freeze, &t->c.model);
 }
 

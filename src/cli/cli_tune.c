@@ -55,11 +55,7 @@ int cmd_tune(const cli_globals *g, int argc, char **argv)
                 v ? v : "");
         return 2;
     }
-    if (freeze && (mc.freeze = crn_model_freeze_parse(mc.kind, freeze)) < 0) {
-        fprintf(stderr, "clresnet tune: error: --freeze '%s': %s has no such stage (see train --help)\n", freeze,
-                crn_model_name(mc.kind));
-        return 2;
-    }
+    if (cli_resolve_freeze("tune", freeze, &mc)) return 2;
     cli_device dev;
     if (cli_open_device(g, false, &dev) != 0) return 1;
     if (!g->verbose) cli_print_gemm(&dev); /* what the tuning below is for, or not */

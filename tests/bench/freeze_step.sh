@@ -18,6 +18,8 @@ for f in "" "--freeze layer3"; do
     "$build/clresnet" --quiet --device "$device" bench --model resnet50-tv $f --image-size "$size" \
         --batch-size "$batch" --steps 1 --warmup 0 --json > /dev/null
 done
+# images/s and the median step of a bench / torch_step.py JSON line
+show() { echo "$1" | sed -n 's/.*"median_step_s": *\([0-9.]*\).*"images_per_s": *\([0-9.]*\).*/\2 img\/s \1 s/p'; }
 printf '%-8s %-16s %24s %24s\n' round step clresnet pytorch
 for r in $(seq 1 "${ROUNDS:-2}"); do
     for f in "" "layer3"; do
@@ -26,7 +28,6 @@ for r in $(seq 1 "${ROUNDS:-2}"); do
         theirs=
         [ -z "$py" ] || theirs=$("$py" "$here/torch_step.py" --model resnet50-tv ${f:+--freeze $f} --image-size "$size" \
             --batch-size "$batch" --threads "$threads" --steps "$steps" --warmup 1)
-        show() { echo "$1" | sed -n 's/.*"median_step_s": *\([0-9.]*\).*"images_per_s": *\([0-9.]*\).*/\2 img\/s \1 s/p'; }
         label="all trained"
         [ -z "$f" ] || label="frozen to $f"
         printf '%-8s %-16s %24s %24s\n' "$r" "$label" "$(show "$ours")" "$(show "$theirs")"
